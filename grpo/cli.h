@@ -1,0 +1,40 @@
+/* grpo/cli.h: the command table and option parsing shared by every subcommand.
+ * Only the CLI prints and exits; it turns library errors into messages and exit codes. */
+#ifndef GRPO_CLI_H
+#define GRPO_CLI_H
+
+#include "../common/err.h"
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *name;  /* "--out" */
+    const char *arg;   /* placeholder ("DIR"), or NULL for a flag */
+    const char *dflt;  /* default value shown in --help and returned when absent, or NULL */
+    const char *help;
+} cli_opt;
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;
+    const char *usage;         /* after "grpo NAME " */
+    const cli_opt *opts;       /* terminated by an entry with name == NULL */
+    int (*run)(const struct cli_cmd *cmd, const char **vals);
+} cli_cmd;
+
+/* Parses argv (after the command name) against cmd->opts into vals (one per option, dflt when absent;
+ * flags get "1"). Prints help and returns -1 on --help; prints an error and returns CLI_EXIT_USAGE on bad
+ * usage; returns 0 otherwise. */
+int cli_parse(const cli_cmd *cmd, int argc, char **argv, const char **vals);
+void cli_help(const cli_cmd *cmd);
+/* Index of option name in cmd->opts (must exist). */
+int cli_index(const cli_cmd *cmd, const char *name);
+/* Prints "grpo NAME: message" to stderr and returns CLI_EXIT_ERROR. */
+int cli_fail(const cli_cmd *cmd, const grpo_err *err);
+/* Parses an integer / float option; prints a usage error naming the option on failure. */
+int cli_int(const cli_cmd *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
+int cli_float(const cli_cmd *cmd, const char *opt, const char *s, double *out);
+
+extern const cli_cmd cmd_init, cmd_score, cmd_demo;
+
+#endif

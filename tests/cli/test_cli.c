@@ -1,0 +1,143 @@
+/* tests/cli/test_cli.c: the grpo executable as a user meets it: --help everywhere, init then score,
+ * and bad input giving a clear message naming the file and what is wrong, with exit code != 0. */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/fsutil.h"
+#include "../test_util.h"
+
+static char *tmp;
+
+/* Runs `grpo ARGS` (stderr merged); returns the exit status and the output in *out. */
+static int grpo(const char *args, char **out) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s", GRPO_BIN, args);
+    return tu_run(cmd, out, 1);
+}
+
+static void expect(const char *args, int want_rc, const char *want_text) {
+    char *out = NULL;
+    int rc = grpo(args, &out);
+    if (rc != want_rc || !strstr(out, want_text))
+        fprintf(stderr, "\n  grpo %s -> %d (want %d)\n  output: %s\n  wanted: %s\n", args, rc, want_rc, out, want_text);
+    CU_ASSERT_EQUAL(rc, want_rc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want_text));
+    free(out);
+}
+
+static void every_command_has_help(void) {
+    expect("--help", 0, "commands:");
+    expect("init --help", 0, "usage: grpo init");
+    expect("score --help", 0, "usage: grpo score");
+    expect("demo --help", 0, "usage: grpo demo");
+}
+
+static void unknown_command_and_option_are_usage_errors(void) {
+    expect("frobnicate", 2, "unknown command 'frobnicate'");
+    expect("init --arch qwen2 --bogus 1", 2, "unknown option '--bogus'");
+    expect("init --arch gpt2 --out /tmp/x", 2, "unknown architecture 'gpt2'");
+}
+
+static void init_then_score_prints_one_logprob_per_token_after_the_first(void) {
+    char args[4096];
+    snprintf(args, sizeof args, "init --arch qwen3 --preset tiny --out %s/m --seed 3", tmp);
+    expect(args, 0, "wrote");
+    char *out = NULL;
+    snprintf(args, sizeof args, "score --model %s/m --ids 5,9,13,2,7 2>/dev/null", tmp);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s", GRPO_BIN, args);
+    CU_ASSERT_EQUAL_FATAL(tu_run(cmd, &out, 0), 0);
+    CU_ASSERT(strncmp(out, "{\"logprobs\":[", 13) == 0);
+    int commas = 0;
+    for (char *p = out; *p; p++) commas += *p == ',';
+    CU_ASSERT_EQUAL(commas, 3); /* 4 entries */
+    free(out);
+    snprintf(args, sizeof args, "init --arch qwen3 --preset tiny --out %s/m", tmp);
+    expect(args, 1, "already exists");
+}
+
+static void score_rejects_token_outside_vocabulary(void) {
+    char args[4096];
+    snprintf(args, sizeof args, "init --arch llama --out %s/v --vocab 100", tmp);
+    expect(args, 0, "wrote");
+    snprintf(args, sizeof args, "score --model %s/v --ids 1,2,100", tmp);
+    expect(args, 1, "token id 100 at position 2 of sequence 0 is outside the vocabulary");
+    snprintf(args, sizeof args, "score --model %s/v --ids 1,x", tmp);
+    expect(args, 2, "entry 1 ('x') is not an integer");
+}
+
+/* Copies the model at tmp/v to tmp/NAME and lets the caller damage one file. */
+static char *model_copy(const char *name) {
+    char cmd[8192], *dir = malloc(4096);
+    snprintf(dir, 4096, "%s/%s", tmp, name);
+    snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s/v %s", dir, tmp, dir);
+    CU_ASSERT_EQUAL(tu_run(cmd, NULL, 1), 0);
+    return dir;
+}
+
+static void score_reports_damaged_files_by_name(void) {
+    char cmd[8192], args[4096];
+    char *d = model_copy("trunc");
+    snprintf(cmd, sizeof cmd, "truncate -s 5 %s/model.safetensors", d);
+    tu_run(cmd, NULL, 1);
+    snprintf(args, sizeof args, "score --model %s --ids 1,2", d);
+    expect(args, 1, "model.safetensors");
+    expect(args, 1, "truncated");
+    free(d);
+
+    d = model_copy("cut");
+    snprintf(cmd, sizeof cmd, "truncate -s -100 %s/model.safetensors", d);
+    tu_run(cmd, NULL, 1);
+    snprintf(args, sizeof args, "score --model %s --ids 1,2", d);
+    expect(args, 1, "out of range");
+    free(d);
+
+    d = model_copy("notjson");
+    snprintf(cmd, sizeof cmd, "printf '{\"architectures\": [' > %s/config.json", d);
+    tu_run(cmd, NULL, 1);
+    snprintf(args, sizeof args, "score --model %s --ids 1,2", d);
+    expect(args, 1, "config.json: not valid JSON");
+    free(d);
+
+    d = model_copy("arch");
+    snprintf(cmd, sizeof cmd, "sed -i 's/LlamaForCausalLM/MambaForCausalLM/' %s/config.json", d);
+    tu_run(cmd, NULL, 1);
+    snprintf(args, sizeof args, "score --model %s --ids 1,2", d);
+    expect(args, 1, "unknown architecture \"MambaForCausalLM\"");
+    free(d);
+
+    d = model_copy("zero");
+    snprintf(cmd, sizeof cmd, "sed -i 's/\"num_hidden_layers\": [0-9]*/\"num_hidden_layers\": 0/' %s/config.json", d);
+    tu_run(cmd, NULL, 1);
+    snprintf(args, sizeof args, "score --model %s --ids 1,2", d);
+    expect(args, 1, "\"num_hidden_layers\" must be positive");
+    free(d);
+
+    snprintf(args, sizeof args, "score --model %s/nonexistent --ids 1,2", tmp);
+    expect(args, 1, "nonexistent/config.json: cannot open");
+}
+
+static void demo_self_check_passes(void) {
+    char args[4096];
+    snprintf(args, sizeof args, "demo --out %s/selfcheck", tmp);
+    expect(args, 0, "self-check passed");
+}
+
+int main(void) {
+    tmp = tu_tmpdir("cli");
+    if (!tmp || CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("cli", NULL, NULL);
+    CU_add_test(s, "every_command_has_help", every_command_has_help);
+    CU_add_test(s, "unknown_command_and_option_are_usage_errors", unknown_command_and_option_are_usage_errors);
+    CU_add_test(s, "init_then_score_prints_one_logprob_per_token_after_the_first",
+                init_then_score_prints_one_logprob_per_token_after_the_first);
+    CU_add_test(s, "score_rejects_token_outside_vocabulary", score_rejects_token_outside_vocabulary);
+    CU_add_test(s, "score_reports_damaged_files_by_name", score_reports_damaged_files_by_name);
+    CU_add_test(s, "demo_self_check_passes", demo_self_check_passes);
+    int rc = tu_run_registry();
+    fs_remove_tree(tmp, NULL);
+    free(tmp);
+    return rc;
+}
