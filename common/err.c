@@ -24,7 +24,14 @@ int grpo_err_prefix(grpo_err *e, const char *fmt, ...) {
     va_end(ap);
     char old[sizeof e->msg];
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    size_t n = strlen(head);
+    if (n > sizeof e->msg - 3) n = sizeof e->msg - 3;
+    memcpy(e->msg, head, n);
+    memcpy(e->msg + n, ": ", 2);
+    size_t room = sizeof e->msg - n - 3;
+    size_t k = strnlen(old, room);
+    memcpy(e->msg + n + 2, old, k);
+    e->msg[n + 2 + k] = '\0';
     return e->code;
 }
 

@@ -255,7 +255,7 @@ static void check_adamw_steps(const char *name) {
     for (int i = 0; i < 2; i++) {
         char key[128];
         snprintf(key, sizeof key, "final.%s", finals[i]);
-        size_t n;
+        size_t n = 0;
         const float *ref = ref_f32(&f, key, &n);
         const policy_param *p = policy_find_param(&m, finals[i]);
         CU_ASSERT_PTR_NOT_NULL_FATAL(ref);
@@ -295,7 +295,9 @@ static void padded_batch_gives_the_same_logprobs_as_each_sequence_alone(void) {
         for (int t = 0; t + 1 < f.lens[s]; t++, k++) maxd = fmax(maxd, fabs((double)lp[t] - all[k]));
         off += f.lens[s];
     }
-    CU_ASSERT(maxd <= 1e-6);
+    /* GEMM blocking depends on the row count, so summation order (not the math) differs: fp32 tolerance */
+    printf("[batched vs alone max|d| %.2e] ", maxd);
+    CU_ASSERT(maxd <= 1e-5);
     free(all);
     fixture_close(&f, &m);
 }
