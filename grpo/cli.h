@@ -35,6 +35,6 @@ int cli_fail(const cli_cmd *cmd, const grpo_err *err);
 int cli_int(const cli_cmd *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
 int cli_float(const cli_cmd *cmd, const char *opt, const char *s, double *out);
 
-extern const cli_cmd cmd_init, cmd_score, cmd_demo;
+extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_generate;
 
 #endif

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 
-static const cli_cmd *COMMANDS[] = {&cmd_demo, &cmd_init, &cmd_score};
+static const cli_cmd *COMMANDS[] = {&cmd_demo, &cmd_init, &cmd_score, &cmd_generate};
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {

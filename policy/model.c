@@ -401,3 +401,28 @@ void policy_memory(const policy_model *m, size_t *params, size_t *grads, size_t 
     *optim = m->m_mem ? 2 * m->n_params * sizeof(float) : 0;
     *acts = m->acts_bytes;
 }
+
+size_t policy_kv_block_floats(const policy_model *m, int cap) {
+    return 2 * (size_t)m->cfg.num_hidden_layers * (size_t)cap * m->cfg.num_key_value_heads * m->cfg.head_dim;
+}
+
+int policy_forward_step(policy_model *m, const policy_step *st, float *logits, grpo_err *err) {
+    if (st->n_seq <= 0) return grpo_errf(err, GRPO_EINVAL, "empty step");
+    if (!m->backend->forward_step)
+        return grpo_errf(err, GRPO_EUNSUPPORTED, "backend %s has no cached forward", m->backend->name);
+    for (int s = 0, k = 0; s < st->n_seq; s++) {
+        int pl = st->prefix && st->prefix[s] ? st->prefix_len[s] : 0;
+        if (st->rows[s] < 1) return grpo_errf(err, GRPO_EINVAL, "step sequence %d has no rows", s);
+        if (st->own_start[s] + st->rows[s] > st->own[s]->cap)
+            return grpo_errf(err, GRPO_EINVAL, "step sequence %d: KV block of %d rows cannot hold %d more after %d", s,
+                             st->own[s]->cap, st->rows[s], st->own_start[s]);
+        if (pl + st->own_start[s] + st->rows[s] > m->cfg.max_position_embeddings)
+            return grpo_errf(err, GRPO_EINVAL, "step sequence %d: position %d exceeds max_position_embeddings %d", s,
+                             pl + st->own_start[s] + st->rows[s] - 1, m->cfg.max_position_embeddings);
+        for (int i = 0; i < st->rows[s]; i++, k++)
+            if (st->tokens[k] < 0 || st->tokens[k] >= m->cfg.vocab_size)
+                return grpo_errf(err, GRPO_EINVAL, "token id %d of step sequence %d is outside the vocabulary (0..%d)",
+                                 st->tokens[k], s, m->cfg.vocab_size - 1);
+    }
+    return m->backend->forward_step(m, st, logits, err);
+}

@@ -55,6 +55,28 @@ typedef struct policy_adamw {
     float lr, beta1, beta2, eps, weight_decay;
 } policy_adamw;
 
+/* A block of KV cache: for every layer, cap rows of K and of V ([n_layers][cap][nkv*hd] each).
+ * Blocks are owned by the caller (rollout/); the policy only reads and appends rows. */
+typedef struct policy_kv_block {
+    float *k, *v;
+    int cap;
+} policy_kv_block;
+
+/* One cached forward step over n_seq sequences. Sequence s contributes rows[s] new tokens
+ * (laid end to end in tokens); its context is prefix[s] rows 0..prefix_len[s]-1 (shared and
+ * read-only, may be NULL) followed by own[s] rows 0..own_start[s]-1; the new tokens' K/V are
+ * appended to own[s] from row own_start[s], at positions prefix_len[s] + own_start[s] + i.
+ * Prefill: one sequence, rows = prompt length, no prefix. Decode: one row per sequence. */
+typedef struct policy_step {
+    int n_seq;
+    const int *rows;
+    const int *tokens;
+    const policy_kv_block *const *prefix;
+    const int *prefix_len;
+    policy_kv_block *const *own;
+    const int *own_start;
+} policy_step;
+
 struct policy_acts;
 struct policy_backend;
 
@@ -85,6 +107,10 @@ typedef struct policy_backend {
     /* Backward of L given dL/dlogp (packed like logp) after a forward with keep != 0 on the
      * same batch and temperature; accumulates into the gradient arena. */
     int (*backward)(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err);
+    /* Cached forward (see policy_step): writes the raw logits of each sequence's last new row
+     * into logits[s * V]. Every row's arithmetic is independent of which other rows share the
+     * step and of the thread count, so sampled tokens do not depend on batch layout. */
+    int (*forward_step)(policy_model *m, const policy_step *st, float *logits, grpo_err *err);
     /* One AdamW step over all parameters (decoupled weight decay, bias correction). */
     int (*adamw_step)(policy_model *m, const policy_adamw *h, grpo_err *err);
     /* Frees what the backend allocated on m. */
@@ -128,6 +154,10 @@ int policy_forward(policy_model *m, const policy_batch *b, float temperature, fl
                    grpo_err *err);
 int policy_backward(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err);
 int policy_adamw_step(policy_model *m, const policy_adamw *h, grpo_err *err);
+/* Checks a step's tokens, capacities and positions, then runs m->backend->forward_step. */
+int policy_forward_step(policy_model *m, const policy_step *st, float *logits, grpo_err *err);
+/* Floats in one KV block of cap rows (K and V together, all layers). */
+size_t policy_kv_block_floats(const policy_model *m, int cap);
 
 /* Mean cross-entropy over targets where mask is nonzero (mask packed like logp; NULL = all),
  * at temperature 1: forward with keep, loss into *loss, and when backward != 0 the gradients. */

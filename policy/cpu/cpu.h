@@ -64,5 +64,6 @@ int cpu_forward(policy_model *m, const policy_batch *b, float temperature, float
                 grpo_err *err);
 int cpu_backward(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err);
 int cpu_adamw_step(policy_model *m, const policy_adamw *h, grpo_err *err);
+int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo_err *err);
 
 #endif

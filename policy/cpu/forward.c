@@ -298,6 +298,7 @@ const policy_backend policy_backend_cpu = {
     .name = "cpu",
     .forward = cpu_forward,
     .backward = cpu_backward,
+    .forward_step = cpu_forward_step,
     .adamw_step = cpu_adamw_step,
     .release = cpu_release,
 };

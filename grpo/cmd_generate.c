@@ -1,0 +1,159 @@
+/* grpo/cmd_generate.c: `grpo generate`: sample n completions of a prompt with the KV-cached engine. */
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../policy/model.h"
+#include "../rollout/generate.h"
+#include "cli.h"
+
+static const cli_opt OPTS[] = {
+    {"--model", "DIR", NULL, "model directory (config.json + safetensors); required"},
+    {"--prompt-ids", "LIST", NULL, "the prompt as comma-separated token ids"},
+    {"--prompt", "TEXT", NULL, "the prompt as text (needs tokenizer.json in the model directory)"},
+    {"-n", "G", "1", "completions per prompt"},
+    {"--max-new-tokens", "N", "64", "tokens to generate at most per completion"},
+    {"--temperature", "T", "1.0", "sampling temperature; 0 = greedy"},
+    {"--top-p", "P", "1.0", "nucleus sampling mass (1 = off)"},
+    {"--top-k", "K", "0", "keep the K most likely tokens (0 = off)"},
+    {"--min-p", "M", "0.0", "keep tokens with p >= M * max p (0 = off)"},
+    {"--repetition-penalty", "R", "1.0", "HF repetition penalty (1 = off)"},
+    {"--seed", "S", "0", "run seed; completion j's generator is derived from (seed, step, prompt, j)"},
+    {"--eos", "LIST", NULL, "stop token ids (default: eos_token_id from config.json)"},
+    {"--kv-budget-mb", "MB", "4096", "refuse requests whose KV cache would exceed this"},
+    {"--no-share-prefix", NULL, NULL, "prefill the prompt once per completion instead of sharing it"},
+    {"--json", NULL, NULL, "one JSON object per completion per line"},
+    {"--threads", "N", NULL, "OpenMP threads (default: all cores)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+enum { O_MODEL, O_IDS, O_PROMPT, O_N, O_MAXNEW, O_TEMP, O_TOPP, O_TOPK, O_MINP, O_REP, O_SEED, O_EOS, O_KV, O_NOSHARE,
+       O_JSON, O_THREADS };
+
+/* Parses "1,2,3" into a malloc'd array; returns the count or -1 after printing a usage error. */
+static int parse_list(const char *opt, const char *s, int **out) {
+    size_t cap = 16, n = 0;
+    int *v = malloc(cap * sizeof *v);
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < -2147483647L || x > 2147483647L || (*end && *end != ',')) {
+            fprintf(stderr, "grpo generate: option %s: entry %zu ('%.20s') is not an integer\n", opt, n, p);
+            free(v);
+            return -1;
+        }
+        if (n == cap) v = realloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = (int)x;
+        p = *end ? end + 1 : end;
+    }
+    if (!n) {
+        fprintf(stderr, "grpo generate: option %s: empty list\n", opt);
+        free(v);
+        return -1;
+    }
+    *out = v;
+    return (int)n;
+}
+
+static void print_json_ints(const int *v, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf("%s%d", i ? "," : "", v[i]);
+    putchar(']');
+}
+
+static int run(const cli_cmd *cmd, const char **v) {
+    if (!v[O_MODEL] || (!v[O_IDS] && !v[O_PROMPT])) {
+        fprintf(stderr, "grpo generate: --model and one of --prompt-ids / --prompt are required (see --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (v[O_PROMPT]) {
+        fprintf(stderr, "grpo generate: --prompt needs the tokenizer, which this build does not have yet; use --prompt-ids\n");
+        return CLI_EXIT_USAGE;
+    }
+    gen_params gp = gen_defaults();
+    long long n, maxnew, topk, seed, kvmb, th;
+    double temp, topp, minp, rep;
+    if (cli_int(cmd, "-n", v[O_N], 1, 4096, &n) || cli_int(cmd, "--max-new-tokens", v[O_MAXNEW], 1, 1 << 20, &maxnew) ||
+        cli_int(cmd, "--top-k", v[O_TOPK], 0, 1 << 24, &topk) || cli_int(cmd, "--seed", v[O_SEED], 0, 1LL << 62, &seed) ||
+        cli_int(cmd, "--kv-budget-mb", v[O_KV], 1, 1LL << 30, &kvmb) || cli_float(cmd, "--temperature", v[O_TEMP], &temp) ||
+        cli_float(cmd, "--top-p", v[O_TOPP], &topp) || cli_float(cmd, "--min-p", v[O_MINP], &minp) ||
+        cli_float(cmd, "--repetition-penalty", v[O_REP], &rep))
+        return CLI_EXIT_USAGE;
+    if (temp < 0 || topp <= 0 || topp > 1 || minp < 0 || minp > 1 || rep <= 0) {
+        fprintf(stderr, "grpo generate: need temperature >= 0, 0 < top-p <= 1, 0 <= min-p <= 1, repetition-penalty > 0\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (v[O_THREADS]) {
+        if (cli_int(cmd, "--threads", v[O_THREADS], 1, 4096, &th)) return CLI_EXIT_USAGE;
+        omp_set_num_threads((int)th);
+    }
+    gp.n = (int)n;
+    gp.max_new_tokens = (int)maxnew;
+    gp.sampling = (smp_params){(float)temp, (int)topk, (float)topp, (float)minp, (float)rep};
+    gp.seed = (uint64_t)seed;
+    gp.kv_budget_bytes = (size_t)kvmb << 20;
+    gp.share_prefix = v[O_NOSHARE] == NULL;
+
+    int *ids = NULL, *eos = NULL;
+    int n_ids = parse_list("--prompt-ids", v[O_IDS], &ids);
+    if (n_ids < 0) return CLI_EXIT_USAGE;
+    int n_eos = 0;
+    if (v[O_EOS] && (n_eos = parse_list("--eos", v[O_EOS], &eos)) < 0) {
+        free(ids);
+        return CLI_EXIT_USAGE;
+    }
+    grpo_err err = {0};
+    policy_model m;
+    if (policy_load(&m, v[O_MODEL], &err)) {
+        free(ids);
+        free(eos);
+        return cli_fail(cmd, &err);
+    }
+    gp.eos_ids = eos ? eos : m.cfg.eos_token_ids;
+    gp.n_eos = eos ? n_eos : m.cfg.n_eos;
+    gen_completion *out = calloc((size_t)gp.n, sizeof *out);
+    gen_stats st;
+    const int *prompts[1] = {ids};
+    int rc = gen_run(&m, prompts, &n_ids, NULL, 1, &gp, out, &st, &err);
+    if (!rc) {
+        for (int j = 0; j < gp.n; j++) {
+            const gen_completion *c = &out[j];
+            const char *fin = c->finish == GEN_FINISH_STOP ? "stop" : "length";
+            if (v[O_JSON]) {
+                printf("{\"index\":%d,\"text\":null,\"token_ids\":", j);
+                print_json_ints(c->tokens, c->n_tokens);
+                printf(",\"logprobs\":[");
+                for (int t = 0; t < c->n_tokens; t++) printf("%s%.9g", t ? "," : "", c->logprobs[t]);
+                printf("],\"finish_reason\":\"%s\"}\n", fin);
+            } else {
+                double sum = 0;
+                for (int t = 0; t < c->n_tokens; t++) sum += c->logprobs[t];
+                printf("[%d] %d tokens, finish %s, sum logprob %.3f: ", j, c->n_tokens, fin, sum);
+                print_json_ints(c->tokens, c->n_tokens);
+                putchar('\n');
+            }
+        }
+        fprintf(stderr, "grpo generate: prefill %zu tokens in %.3fs, decode %zu tokens in %.3fs (%.0f tok/s), KV %.1f MiB\n",
+                st.prefill_tokens, st.prefill_s, st.decode_tokens, st.decode_s,
+                st.decode_s > 0 ? st.decode_tokens / st.decode_s : 0.0, st.kv_bytes / 1048576.0);
+        gen_completions_free(out, gp.n);
+    }
+    free(out);
+    free(ids);
+    free(eos);
+    policy_free(&m);
+    return rc ? cli_fail(cmd, &err) : CLI_EXIT_OK;
+}
+
+const cli_cmd cmd_generate = {
+    .name = "generate",
+    .summary = "Sample n completions of a prompt with the KV-cached engine.",
+    .usage = "--model DIR (--prompt TEXT | --prompt-ids 1,2,3) [-n G] [--max-new-tokens N] [--temperature T] "
+             "[--top-p P] [--top-k K] [--min-p M] [--seed S] [--json]",
+    .opts = OPTS,
+    .run = run,
+};

@@ -1,0 +1,173 @@
+/* rollout/sampler.c: the sampler chain stages (see sampler.h). */
+#include "sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+smp_params smp_defaults(void) {
+    return (smp_params){.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.0f, .repetition_penalty = 1.0f};
+}
+
+void smp_init(smp_array *a, const float *logits, int V) {
+    for (int i = 0; i < V; i++) a->data[i] = (smp_token){.id = i, .logit = logits[i], .p = 0.0f};
+    a->n = V;
+    a->sorted = 0;
+}
+
+void smp_repetition(smp_array *a, const int *prev, int n_prev, float penalty) {
+    if (penalty == 1.0f || n_prev <= 0) return;
+    /* candidates are still in id order here (the chain applies this stage first) */
+    char *seen = calloc((size_t)a->n, 1);
+    for (int i = 0; i < n_prev; i++) {
+        int id = prev[i];
+        if (id < 0 || id >= a->n || seen[id]) continue;
+        seen[id] = 1;
+        float *l = &a->data[id].logit;
+        *l = *l > 0 ? *l / penalty : *l * penalty;
+    }
+    free(seen);
+}
+
+void smp_temperature(smp_array *a, float t) {
+    const float inv = 1.0f / t;
+    for (int i = 0; i < a->n; i++) a->data[i].logit *= inv;
+}
+
+static int cmp_desc(const void *x, const void *y) {
+    const smp_token *a = x, *b = y;
+    if (a->logit > b->logit) return -1;
+    if (a->logit < b->logit) return 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+void smp_sort(smp_array *a) {
+    if (a->sorted) return;
+    qsort(a->data, (size_t)a->n, sizeof *a->data, cmp_desc);
+    a->sorted = 1;
+}
+
+/* Keeps the k best (in cmp_desc's total order) with a size-k heap whose root is the worst kept,
+ * then sorts them: O(n log k). */
+static void heap_sift(smp_token *h, int k, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < k && cmp_desc(&h[l], &h[w]) > 0) w = l;
+        if (r < k && cmp_desc(&h[r], &h[w]) > 0) w = r;
+        if (w == i) return;
+        smp_token t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+static void select_top(smp_array *a, int k) {
+    smp_token *h = a->data; /* the first k entries become the heap */
+    for (int i = k / 2 - 1; i >= 0; i--) heap_sift(h, k, i);
+    for (int i = k; i < a->n; i++)
+        if (cmp_desc(&a->data[i], &h[0]) < 0) {
+            h[0] = a->data[i];
+            heap_sift(h, k, 0);
+        }
+    a->n = k;
+    a->sorted = 0;
+    smp_sort(a);
+}
+
+void smp_top_k(smp_array *a, int k) {
+    if (k <= 0 || k >= a->n) return;
+    if (a->sorted) a->n = k;
+    else select_top(a, k);
+}
+
+void smp_softmax(smp_array *a) {
+    float mx = -INFINITY;
+    for (int i = 0; i < a->n; i++) mx = a->data[i].logit > mx ? a->data[i].logit : mx;
+    double sum = 0.0;
+    for (int i = 0; i < a->n; i++) {
+        a->data[i].p = expf(a->data[i].logit - mx);
+        sum += a->data[i].p;
+    }
+    for (int i = 0; i < a->n; i++) a->data[i].p = (float)(a->data[i].p / sum);
+}
+
+static void renormalize(smp_array *a) {
+    double sum = 0.0;
+    for (int i = 0; i < a->n; i++) sum += a->data[i].p;
+    for (int i = 0; i < a->n; i++) a->data[i].p = (float)(a->data[i].p / sum);
+}
+
+void smp_top_p(smp_array *a, float top_p) {
+    if (top_p >= 1.0f) return;
+    smp_sort(a);
+    double cum = 0.0;
+    int keep = a->n;
+    for (int i = 0; i < a->n; i++) {
+        cum += a->data[i].p;
+        if (cum >= top_p) {
+            keep = i + 1;
+            break;
+        }
+    }
+    a->n = keep;
+    renormalize(a);
+}
+
+void smp_min_p(smp_array *a, float min_p) {
+    if (min_p <= 0.0f) return;
+    float pmax = 0.0f;
+    for (int i = 0; i < a->n; i++) pmax = a->data[i].p > pmax ? a->data[i].p : pmax;
+    const float thr = min_p * pmax;
+    int k = 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->data[i].p >= thr) a->data[k++] = a->data[i];
+    a->n = k;
+    renormalize(a);
+}
+
+int smp_greedy(const smp_array *a) {
+    int best = 0;
+    for (int i = 1; i < a->n; i++)
+        if (cmp_desc(&a->data[i], &a->data[best]) < 0) best = i;
+    return a->data[best].id;
+}
+
+int smp_draw(const smp_array *a, rng_state *r) {
+    double u = rng_uniform_d(r), cum = 0.0;
+    for (int i = 0; i < a->n; i++) {
+        cum += a->data[i].p;
+        if (u < cum) return a->data[i].id;
+    }
+    return a->data[a->n - 1].id; /* u landed in the rounding slack at the top */
+}
+
+float smp_logprob(const float *logits, int V, float t, int id) {
+    const float inv = 1.0f / t;
+    float mx = -INFINITY;
+    for (int i = 0; i < V; i++) mx = logits[i] * inv > mx ? logits[i] * inv : mx;
+    double se = 0.0;
+    for (int i = 0; i < V; i++) se += expf(logits[i] * inv - mx);
+    return logits[id] * inv - mx - (float)log(se);
+}
+
+int smp_sample(const smp_params *p, const float *logits, int V, const int *prev, int n_prev, rng_state *r,
+               smp_token *work, float *logprob) {
+    smp_array a = {.data = work};
+    smp_init(&a, logits, V);
+    smp_repetition(&a, prev, n_prev, p->repetition_penalty);
+    int id;
+    if (p->temperature <= 0.0f) {
+        id = smp_greedy(&a);
+        *logprob = smp_logprob(logits, V, 1.0f, id);
+        return id;
+    }
+    smp_temperature(&a, p->temperature);
+    smp_top_k(&a, p->top_k);
+    smp_softmax(&a);
+    smp_top_p(&a, p->top_p);
+    smp_min_p(&a, p->min_p);
+    id = smp_draw(&a, r);
+    *logprob = smp_logprob(logits, V, p->temperature, id);
+    return id;
+}

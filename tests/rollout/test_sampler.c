@@ -1,0 +1,190 @@
+/* tests/rollout/test_sampler.c: each sampler stage on tiny vocabularies against hand-computed
+ * distributions, and sampling frequencies against the truncated distribution (chi-square). */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../rollout/sampler.h"
+
+int register_sampler_suite(void);
+
+static smp_token buf[64];
+
+static smp_array from_logits(const float *l, int n) {
+    smp_array a = {.data = buf};
+    smp_init(&a, l, n);
+    return a;
+}
+
+static void temperature_divides_every_logit(void) {
+    const float l[5] = {1, 2, 3, 0, -1};
+    smp_array a = from_logits(l, 5);
+    smp_temperature(&a, 0.5f);
+    for (int i = 0; i < 5; i++) CU_ASSERT_DOUBLE_EQUAL(a.data[i].logit, 2 * l[i], 1e-7);
+}
+
+static void softmax_matches_hand_computed_probabilities(void) {
+    /* logits ln(1), ln(2), ln(3), ln(4): p = 0.1, 0.2, 0.3, 0.4 */
+    const float l[4] = {0.0f, logf(2), logf(3), logf(4)};
+    smp_array a = from_logits(l, 4);
+    smp_softmax(&a);
+    const float want[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    for (int i = 0; i < 4; i++) CU_ASSERT_DOUBLE_EQUAL(a.data[i].p, want[i], 1e-6);
+}
+
+static void top_k_keeps_the_k_largest_in_order(void) {
+    const float l[5] = {0.5f, 3.0f, -1.0f, 2.0f, 2.0f};
+    smp_array a = from_logits(l, 5);
+    smp_top_k(&a, 3);
+    CU_ASSERT_EQUAL(a.n, 3);
+    CU_ASSERT_EQUAL(a.data[0].id, 1);
+    CU_ASSERT_EQUAL(a.data[1].id, 3); /* tie with id 4: lower id first */
+    CU_ASSERT_EQUAL(a.data[2].id, 4);
+}
+
+static void top_k_selection_equals_a_full_sort_on_random_arrays(void) {
+    rng_state r;
+    rng_seed(&r, 99);
+    for (int trial = 0; trial < 500; trial++) {
+        int n = 1 + (int)(rng_next(&r) % 60), k = 1 + (int)(rng_next(&r) % n);
+        float l[64];
+        for (int i = 0; i < n; i++) l[i] = (float)(rng_next(&r) % 7); /* many ties */
+        smp_array a = from_logits(l, n);
+        smp_top_k(&a, k);
+        smp_token ref[64];
+        smp_array b = {.data = ref};
+        smp_init(&b, l, n);
+        smp_sort(&b);
+        /* k == n keeps everything in place; k < n leaves the k best in order */
+        int same = a.n == k;
+        if (k < n)
+            for (int i = 0; i < k && same; i++) same = a.data[i].id == ref[i].id;
+        CU_ASSERT(same);
+        if (!same) break;
+    }
+}
+
+static void top_p_keeps_the_smallest_prefix_reaching_the_mass(void) {
+    const float p[5] = {0.5f, 0.25f, 0.15f, 0.07f, 0.03f};
+    float l[5];
+    for (int i = 0; i < 5; i++) l[i] = logf(p[i]);
+    smp_array a = from_logits(l, 5);
+    smp_softmax(&a);
+    smp_top_p(&a, 0.7f);
+    CU_ASSERT_EQUAL(a.n, 2);
+    CU_ASSERT_DOUBLE_EQUAL(a.data[0].p, 2.0 / 3.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(a.data[1].p, 1.0 / 3.0, 1e-6);
+}
+
+static void min_p_drops_tokens_below_a_fraction_of_the_top(void) {
+    const float p[5] = {0.5f, 0.25f, 0.15f, 0.07f, 0.03f};
+    float l[5];
+    for (int i = 0; i < 5; i++) l[i] = logf(p[i]);
+    smp_array a = from_logits(l, 5);
+    smp_softmax(&a);
+    smp_min_p(&a, 0.2f); /* threshold 0.1 */
+    CU_ASSERT_EQUAL(a.n, 3);
+    CU_ASSERT_DOUBLE_EQUAL(a.data[0].p, 0.5 / 0.9, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(a.data[2].p, 0.15 / 0.9, 1e-6);
+}
+
+static void repetition_penalty_divides_positive_and_multiplies_negative_logits_once(void) {
+    const float l[3] = {2.0f, -1.0f, 3.0f};
+    smp_array a = from_logits(l, 3);
+    const int prev[3] = {0, 1, 0};
+    smp_repetition(&a, prev, 3, 2.0f);
+    CU_ASSERT_DOUBLE_EQUAL(a.data[0].logit, 1.0, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(a.data[1].logit, -2.0, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(a.data[2].logit, 3.0, 1e-7);
+}
+
+static void greedy_picks_the_highest_logit_and_the_lowest_id_on_ties(void) {
+    const float l[4] = {1.0f, 5.0f, 5.0f, 2.0f};
+    smp_array a = from_logits(l, 4);
+    CU_ASSERT_EQUAL(smp_greedy(&a), 1);
+}
+
+static void recorded_logprob_is_under_the_full_temperature_distribution(void) {
+    const float l[6] = {2.0f, 1.5f, 0.3f, -0.2f, 1.0f, -2.0f};
+    smp_params p = smp_defaults();
+    p.temperature = 0.8f;
+    p.top_k = 2;
+    rng_state r;
+    rng_seed(&r, 5);
+    double z = 0;
+    for (int i = 0; i < 6; i++) z += exp(l[i] / 0.8);
+    for (int t = 0; t < 50; t++) {
+        float lp;
+        int id = smp_sample(&p, l, 6, NULL, 0, &r, buf, &lp);
+        CU_ASSERT(id == 0 || id == 1);
+        CU_ASSERT_DOUBLE_EQUAL(lp, l[id] / 0.8 - log(z), 1e-6);
+    }
+}
+
+/* 10^5 draws through the whole chain against the truncated distribution computed here by hand:
+ * T = 0.8, top-k 4, top-p 0.9 over six logits. Chi-square with a fixed seed. */
+static void draw_frequencies_match_the_truncated_distribution(void) {
+    const float l[6] = {2.0f, 1.5f, 0.3f, -0.2f, 1.0f, -2.0f};
+    /* by hand: order by logit 0 (2.0), 1 (1.5), 4 (1.0), 2 (0.3) survive top-k 4 */
+    const int keep4[4] = {0, 1, 4, 2};
+    double w[4], z = 0;
+    for (int i = 0; i < 4; i++) z += (w[i] = exp(l[keep4[i]] / 0.8));
+    /* top-p 0.9 over the renormalized four: cumulative mass decides how many survive */
+    double cum = 0;
+    int kept = 4;
+    for (int i = 0; i < 4; i++) {
+        cum += w[i] / z;
+        if (cum >= 0.9) {
+            kept = i + 1;
+            break;
+        }
+    }
+    double zk = 0;
+    for (int i = 0; i < kept; i++) zk += w[i];
+    smp_params p = smp_defaults();
+    p.temperature = 0.8f;
+    p.top_k = 4;
+    p.top_p = 0.9f;
+    rng_state r;
+    rng_seed(&r, 20261128);
+    int counts[6] = {0};
+    const int N = 100000;
+    for (int t = 0; t < N; t++) {
+        float lp;
+        counts[smp_sample(&p, l, 6, NULL, 0, &r, buf, &lp)]++;
+    }
+    double chi2 = 0;
+    int outside = 0;
+    for (int id = 0; id < 6; id++) {
+        double e = 0;
+        for (int i = 0; i < kept; i++)
+            if (keep4[i] == id) e = N * w[i] / zk;
+        if (e == 0) outside += counts[id];
+        else chi2 += (counts[id] - e) * (counts[id] - e) / e;
+    }
+    printf("[kept %d, chi2 %.2f] ", kept, chi2);
+    CU_ASSERT_EQUAL(outside, 0);
+    /* critical values at p = 0.001 for df = kept - 1 */
+    const double crit[5] = {0, 10.83, 13.82, 16.27, 18.47};
+    CU_ASSERT(chi2 < crit[kept - 1]);
+}
+
+int register_sampler_suite(void) {
+    CU_pSuite s = CU_add_suite("sampler", NULL, NULL);
+    if (!s) return 1;
+    CU_add_test(s, "temperature_divides_every_logit", temperature_divides_every_logit);
+    CU_add_test(s, "softmax_matches_hand_computed_probabilities", softmax_matches_hand_computed_probabilities);
+    CU_add_test(s, "top_k_keeps_the_k_largest_in_order", top_k_keeps_the_k_largest_in_order);
+    CU_add_test(s, "top_k_selection_equals_a_full_sort_on_random_arrays", top_k_selection_equals_a_full_sort_on_random_arrays);
+    CU_add_test(s, "top_p_keeps_the_smallest_prefix_reaching_the_mass", top_p_keeps_the_smallest_prefix_reaching_the_mass);
+    CU_add_test(s, "min_p_drops_tokens_below_a_fraction_of_the_top", min_p_drops_tokens_below_a_fraction_of_the_top);
+    CU_add_test(s, "repetition_penalty_divides_positive_and_multiplies_negative_logits_once",
+                repetition_penalty_divides_positive_and_multiplies_negative_logits_once);
+    CU_add_test(s, "greedy_picks_the_highest_logit_and_the_lowest_id_on_ties",
+                greedy_picks_the_highest_logit_and_the_lowest_id_on_ties);
+    CU_add_test(s, "recorded_logprob_is_under_the_full_temperature_distribution",
+                recorded_logprob_is_under_the_full_temperature_distribution);
+    CU_add_test(s, "draw_frequencies_match_the_truncated_distribution", draw_frequencies_match_the_truncated_distribution);
+    return 0;
+}
