@@ -10,3 +10,6 @@ target_link_libraries(test_rollout PRIVATE grpo_rollout PkgConfig::CUNIT)
 target_compile_definitions(test_rollout PRIVATE GRPO_SOURCE_DIR="${CMAKE_SOURCE_DIR}" GRPO_BIN="$<TARGET_FILE:grpo>")
 add_dependencies(test_rollout grpo)
 add_test(NAME rollout COMMAND test_rollout)
+
+add_executable(bench_generate bench/bench_generate.c)
+target_link_libraries(bench_generate PRIVATE grpo_rollout)
