@@ -56,28 +56,60 @@ TILE(1, 4)
 TILE(4, 1)
 TILE(1, 1)
 
-/* y[M, N] = x[M, K] @ W[N, K]^T (+ bias), row-deterministic (see the file comment). */
-static void rowdot_gemm(float *y, const float *x, const float *W, const float *bias, int M, int K, int N) {
-    const int NB = (N + 3) / 4;
-#pragma omp parallel for schedule(static)
-    for (int jb = 0; jb < NB; jb++) {
-        const int j = jb * 4;
-        const float *Wj = W + (size_t)j * K;
-        const float *bj = bias ? bias + j : NULL;
+/* One product of a rowdot_multi call: y[M, N] = x[M, K] @ W[N, K]^T (+ bias). */
+typedef struct {
+    float *y;
+    const float *W, *bias;
+    int N;
+} rowdot_job;
+
+/* Column block jb (4 outputs) of one job, for all M rows. */
+static void rowdot_block(const rowdot_job *J, const float *x, int M, int K, int jb) {
+    const int j = jb * 4, N = J->N;
+    float *y = J->y;
+    const float *W = J->W;
+    if (j + 4 <= N) {
+        const float *Wj = W + (size_t)j * K, *bj = J->bias ? J->bias + j : NULL;
         int m = 0;
-        if (j + 4 <= N) {
-            for (; m + 4 <= M; m += 4) tile_4x4(y + (size_t)m * N + j, N, x + (size_t)m * K, K, Wj, K, bj, K);
-            for (; m < M; m++) tile_1x4(y + (size_t)m * N + j, N, x + (size_t)m * K, K, Wj, K, bj, K);
-        } else {
-            for (int jj = j; jj < N; jj++) {
-                const float *bjj = bias ? bias + jj : NULL;
-                int mm = 0;
-                for (; mm + 4 <= M; mm += 4)
-                    tile_4x1(y + (size_t)mm * N + jj, N, x + (size_t)mm * K, K, W + (size_t)jj * K, K, bjj, K);
-                for (; mm < M; mm++) tile_1x1(y + (size_t)mm * N + jj, N, x + (size_t)mm * K, K, W + (size_t)jj * K, K, bjj, K);
-            }
-        }
+        for (; m + 4 <= M; m += 4) tile_4x4(y + (size_t)m * N + j, N, x + (size_t)m * K, K, Wj, K, bj, K);
+        for (; m < M; m++) tile_1x4(y + (size_t)m * N + j, N, x + (size_t)m * K, K, Wj, K, bj, K);
+        return;
     }
+    for (int jj = j; jj < N; jj++) {
+        const float *Wjj = W + (size_t)jj * K, *bjj = J->bias ? J->bias + jj : NULL;
+        int m = 0;
+        for (; m + 4 <= M; m += 4) tile_4x1(y + (size_t)m * N + jj, N, x + (size_t)m * K, K, Wjj, K, bjj, K);
+        for (; m < M; m++) tile_1x1(y + (size_t)m * N + jj, N, x + (size_t)m * K, K, Wjj, K, bjj, K);
+    }
+}
+
+/* Several products over the same x[M, K], in one parallel region (fewer barriers per layer).
+ * Row-deterministic (see the file comment). */
+static void rowdot_multi(const rowdot_job *jobs, int n_jobs, const float *x, int M, int K) {
+    int start[8], total = 0;
+    for (int i = 0; i < n_jobs; i++) {
+        start[i] = total;
+        total += (jobs[i].N + 3) / 4;
+    }
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < total; b++) {
+        int i = n_jobs - 1;
+        while (start[i] > b) i--;
+        rowdot_block(&jobs[i], x, M, K, b - start[i]);
+    }
+}
+
+static void rowdot_gemm(float *y, const float *x, const float *W, const float *bias, int M, int K, int N) {
+    rowdot_job j = {y, W, bias, N};
+    rowdot_multi(&j, 1, x, M, K);
+}
+
+/* Dot product of length n with one vector accumulator and a fixed lane order. */
+static inline float dot_fixed(const float *a, const float *b, int n) {
+    v8 acc = {0};
+    const int n8 = n & ~7;
+    for (int i = 0; i < n8; i += 8) acc += load8(a + i) * load8(b + i);
+    return hsum8(acc) + dot_tail(a, b, n8, n);
 }
 
 /* Scratch for one step, sized for R rows. */
@@ -135,9 +167,7 @@ static void step_attention(const policy_model *m, const policy_step *st, int l, 
             for (int j = 0; j < n; j++) {
                 const float *kr = j < pl ? pb->k + ((size_t)l * pb->cap + j) * KV + g * hd
                                          : ob->k + ((size_t)l * ob->cap + (j - pl)) * KV + g * hd;
-                float d = 0.0f;
-                for (int i = 0; i < hd; i++) d += q[i] * kr[i];
-                sc[j] = d * scale;
+                sc[j] = dot_fixed(q, kr, hd) * scale;
                 mx = sc[j] > mx ? sc[j] : mx;
             }
             float sum = 0.0f;
@@ -197,9 +227,8 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
     for (int l = 0; l < c->num_hidden_layers; l++) {
         const policy_layer *W = &m->w.layers[l];
         cpu_rmsnorm(S.xn, rstd, S.x, W->input_norm, R, H, c->rms_norm_eps);
-        rowdot_gemm(S.q, S.xn, W->wq, W->bq, R, H, Q);
-        rowdot_gemm(S.k, S.xn, W->wk, W->bk, R, H, KV);
-        rowdot_gemm(S.v, S.xn, W->wv, W->bv, R, H, KV);
+        const rowdot_job qkv[3] = {{S.q, W->wq, W->bq, Q}, {S.k, W->wk, W->bk, KV}, {S.v, W->wv, W->bv, KV}};
+        rowdot_multi(qkv, 3, S.xn, R, H);
         if (c->qk_norm) {
             /* in place: each row's norm reads its row before writing it */
             float *rq = malloc((size_t)R * (nh + nkv) * sizeof(float));
@@ -224,8 +253,8 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
         const size_t RH = (size_t)R * H;
         for (size_t i = 0; i < RH; i++) S.x[i] += S.tmp[i];
         cpu_rmsnorm(S.xn, rstd, S.x, W->post_norm, R, H, c->rms_norm_eps);
-        rowdot_gemm(S.gate, S.xn, W->w_gate, NULL, R, H, F);
-        rowdot_gemm(S.up, S.xn, W->w_up, NULL, R, H, F);
+        const rowdot_job gu[2] = {{S.gate, W->w_gate, NULL, F}, {S.up, W->w_up, NULL, F}};
+        rowdot_multi(gu, 2, S.xn, R, H);
         const size_t RF = (size_t)R * F;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < RF; i++) {
