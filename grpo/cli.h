@@ -18,8 +18,9 @@ typedef struct cli_cmd {
     const char *name;
     const char *summary;
     const char *usage;         /* after "grpo NAME " */
-    const cli_opt *opts;       /* terminated by an entry with name == NULL */
+    const cli_opt *opts;       /* terminated by an entry with name == NULL (unused with main) */
     int (*run)(const struct cli_cmd *cmd, const char **vals);
+    int (*main)(int argc, char **argv); /* when set, the command parses its own arguments (after its name) */
 } cli_cmd;
 
 /* Parses argv (after the command name) against cmd->opts into vals (one per option, dflt when absent;
@@ -35,6 +36,6 @@ int cli_fail(const cli_cmd *cmd, const grpo_err *err);
 int cli_int(const cli_cmd *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
 int cli_float(const cli_cmd *cmd, const char *opt, const char *s, double *out);
 
-extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_generate;
+extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_train, cmd_selfcheck, cmd_generate, cmd_tokenize, cmd_reward, cmd_db, cmd_tasks;
 
 #endif

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/fsutil.h"
 #include "../policy/model.h"
+#include "../policy/tokenizer.h"
 #include "../rollout/generate.h"
 #include "cli.h"
 
@@ -21,7 +23,8 @@ static const cli_opt OPTS[] = {
     {"--min-p", "M", "0.0", "keep tokens with p >= M * max p (0 = off)"},
     {"--repetition-penalty", "R", "1.0", "HF repetition penalty (1 = off)"},
     {"--seed", "S", "0", "run seed; completion j's generator is derived from (seed, step, prompt, j)"},
-    {"--eos", "LIST", NULL, "stop token ids (default: eos_token_id from config.json)"},
+    {"--eos", "LIST", NULL, "stop token ids (default: the tokenizer's and config.json's eos ids)"},
+    {"--stop", "STR", NULL, "stop string: a completion ends once its text contains it (needs the tokenizer)"},
     {"--kv-budget-mb", "MB", "4096", "refuse requests whose KV cache would exceed this"},
     {"--no-share-prefix", NULL, NULL, "prefill the prompt once per completion instead of sharing it"},
     {"--json", NULL, NULL, "one JSON object per completion per line"},
@@ -29,8 +32,30 @@ static const cli_opt OPTS[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-enum { O_MODEL, O_IDS, O_PROMPT, O_N, O_MAXNEW, O_TEMP, O_TOPP, O_TOPK, O_MINP, O_REP, O_SEED, O_EOS, O_KV, O_NOSHARE,
-       O_JSON, O_THREADS };
+enum { O_MODEL, O_IDS, O_PROMPT, O_N, O_MAXNEW, O_TEMP, O_TOPP, O_TOPK, O_MINP, O_REP, O_SEED, O_EOS, O_STOP, O_KV,
+       O_NOSHARE, O_JSON, O_THREADS };
+
+/* gen_detok_fn over a tokenizer: the completion's text so far. */
+static char *detok(void *ctx, const int *ids, int n) {
+    char *text = NULL;
+    size_t len;
+    if (tok_decode(ctx, ids, (size_t)n, TOK_SKIP_SPECIAL, &text, &len, NULL)) return NULL;
+    return text;
+}
+
+/* Prints s as a JSON string. */
+static void print_json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p == '\n') fputs("\\n", stdout);
+        else if (*p == '\t') fputs("\\t", stdout);
+        else if (*p == '\r') fputs("\\r", stdout);
+        else if (*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    }
+    putchar('"');
+}
 
 /* Parses "1,2,3" into a malloc'd array; returns the count or -1 after printing a usage error. */
 static int parse_list(const char *opt, const char *s, int **out) {
@@ -70,10 +95,6 @@ static int run(const cli_cmd *cmd, const char **v) {
         fprintf(stderr, "grpo generate: --model and one of --prompt-ids / --prompt are required (see --help)\n");
         return CLI_EXIT_USAGE;
     }
-    if (v[O_PROMPT]) {
-        fprintf(stderr, "grpo generate: --prompt needs the tokenizer, which this build does not have yet; use --prompt-ids\n");
-        return CLI_EXIT_USAGE;
-    }
     gen_params gp = gen_defaults();
     long long n, maxnew, topk, seed, kvmb, th;
     double temp, topp, minp, rep;
@@ -98,23 +119,61 @@ static int run(const cli_cmd *cmd, const char **v) {
     gp.kv_budget_bytes = (size_t)kvmb << 20;
     gp.share_prefix = v[O_NOSHARE] == NULL;
 
-    int *ids = NULL, *eos = NULL;
-    int n_ids = parse_list("--prompt-ids", v[O_IDS], &ids);
-    if (n_ids < 0) return CLI_EXIT_USAGE;
-    int n_eos = 0;
-    if (v[O_EOS] && (n_eos = parse_list("--eos", v[O_EOS], &eos)) < 0) {
-        free(ids);
+    int *ids = NULL, *eos = NULL, n_ids = 0, n_eos = 0;
+    if (v[O_EOS] && (n_eos = parse_list("--eos", v[O_EOS], &eos)) < 0) return CLI_EXIT_USAGE;
+    grpo_err err = {0};
+    /* the tokenizer, when the model directory has one: text prompts, "text", stop strings */
+    tok_tokenizer *tok = NULL;
+    char tpath[4200];
+    snprintf(tpath, sizeof tpath, "%s/tokenizer.json", v[O_MODEL]);
+    if (fs_exists(tpath) && tok_load(&tok, v[O_MODEL], &err)) {
+        free(eos);
+        return cli_fail(cmd, &err);
+    }
+    if ((v[O_PROMPT] || v[O_STOP]) && !tok) {
+        fprintf(stderr, "grpo generate: --prompt and --stop need %s; use --prompt-ids\n", tpath);
+        free(eos);
         return CLI_EXIT_USAGE;
     }
-    grpo_err err = {0};
+    if (v[O_PROMPT]) {
+        size_t n;
+        if (tok_encode(tok, v[O_PROMPT], strlen(v[O_PROMPT]), TOK_SPECIAL, &ids, &n, &err)) {
+            free(eos);
+            tok_free(tok);
+            return cli_fail(cmd, &err);
+        }
+        n_ids = (int)n;
+    } else if ((n_ids = parse_list("--prompt-ids", v[O_IDS], &ids)) < 0) {
+        free(eos);
+        if (tok) tok_free(tok);
+        return CLI_EXIT_USAGE;
+    }
     policy_model m;
     if (policy_load(&m, v[O_MODEL], &err)) {
         free(ids);
         free(eos);
+        if (tok) tok_free(tok);
         return cli_fail(cmd, &err);
     }
-    gp.eos_ids = eos ? eos : m.cfg.eos_token_ids;
-    gp.n_eos = eos ? n_eos : m.cfg.n_eos;
+    int eos_all[TOK_MAX_EOS + POLICY_MAX_EOS];
+    if (!eos) {
+        for (int i = 0; i < m.cfg.n_eos; i++) eos_all[n_eos++] = m.cfg.eos_token_ids[i];
+        const tok_info *ti = tok ? tok_get_info(tok) : NULL;
+        for (int i = 0; ti && i < ti->n_eos; i++) {
+            int dup = 0;
+            for (int j = 0; j < n_eos; j++) dup |= eos_all[j] == ti->eos_ids[i];
+            if (!dup) eos_all[n_eos++] = ti->eos_ids[i];
+        }
+    }
+    gp.eos_ids = eos ? eos : eos_all;
+    gp.n_eos = n_eos;
+    const char *stops[1] = {v[O_STOP]};
+    if (v[O_STOP]) {
+        gp.stop = stops;
+        gp.n_stop = 1;
+    }
+    gp.detok = detok;
+    gp.detok_ctx = tok;
     gen_completion *out = calloc((size_t)gp.n, sizeof *out);
     gen_stats st;
     const int *prompts[1] = {ids};
@@ -124,7 +183,12 @@ static int run(const cli_cmd *cmd, const char **v) {
             const gen_completion *c = &out[j];
             const char *fin = c->finish == GEN_FINISH_STOP ? "stop" : "length";
             if (v[O_JSON]) {
-                printf("{\"index\":%d,\"text\":null,\"token_ids\":", j);
+                printf("{\"index\":%d,\"text\":", j);
+                char *text = tok ? detok(tok, c->tokens, c->n_tokens) : NULL;
+                if (text) print_json_string(text);
+                else fputs("null", stdout);
+                free(text);
+                printf(",\"token_ids\":");
                 print_json_ints(c->tokens, c->n_tokens);
                 printf(",\"logprobs\":[");
                 for (int t = 0; t < c->n_tokens; t++) printf("%s%.9g", t ? "," : "", c->logprobs[t]);
@@ -133,8 +197,13 @@ static int run(const cli_cmd *cmd, const char **v) {
                 double sum = 0;
                 for (int t = 0; t < c->n_tokens; t++) sum += c->logprobs[t];
                 printf("[%d] %d tokens, finish %s, sum logprob %.3f: ", j, c->n_tokens, fin, sum);
-                print_json_ints(c->tokens, c->n_tokens);
-                putchar('\n');
+                char *text = tok ? detok(tok, c->tokens, c->n_tokens) : NULL;
+                if (text) printf("%s\n", text);
+                else {
+                    print_json_ints(c->tokens, c->n_tokens);
+                    putchar('\n');
+                }
+                free(text);
             }
         }
         fprintf(stderr, "grpo generate: prefill %zu tokens in %.3fs, decode %zu tokens in %.3fs (%.0f tok/s), KV %.1f MiB\n",
@@ -145,6 +214,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     free(out);
     free(ids);
     free(eos);
+    if (tok) tok_free(tok);
     policy_free(&m);
     return rc ? cli_fail(cmd, &err) : CLI_EXIT_OK;
 }

@@ -1,5 +1,4 @@
-/* grpo/cmd_selfcheck.c: `grpo demo`: the main job's embedded default.
- * Until the GRPO train loop lands it is a visible self-check of the tiny model: init, forward,
+/* grpo/cmd_selfcheck.c: `grpo selfcheck`: a visible self-check of the tiny model: init, forward,
  * backward, AdamW steps on a fixed batch with the losses printed, then a save/reload round trip.
  * It exits non-zero when a check fails. */
 #include <math.h>
@@ -32,7 +31,7 @@ static double now(void) {
 static int run(const cli_cmd *cmd, const char **v) {
     int arch = policy_arch_from_short(v[1]);
     if (arch < 0) {
-        fprintf(stderr, "grpo demo: option --arch: unknown architecture '%s'\n", v[1]);
+        fprintf(stderr, "grpo selfcheck: option --arch: unknown architecture '%s'\n", v[1]);
         return CLI_EXIT_USAGE;
     }
     long long steps, seed;
@@ -53,7 +52,6 @@ static int run(const cli_cmd *cmd, const char **v) {
 
     printf("grpo self-check: tiny %s, %.2fM parameters, %d threads\n", policy_arch_name(cfg.arch),
            (double)m.n_params / 1e6, omp_get_max_threads());
-    printf("(the GRPO demo replaces this self-check once the train loop lands)\n");
 
     /* a fixed batch of four sequences of different lengths: arithmetic progressions mod V,
      * so the next token is predictable and the loss must fall */
@@ -138,9 +136,9 @@ fail:
     return cli_fail(cmd, &err);
 }
 
-const cli_cmd cmd_demo = {
-    .name = "demo",
-    .summary = "Run the main job on its embedded default (for now: a self-check of the tiny model).",
+const cli_cmd cmd_selfcheck = {
+    .name = "selfcheck",
+    .summary = "Self-check of the tiny model: forward, backward, AdamW steps, save and reload.",
     .usage = "[--out DIR] [--steps N]",
     .opts = OPTS,
     .run = run,

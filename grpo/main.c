@@ -4,7 +4,7 @@
 
 #include "cli.h"
 
-static const cli_cmd *COMMANDS[] = {&cmd_demo, &cmd_init, &cmd_score, &cmd_generate};
+static const cli_cmd *COMMANDS[] = {&cmd_demo, &cmd_train, &cmd_init, &cmd_score, &cmd_generate, &cmd_tokenize, &cmd_reward, &cmd_selfcheck, &cmd_db, &cmd_tasks};
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {
@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < N_COMMANDS; i++) {
         const cli_cmd *c = COMMANDS[i];
         if (strcmp(argv[1], c->name) != 0) continue;
+        if (c->main) return c->main(argc - 2, argv + 2);
         const char *vals[64];
         int rc = cli_parse(c, argc - 2, argv + 2, vals);
         if (rc < 0) return CLI_EXIT_OK;

@@ -112,7 +112,8 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     float *logits = NULL;
     smp_token *work = NULL;
     int maxb = p->max_batch > 0 ? p->max_batch : total;
-    int *rows = NULL, *toks = NULL, *plen = NULL, *ostart = NULL, *live = NULL;
+    int *rows = NULL, *toks = NULL, *plen = NULL, *ostart = NULL, *live = NULL, *drawn = NULL;
+    float *drawn_lp = NULL;
     const policy_kv_block **pref = NULL;
     policy_kv_block **own = NULL;
     if (!pblocks || !seqs) goto oom;
@@ -138,10 +139,12 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     plen = calloc((size_t)nbuf, sizeof(int));
     ostart = calloc((size_t)nbuf, sizeof(int));
     live = malloc((size_t)total * sizeof(int));
+    drawn = malloc((size_t)nbuf * sizeof(int));
+    drawn_lp = malloc((size_t)nbuf * sizeof(float));
     pref = calloc((size_t)nbuf, sizeof *pref);
     own = calloc((size_t)nbuf, sizeof *own);
     work = malloc((size_t)omp_get_max_threads() * V * sizeof *work);
-    if (!logits || !rows || !toks || !plen || !ostart || !live || !pref || !own || !work) goto oom;
+    if (!logits || !rows || !toks || !plen || !ostart || !live || !pref || !own || !work || !drawn || !drawn_lp) goto oom;
 
     /* ---- prefill: each prompt once (sharing), or once per completion (no sharing) ---- */
     double t0 = now_s();
@@ -190,15 +193,19 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
                                 .own = own, .own_start = ostart};
             if ((rc = policy_forward_step(m, &step, logits, err))) goto done;
             st.decode_tokens += (size_t)nb;
+            /* draw in parallel (each completion has its own generator), then accept in order: stop-string
+             * checks decode text, and the detokenizer is not required to be thread-safe */
 #pragma omp parallel for schedule(dynamic, 1)
             for (int b = 0; b < nb; b++) {
                 live_seq *s = &seqs[live[b0 + b]];
-                s->own_used++;
-                float lp;
                 const gen_completion *c = s->out;
-                int id = smp_sample(&p->sampling, logits + (size_t)b * V, V, c->tokens, c->n_tokens, &s->rng,
-                                    work + (size_t)omp_get_thread_num() * V, &lp);
-                accept_token(p, s, id, lp);
+                drawn[b] = smp_sample(&p->sampling, logits + (size_t)b * V, V, c->tokens, c->n_tokens, &s->rng,
+                                      work + (size_t)omp_get_thread_num() * V, &drawn_lp[b]);
+            }
+            for (int b = 0; b < nb; b++) {
+                live_seq *s = &seqs[live[b0 + b]];
+                s->own_used++;
+                accept_token(p, s, drawn[b], drawn_lp[b]);
             }
         }
     }
@@ -219,6 +226,8 @@ done:
     free(plen);
     free(ostart);
     free(live);
+    free(drawn);
+    free(drawn_lp);
     free(pref);
     free(own);
     free(work);

@@ -9,7 +9,7 @@ PACKAGES=(
   libjansson-dev                          # JSON (config.json, safetensors headers)
   libcunit1-dev                           # tests
   libopenblas-openmp-dev                  # CPU GEMM (OpenMP build shares our thread pool)
-  libpcre2-dev                            # tokenizer regex
+  libpcre2-dev libutf8proc-dev             # tokenizer regex, NFC normalization
   libsqlite3-dev sqlite3                  # rollout store
   bubblewrap                              # code sandbox
   libopenmpi-dev openmpi-bin              # multi-process launch

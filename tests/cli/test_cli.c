@@ -32,6 +32,8 @@ static void every_command_has_help(void) {
     expect("init --help", 0, "usage: grpo init");
     expect("score --help", 0, "usage: grpo score");
     expect("demo --help", 0, "usage: grpo demo");
+    expect("train --help", 0, "usage: grpo train");
+    expect("selfcheck --help", 0, "usage: grpo selfcheck");
 }
 
 static void unknown_command_and_option_are_usage_errors(void) {
@@ -119,9 +121,44 @@ static void score_reports_damaged_files_by_name(void) {
     expect(args, 1, "nonexistent/config.json: cannot open");
 }
 
-static void demo_self_check_passes(void) {
+static void docs_config_md_is_what_the_code_generates(void) {
+    char cmd[8192], *out = NULL, *doc = tu_src("docs/config.md");
+    snprintf(cmd, sizeof cmd, "%s train --config-doc", GRPO_BIN);
+    CU_ASSERT_EQUAL_FATAL(tu_run(cmd, &out, 0), 0);
+    char *text = NULL;
+    size_t len;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(fs_read_file(doc, &text, &len, &e), GRPO_OK);
+    if (strcmp(out, text)) fprintf(stderr, "\n  docs/config.md is stale: run grpo train --config-doc > docs/config.md\n");
+    CU_ASSERT_STRING_EQUAL(out, text);
+    free(out);
+    free(text);
+    free(doc);
+}
+
+static void train_config_errors_name_the_key_before_any_work(void) {
+    char path[4200], args[4300];
+    snprintf(path, sizeof path, "%s/bad.json", tmp);
+    FILE *f = fopen(path, "w");
+    fputs("{\"num_generations\": 8,\n \"learning_rat\": 1e-6}\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "train %s", path);
+    expect(args, 1, "unknown config key \"learning_rat\"");
+    f = fopen(path, "w");
+    fputs("{\"num_generations\": 8, \"generation_batch_size\": 60}", f);
+    fclose(f);
+    expect(args, 1, "generation_batch_size (60) must be a positive multiple of num_generations (8)");
+    f = fopen(path, "w");
+    fputs("{\"num_generations\": 8,", f);
+    fclose(f);
+    expect(args, 1, "bad.json:1:");
+    snprintf(args, sizeof args, "train %s --beta notanumber", path);
+    expect(args, 1, "not valid JSON"); /* the file is read first */
+}
+
+static void selfcheck_passes(void) {
     char args[4096];
-    snprintf(args, sizeof args, "demo --out %s/selfcheck", tmp);
+    snprintf(args, sizeof args, "selfcheck --out %s/selfcheck", tmp);
     expect(args, 0, "self-check passed");
 }
 
@@ -135,7 +172,9 @@ int main(void) {
                 init_then_score_prints_one_logprob_per_token_after_the_first);
     CU_add_test(s, "score_rejects_token_outside_vocabulary", score_rejects_token_outside_vocabulary);
     CU_add_test(s, "score_reports_damaged_files_by_name", score_reports_damaged_files_by_name);
-    CU_add_test(s, "demo_self_check_passes", demo_self_check_passes);
+    CU_add_test(s, "docs_config_md_is_what_the_code_generates", docs_config_md_is_what_the_code_generates);
+    CU_add_test(s, "train_config_errors_name_the_key_before_any_work", train_config_errors_name_the_key_before_any_work);
+    CU_add_test(s, "selfcheck_passes", selfcheck_passes);
     int rc = tu_run_registry();
     fs_remove_tree(tmp, NULL);
     free(tmp);

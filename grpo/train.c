@@ -1,0 +1,779 @@
+/* grpo/train.c: the train loop. Sections in data-flow order: setup (run directory, tokenizer,
+ * data, model, database), rewards, the SFT cold start, evaluation, one GRPO step (sample, score,
+ * advantages, mu optimizer steps over micro-batches, store), checkpoints, and train_run. */
+#include "train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../checkpoints/ckpt.h"
+#include "../checkpoints/model_dir.h"
+#include "../common/fsutil.h"
+#include "../policy/chat.h"
+#include "../policy/model.h"
+#include "../policy/tokenizer.h"
+#include "../rewards/registry.h"
+#include "../rollout/generate.h"
+#include "../rollout/store.h"
+#include "../tasks/tasks.h"
+#include "learner.h"
+
+/* ---- the trainer's state ---- */
+
+typedef struct {
+    int *ids;      /* the rendered, tokenized prompt */
+    int n;
+    char *text;    /* the rendered prompt text (chat template applied) */
+} prompt_cache;
+
+typedef struct {
+    const run_config *cfg;
+    const train_log *log;
+    char run_dir[4096];
+    tok_tokenizer *tok;
+    chat_format chat;
+    tasks_dataset train, eval;
+    prompt_cache *ptrain, *peval;
+    tasks_cursor cursor;
+    policy_model model, ref;
+    int have_ref;
+    store *db;
+    rw_registry *rw, *acc;  /* the configured rewards; accuracy alone for metrics and eval */
+    learner_opts lopts;
+    int eos[TOK_MAX_EOS + POLICY_MAX_EOS], n_eos;
+    double t_start;
+    int64_t step0;          /* GRPO steps done when this process started */
+} trainer;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void logf_(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(const trainer *t, const char *fmt, ...) {
+    if (!t->log || !t->log->line) return;
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    t->log->line(t->log->ctx, buf);
+}
+
+static void progress(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(const trainer *t, const char *fmt, ...) {
+    if (!t->log || !t->log->progress) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    t->log->progress(t->log->ctx, buf);
+}
+
+static void fmt_duration(double s, char *out, size_t cap) {
+    if (s < 0 || !isfinite(s)) snprintf(out, cap, "?");
+    else if (s < 60) snprintf(out, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(out, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(out, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+/* ---- setup ---- */
+
+static int load_data(trainer *t, grpo_err *err) {
+    const run_config *c = t->cfg;
+    tasks_dataset all = {0};
+    int rc;
+    if (!strncmp(c->dataset, "builtin:", 8)) {
+        const char *gen = c->dataset + 8;
+        tasks_gen_opts o;
+        tasks_gen_opts_default(&o);
+        o.unique = 1;
+        size_t n = (size_t)c->train_size + (c->eval_dataset[0] ? 0 : (size_t)c->eval_size);
+        if ((rc = tasks_generate(&all, gen, n, (uint64_t)c->seed, &o, err))) return rc;
+    } else {
+        tasks_format f;
+        if ((rc = tasks_format_parse(c->dataset_format, &f, err))) return rc;
+        tasks_fields map = {0};
+        if (c->prompt_field[0]) map.prompt = c->prompt_field;
+        if (c->answer_field[0]) map.answer = c->answer_field;
+        if ((rc = tasks_load_jsonl(&all, c->dataset, &map, f, err))) return rc;
+    }
+    if (c->eval_dataset[0]) {
+        tasks_format f;
+        tasks_fields map = {0};
+        if (c->prompt_field[0]) map.prompt = c->prompt_field;
+        if (c->answer_field[0]) map.answer = c->answer_field;
+        if ((rc = tasks_format_parse(c->dataset_format, &f, err)) ||
+            (rc = tasks_load_jsonl(&t->eval, c->eval_dataset, &map, f, err)) ||
+            (rc = tasks_exclude(&all, &t->eval, NULL, err))) {
+            tasks_dataset_free(&all);
+            return rc;
+        }
+        t->train = all;
+        return GRPO_OK;
+    }
+    rc = tasks_split(&all, 0.0, (size_t)c->eval_size, (uint64_t)c->seed, &t->train, &t->eval, err);
+    tasks_dataset_free(&all);
+    return rc;
+}
+
+/* Renders and tokenizes every prompt once; a prompt over max_prompt_length is an error naming it. */
+static int cache_prompts(trainer *t, const tasks_dataset *ds, prompt_cache **out, const char *what, grpo_err *err) {
+    const run_config *c = t->cfg;
+    prompt_cache *pc = calloc(ds->n ? ds->n : 1, sizeof *pc);
+    if (!pc) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
+    *out = pc;
+    for (size_t i = 0; i < ds->n; i++) {
+        const tasks_item *it = &ds->items[i];
+        char *user = NULL, *text = NULL;
+        size_t len;
+        int rc = tasks_render_prompt(it, c->prompt_template, &user, err);
+        if (rc) return rc;
+        const char *sys = tasks_system_prompt(it, c->system_prompt[0] ? c->system_prompt : NULL);
+        chat_msg msgs[2];
+        size_t nm = 0;
+        if (sys && *sys) msgs[nm++] = (chat_msg){"system", sys};
+        msgs[nm++] = (chat_msg){"user", user};
+        chat_opts co = {.add_generation_prompt = 1};
+        rc = chat_render(t->chat, msgs, nm, &co, &text, &len, err);
+        free(user);
+        if (rc) return rc;
+        size_t n;
+        if ((rc = tok_encode(t->tok, text, len, TOK_SPECIAL, &pc[i].ids, &n, err))) {
+            free(text);
+            return rc;
+        }
+        pc[i].n = (int)n;
+        pc[i].text = text;
+        if (pc[i].n > c->max_prompt_length || pc[i].n < 1)
+            return grpo_errf(err, GRPO_EINVAL, "%s item %lld (line %d): prompt has %d tokens, max_prompt_length is %d", what,
+                             (long long)it->id, it->line, pc[i].n, c->max_prompt_length);
+    }
+    return GRPO_OK;
+}
+
+static void free_prompts(prompt_cache *pc, size_t n) {
+    if (!pc) return;
+    for (size_t i = 0; i < n; i++) {
+        free(pc[i].ids);
+        free(pc[i].text);
+    }
+    free(pc);
+}
+
+static int load_model(trainer *t, policy_model *m, grpo_err *err) {
+    const char *spec = t->cfg->model;
+    if (!strncmp(spec, "init:", 5)) {
+        char arch[32] = "", preset[32] = "";
+        if (sscanf(spec + 5, "%31[^:]:%31s", arch, preset) != 2 || policy_arch_from_short(arch) < 0)
+            return grpo_errf(err, GRPO_EINVAL, "model \"%s\": expected init:ARCH:PRESET (qwen2|qwen3|llama, tiny|small)", spec);
+        policy_config pc;
+        int rc = policy_config_preset(&pc, (policy_arch)policy_arch_from_short(arch), preset, err);
+        if (rc) return rc;
+        const tok_info *ti = tok_get_info(t->tok);
+        pc.vocab_size = ti->vocab_size;
+        pc.bos_token_id = ti->bos_id;
+        pc.n_eos = 0;
+        for (int i = 0; i < ti->n_eos && i < POLICY_MAX_EOS; i++) pc.eos_token_ids[pc.n_eos++] = ti->eos_ids[i];
+        if ((rc = policy_build(m, &pc, err))) return rc;
+        policy_init_random(m, (uint64_t)t->cfg->seed);
+        return GRPO_OK;
+    }
+    return policy_load(m, spec, err);
+}
+
+/* ---- rewards ---- */
+
+/* The reward registry's view of a task item. */
+static rw_item reward_item(const tasks_item *it, long long *nums, int n_tokens) {
+    for (int i = 0; i < it->n_nums; i++) nums[i] = it->nums[i];
+    return (rw_item){.answer = it->answer, .nums = nums, .n_nums = it->n_nums, .target = it->target, .n_tokens = n_tokens};
+}
+
+/* 1 when the completion's answer is right (the accuracy reward, whatever reward_funcs holds). */
+static int is_correct(const trainer *t, const tasks_item *it, const char *text) {
+    long long nums[TASKS_MAX_NUMS];
+    rw_item ri = reward_item(it, nums, 0);
+    return rw_registry_score(t->acc, &ri, text, NULL) >= 1.0;
+}
+
+static int build_rewards(trainer *t, grpo_err *err) {
+    const run_config *c = t->cfg;
+    const char *names[RW_MAX];
+    double w[RW_MAX];
+    int n = 0;
+    for (int i = 0; i < c->n_reward_funcs && n < RW_MAX; i++, n++) {
+        names[n] = c->reward_funcs[i];
+        w[n] = c->n_reward_weights ? c->reward_weights[i] : 1.0;
+    }
+    if (c->overlong_buffer_length > 0 && n < RW_MAX) {
+        names[n] = "overlong";
+        w[n++] = c->overlong_penalty_factor;
+    }
+    int rc = rw_registry_new(&t->rw, names, w, n, NULL, c->max_completion_length, c->overlong_buffer_length, err);
+    if (rc) return rc;
+    const char *acc[1] = {"accuracy"};
+    return rw_registry_new(&t->acc, acc, NULL, 1, NULL, 0, 0, err);
+}
+
+/* ---- evaluation: greedy accuracy on the held-out set ---- */
+
+static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
+    const tasks_dataset *ds = &t->eval;
+    if (ds->n == 0) {
+        *acc = -1;
+        return GRPO_OK;
+    }
+    const int n = (int)ds->n;
+    const int **pp = malloc(n * sizeof *pp);
+    int *lens = malloc(n * sizeof *lens);
+    int64_t *ids = malloc(n * sizeof *ids);
+    gen_completion *out = calloc(n, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        pp[i] = t->peval[i].ids;
+        lens[i] = t->peval[i].n;
+        ids[i] = ds->items[i].id;
+    }
+    gen_params gp = gen_defaults();
+    gp.n = 1;
+    gp.max_new_tokens = t->cfg->max_completion_length;
+    gp.sampling.temperature = 0.0f;
+    gp.eos_ids = t->eos;
+    gp.n_eos = t->n_eos;
+    gp.max_batch = 256;
+    int rc = gen_run(&t->model, pp, lens, ids, n, &gp, out, NULL, err);
+    double correct = 0;
+    if (!rc) {
+        for (int i = 0; i < n; i++) {
+            char *text = NULL;
+            size_t tl;
+            if (tok_decode(t->tok, out[i].tokens, out[i].n_tokens, TOK_SKIP_SPECIAL, &text, &tl, NULL) == GRPO_OK)
+                correct += is_correct(t, &ds->items[i], text);
+            free(text);
+        }
+        gen_completions_free(out, n);
+        *acc = correct / n;
+        if (t->db) {
+            store_eval ev = {.step = step, .name = t->cfg->dataset, .split = "eval", .metric = "accuracy_greedy",
+                             .value = *acc, .n = n, .detail_json = "{\"temperature\":0}"};
+            rc = store_add_eval(t->db, &ev, err);
+        }
+    }
+    free(pp);
+    free(lens);
+    free(ids);
+    free(out);
+    return rc;
+}
+
+/* ---- SFT cold start: cross-entropy on solution tokens, prompt masked ---- */
+
+static int sft(trainer *t, grpo_err *err) {
+    const run_config *c = t->cfg;
+    const tasks_dataset *ds = &t->train;
+    int *sol_n = calloc(ds->n, sizeof *sol_n), **sol = calloc(ds->n, sizeof *sol), have = 0, rc = GRPO_OK;
+    for (size_t i = 0; i < ds->n; i++) {
+        if (!ds->items[i].solution) continue;
+        size_t n;
+        if ((rc = tok_encode(t->tok, ds->items[i].solution, strlen(ds->items[i].solution), 0, &sol[i], &n, err))) goto out;
+        sol[i] = realloc(sol[i], (n + 1) * sizeof(int));
+        if (t->n_eos) sol[i][n++] = t->eos[0];
+        sol_n[i] = (int)n;
+        have++;
+    }
+    if (!have) {
+        rc = grpo_errf(err, GRPO_EINVAL, "sft_steps = %d but no training item has a worked solution", c->sft_steps);
+        goto out;
+    }
+    tasks_cursor cur;
+    tasks_cursor_init(&cur, (uint64_t)c->seed ^ 0x5F7ULL, 0, 0);
+    const int B = c->sft_batch_size;
+    size_t *idx = malloc(B * sizeof *idx);
+    int *lens = malloc(B * sizeof *lens), *toks = NULL;
+    float *mask = NULL;
+    policy_adamw h = {.lr = (float)c->sft_learning_rate, .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
+                      .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
+    double t0 = now_s(), ema = -1;
+    for (int s = 0; s < c->sft_steps && !rc; s++) {
+        if ((rc = tasks_cursor_next(&cur, ds, B, idx, err))) break;
+        int total = 0, nb = 0;
+        for (int k = 0; k < B; k++)
+            if (sol[idx[k]]) total += t->ptrain[idx[k]].n + sol_n[idx[k]];
+        toks = realloc(toks, (total ? total : 1) * sizeof *toks);
+        mask = realloc(mask, (total ? total : 1) * sizeof *mask);
+        int off = 0, moff = 0;
+        for (int k = 0; k < B; k++) {
+            size_t i = idx[k];
+            if (!sol[i]) continue;
+            const prompt_cache *p = &t->ptrain[i];
+            memcpy(toks + off, p->ids, p->n * sizeof(int));
+            memcpy(toks + off + p->n, sol[i], sol_n[i] * sizeof(int));
+            lens[nb++] = p->n + sol_n[i];
+            /* target j predicts token j+1: solution tokens are targets p->n-1 .. len-2 */
+            for (int j = 0; j + 1 < p->n + sol_n[i]; j++) mask[moff + j] = j + 1 >= p->n;
+            off += p->n + sol_n[i];
+            moff += p->n + sol_n[i] - 1;
+        }
+        if (!nb) continue;
+        policy_batch b = {.n_seq = nb, .seq_len = lens, .tokens = toks};
+        double loss;
+        policy_zero_grad(&t->model);
+        if ((rc = policy_ce_step(&t->model, &b, mask, 1, &loss, err))) break;
+        double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
+        if (!isfinite(loss) || !isfinite(gn)) {
+            logf_(t, "sft step %d: non-finite loss or gradient; update skipped", s + 1);
+            continue;
+        }
+        if ((rc = policy_adamw_step(&t->model, &h, err))) break;
+        ema = ema < 0 ? loss : 0.9 * ema + 0.1 * loss;
+        double el = now_s() - t0;
+        char eta[32];
+        fmt_duration(el / (s + 1) * (c->sft_steps - s - 1), eta, sizeof eta);
+        progress(t, "sft %d/%d  loss %.4f  ETA %s", s + 1, c->sft_steps, ema, eta);
+        if ((s + 1) % 50 == 0 || s + 1 == c->sft_steps)
+            logf_(t, "sft step %d/%d  loss %.4f  %.1fs", s + 1, c->sft_steps, ema, el);
+    }
+    tasks_cursor_free(&cur);
+    free(idx);
+    free(lens);
+    free(toks);
+    free(mask);
+out:
+    for (size_t i = 0; i < ds->n; i++) free(sol[i]);
+    free(sol);
+    free(sol_n);
+    return rc;
+}
+
+/* ---- one GRPO step ---- */
+
+typedef struct {
+    size_t item;        /* index into train */
+    gen_completion *c;
+    char *text;
+    double comp[RW_MAX];
+    double total, adv;
+} sample;
+
+static double lr_at(const run_config *c, int64_t step) {
+    if (c->warmup_steps > 0 && step < c->warmup_steps) return c->learning_rate * (step + 1) / c->warmup_steps;
+    if (!strcmp(c->lr_scheduler_type, "cosine") && c->max_steps > c->warmup_steps) {
+        double p = (double)(step - c->warmup_steps) / (c->max_steps - c->warmup_steps);
+        return c->learning_rate * 0.5 * (1.0 + cos(M_PI * fmin(1.0, p)));
+    }
+    return c->learning_rate;
+}
+
+static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
+    const run_config *c = t->cfg;
+    const int G = c->num_generations, B = c->generation_batch_size / G, N = B * G;
+    int rc = GRPO_OK;
+    double t0 = now_s();
+    size_t *idx = malloc(B * sizeof *idx);
+    const int **pp = malloc(B * sizeof *pp);
+    int *plens = malloc(B * sizeof *plens);
+    int64_t *pids = malloc(B * sizeof *pids);
+    gen_completion *gc = calloc(N, sizeof *gc);
+    sample *S = calloc(N, sizeof *S);
+    if ((rc = tasks_cursor_next(&t->cursor, &t->train, B, idx, err))) goto out;
+    for (int i = 0; i < B; i++) {
+        pp[i] = t->ptrain[idx[i]].ids;
+        plens[i] = t->ptrain[idx[i]].n;
+        pids[i] = t->train.items[idx[i]].id;
+    }
+    /* 1. sample G completions per prompt */
+    gen_params gp = gen_defaults();
+    gp.n = G;
+    gp.max_new_tokens = c->max_completion_length;
+    gp.sampling = (smp_params){(float)c->temperature, c->top_k, (float)c->top_p, (float)c->min_p,
+                               (float)c->repetition_penalty};
+    gp.seed = (uint64_t)c->seed;
+    gp.step = step;
+    gp.eos_ids = t->eos;
+    gp.n_eos = t->n_eos;
+    gen_stats gs;
+    if ((rc = gen_run(&t->model, pp, plens, pids, B, &gp, gc, &gs, err))) goto out;
+    double t_sample = now_s() - t0, t1 = now_s();
+
+    /* 2. score: each component, then the weighted total */
+    const int nr = rw_registry_size(t->rw);
+    for (int k = 0; k < N; k++) {
+        sample *s = &S[k];
+        s->c = &gc[k];
+        s->item = idx[k / G];
+        size_t tl;
+        if ((rc = tok_decode(t->tok, s->c->tokens, s->c->n_tokens, TOK_SKIP_SPECIAL, &s->text, &tl, err))) goto out;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < N; k++) {
+        sample *s = &S[k];
+        long long nums[TASKS_MAX_NUMS];
+        rw_item ri = reward_item(&t->train.items[s->item], nums, s->c->n_tokens);
+        s->total = rw_registry_score(t->rw, &ri, s->text, s->comp);
+    }
+    double t_score = now_s() - t1;
+
+    /* 3. advantages */
+    double *rw = malloc(N * sizeof *rw), *adv = malloc(N * sizeof *adv);
+    for (int k = 0; k < N; k++) rw[k] = S[k].total;
+    int zero_std = learner_advantages(rw, B, G, t->lopts.scale_rewards, adv);
+    for (int k = 0; k < N; k++) S[k].adv = adv[k];
+
+    /* 4. mu optimizer steps over micro-batches of whole sequences (prompt + completion) */
+    double t2 = now_s();
+    const int MB = c->per_device_train_batch_size, n_micro = (N + MB - 1) / MB;
+    double active = 0;
+    float *mask_all = NULL;
+    int ctot = 0;
+    for (int k = 0; k < N; k++) ctot += S[k].c->n_tokens;
+    mask_all = malloc(ctot * sizeof *mask_all);
+    float *old = malloc(ctot * sizeof *old), *ref = NULL, *lpn = malloc(ctot * sizeof *lpn), *dl = malloc(ctot * sizeof *dl);
+    int *coff = malloc((N + 1) * sizeof *coff);
+    coff[0] = 0;
+    for (int k = 0; k < N; k++) {
+        const gen_completion *g = S[k].c;
+        coff[k + 1] = coff[k] + g->n_tokens;
+        float m = (c->mask_truncated_completions && g->finish == GEN_FINISH_LENGTH) ? 0.0f : 1.0f;
+        for (int j = 0; j < g->n_tokens; j++) {
+            mask_all[coff[k] + j] = m;
+            old[coff[k] + j] = g->logprobs[j];
+        }
+        active += m * g->n_tokens;
+    }
+    learner_norm nrm = {.n_seq_step = N, .n_micro = n_micro, .max_completion_length = c->max_completion_length,
+                        .active_tokens_step = active};
+    /* sequences of one micro-batch, packed */
+    int *toks = malloc((size_t)N * (c->max_prompt_length + c->max_completion_length) * sizeof *toks);
+    int *slen = malloc(N * sizeof *slen), *clen = malloc(N * sizeof *clen);
+    float *flp = NULL, *fdl = NULL;
+    size_t fcap = 0;
+    const float T = (float)c->temperature;
+    learner_stats st = {0};
+    double train_tokens = 0, gn_last = 0, loss_last = 0;
+    int skipped = 0;
+    policy_adamw h = {.lr = (float)lr_at(c, step), .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
+                      .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
+    for (int pass = -1; pass < c->num_iterations && !rc; pass++) {
+        /* pass -1 computes the reference logprobs (only when beta > 0) */
+        if (pass < 0 && !t->have_ref) continue;
+        policy_model *pm = pass < 0 ? &t->ref : &t->model;
+        if (pass >= 0) {
+            policy_zero_grad(&t->model);
+            memset(&st, 0, sizeof st);
+        }
+        for (int mb = 0; mb < n_micro && !rc; mb++) {
+            const int k0 = mb * MB, k1 = k0 + MB < N ? k0 + MB : N, ns = k1 - k0;
+            int off = 0;
+            for (int k = k0; k < k1; k++) {
+                const prompt_cache *p = &t->ptrain[S[k].item];
+                memcpy(toks + off, p->ids, p->n * sizeof(int));
+                memcpy(toks + off + p->n, S[k].c->tokens, S[k].c->n_tokens * sizeof(int));
+                slen[k - k0] = p->n + S[k].c->n_tokens;
+                clen[k - k0] = S[k].c->n_tokens;
+                off += slen[k - k0];
+            }
+            policy_batch b = {.n_seq = ns, .seq_len = slen, .tokens = toks};
+            size_t nt = policy_batch_targets(&b);
+            if (nt > fcap) {
+                fcap = nt;
+                flp = realloc(flp, fcap * sizeof *flp);
+                fdl = realloc(fdl, fcap * sizeof *fdl);
+            }
+            if ((rc = policy_forward(pm, &b, T, flp, NULL, pass >= 0, err))) break;
+            /* completion token j of sequence k is target p->n - 1 + j of that sequence */
+            float *dst = pass < 0 ? ref : lpn;
+            if (pass < 0 && !ref) dst = ref = malloc(ctot * sizeof *ref);
+            for (int k = k0, q = 0; k < k1; q += slen[k - k0] - 1, k++) {
+                const int pn = t->ptrain[S[k].item].n;
+                for (int j = 0; j < S[k].c->n_tokens; j++) dst[coff[k] + j] = flp[q + pn - 1 + j];
+            }
+            if (pass < 0) continue;
+            learner_batch lb = {.n_seq = ns, .len = clen, .logp_new = lpn + coff[k0], .logp_old = old + coff[k0],
+                                .logp_ref = ref ? ref + coff[k0] : NULL, .mask = mask_all + coff[k0], .adv = adv + k0};
+            if ((rc = learner_loss(&t->lopts, &nrm, &lb, dl + coff[k0], &st, err))) break;
+            memset(fdl, 0, nt * sizeof *fdl);
+            for (int k = k0, q = 0; k < k1; q += slen[k - k0] - 1, k++) {
+                const int pn = t->ptrain[S[k].item].n;
+                for (int j = 0; j < S[k].c->n_tokens; j++) fdl[q + pn - 1 + j] = dl[coff[k] + j];
+            }
+            if ((rc = policy_backward(&t->model, &b, T, fdl, err))) break;
+            train_tokens += (double)off;
+        }
+        if (rc || pass < 0) continue;
+        double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
+        gn_last = gn;
+        loss_last = st.loss;
+        if (!isfinite(gn) || !isfinite(st.loss)) {
+            skipped++;
+            continue; /* non-finite guard: no update this pass */
+        }
+        if ((rc = policy_adamw_step(&t->model, &h, err))) break;
+    }
+    double t_train = now_s() - t2;
+    if (rc) goto out2;
+    if (skipped) logf_(t, "step %lld: %d update(s) skipped: non-finite loss or gradient norm", (long long)step + 1, skipped);
+
+    /* 5. metrics and the database: one transaction per step */
+    double mean = 0, sd = 0, acc = 0, len_sum = 0, len_max = 0, trunc = 0;
+    for (int k = 0; k < N; k++) {
+        mean += S[k].total;
+        len_sum += S[k].c->n_tokens;
+        len_max = fmax(len_max, S[k].c->n_tokens);
+        trunc += S[k].c->finish == GEN_FINISH_LENGTH;
+        acc += is_correct(t, &t->train.items[S[k].item], S[k].text);
+    }
+    mean /= N;
+    for (int k = 0; k < N; k++) sd += (S[k].total - mean) * (S[k].total - mean);
+    sd = N > 1 ? sqrt(sd / (N - 1)) : 0;
+    store_step_metrics sm = store_metrics_unset();
+    sm.reward_mean = mean;
+    sm.reward_std = sd;
+    sm.accuracy = acc / N;
+    sm.kl = t->have_ref && st.tokens > 0 ? st.kl_sum / st.tokens : 0.0;
+    sm.loss = loss_last;
+    sm.clip_frac_low = st.tokens > 0 ? st.clip_low / st.tokens : 0;
+    sm.clip_frac_high = st.tokens > 0 ? st.clip_high / st.tokens : 0;
+    sm.completion_len_mean = len_sum / N;
+    sm.completion_len_max = len_max;
+    sm.truncated_frac = trunc / N;
+    sm.zero_std_frac = (double)zero_std / B;
+    sm.tokens_per_s_sampling = gs.decode_tokens / fmax(1e-9, t_sample);
+    sm.tokens_per_s_training = train_tokens / fmax(1e-9, t_train);
+    sm.seconds_sampling = t_sample;
+    sm.seconds_scoring = t_score;
+    sm.seconds_training = t_train;
+    char mj[2048];
+    int mn = snprintf(mj, sizeof mj, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", h.lr, gn_last, skipped);
+    for (int r = 0; r < nr; r++) {
+        double cm = 0;
+        for (int k = 0; k < N; k++) cm += S[k].comp[r];
+        mn += snprintf(mj + mn, sizeof mj - mn, ",\"reward/%s\":%.6g", rw_registry_name(t->rw, r), cm / N);
+    }
+    snprintf(mj + mn, sizeof mj - mn, "}");
+    if ((rc = store_step_begin(t->db, step + 1, err))) goto out2;
+    for (int k = 0; k < N && !rc; k++) {
+        store_component comps[RW_MAX];
+        int ncomp = 0;
+        for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), S[k].comp[r]};
+        store_rollout ro = {.prompt_id = t->train.items[S[k].item].id, .sample_index = S[k].c->sample_index,
+                            .prompt_text = t->ptrain[S[k].item].text, .completion_text = S[k].text,
+                            .token_ids = S[k].c->tokens, .logprobs = S[k].c->logprobs, .n_tokens = S[k].c->n_tokens,
+                            .components = comps, .n_components = ncomp, .reward_total = S[k].total,
+                            .advantage = S[k].adv,
+                            .finish = S[k].c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
+        rc = store_add_rollout(t->db, &ro, err);
+    }
+    if (rc) store_step_abort(t->db);
+    else rc = store_step_commit(t->db, step + 1, &sm, mj, err);
+    if (!rc && c->logging_steps > 0 && (step + 1) % c->logging_steps == 0) {
+        double el = now_s() - t->t_start, per = el / (step + 1 - t->step0);
+        char eta[32];
+        fmt_duration(per * (c->max_steps - step - 1), eta, sizeof eta);
+        logf_(t,
+              "step %lld/%d | reward %.3f±%.3f | acc %.3f | loss %.4f | kl %.4f | clip %.3f/%.3f | len %.1f/%.0f | "
+              "trunc %.2f | zero-std %.2f | %.0f tok/s gen, %.0f tok/s train | %.1fs | ETA %s",
+              (long long)step + 1, c->max_steps, mean, sd, sm.accuracy, sm.loss, sm.kl, sm.clip_frac_low, sm.clip_frac_high,
+              sm.completion_len_mean, len_max, sm.truncated_frac, sm.zero_std_frac, sm.tokens_per_s_sampling,
+              sm.tokens_per_s_training, now_s() - t0, eta);
+    }
+out2:
+    free(rw);
+    free(adv);
+    free(mask_all);
+    free(old);
+    free(ref);
+    free(lpn);
+    free(dl);
+    free(coff);
+    free(toks);
+    free(slen);
+    free(clen);
+    free(flp);
+    free(fdl);
+out:
+    for (int k = 0; k < N; k++) free(S[k].text);
+    gen_completions_free(gc, N);
+    free(gc);
+    free(S);
+    free(idx);
+    free(pp);
+    free(plens);
+    free(pids);
+    return rc;
+}
+
+/* ---- checkpoints ---- */
+
+static int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
+    char *cj = rc_to_json(t->cfg);
+    ckpt_state st = {.step = step, .cursor_epoch = t->cursor.epoch, .cursor_pos = t->cursor.pos,
+                     .seed = (uint64_t)t->cfg->seed, .config_json = cj};
+    int rc = ckpt_save(t->run_dir, &t->model, &st, t->cfg->save_total_limit, err);
+    free(cj);
+    return rc;
+}
+
+/* ---- the job ---- */
+
+int train_run(const run_config *cfg, int resume, const train_log *log, train_result *res, grpo_err *err) {
+    trainer T = {.cfg = cfg, .log = log, .t_start = now_s()};
+    trainer *t = &T;
+    memset(res, 0, sizeof *res);
+    res->accuracy_before = res->accuracy_after = -1;
+    int rc = rc_validate(cfg, err);
+    if (rc) return rc;
+    if (cfg->device[0] && strcmp(cfg->device, "cpu")) {
+        if (!policy_backend_get(cfg->device, err)) return err ? err->code : GRPO_EUNSUPPORTED;
+    }
+    if (cfg->dynamic_sampling)
+        return grpo_errf(err, GRPO_EUNSUPPORTED, "dynamic_sampling is not implemented yet");
+    if (cfg->num_threads > 0) omp_set_num_threads(cfg->num_threads);
+    learner_opts lo = {.loss_type = (learner_loss_type)learner_loss_type_from_name(cfg->loss_type),
+                       .scale_rewards = (learner_scale)learner_scale_from_name(cfg->scale_rewards),
+                       .is_level = (learner_is_level)learner_is_level_from_name(cfg->importance_sampling_level),
+                       .epsilon = (float)cfg->epsilon, .epsilon_high = (float)cfg->epsilon_high, .beta = (float)cfg->beta};
+    t->lopts = lo;
+    if ((rc = build_rewards(t, err))) goto done;
+    if ((size_t)snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", cfg->output_dir, cfg->run_name) >= sizeof t->run_dir ||
+        (size_t)snprintf(res->run_dir, sizeof res->run_dir, "%s", t->run_dir) >= sizeof res->run_dir ||
+        (size_t)snprintf(res->db_path, sizeof res->db_path, "%s/rollouts.db", t->run_dir) >= sizeof res->db_path) {
+        rc = grpo_errf(err, GRPO_EINVAL, "output_dir/run_name is too long");
+        goto done;
+    }
+    if ((rc = fs_mkdirs(t->run_dir, err))) return rc;
+
+    /* tokenizer and chat format */
+    const char *tokdir = cfg->tokenizer[0] ? cfg->tokenizer : cfg->model;
+    if (!strncmp(tokdir, "init:", 5))
+        return grpo_errf(err, GRPO_EINVAL, "model \"%s\" is a fresh random model: set \"tokenizer\" to a directory", cfg->model);
+    if ((rc = tok_load(&t->tok, tokdir, err))) return rc;
+    int cf = chat_format_from_name(cfg->chat_template);
+    if (cf < 0) {
+        rc = grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown (chatml, qwen3, llama3, deepseek-r1, raw)",
+                       cfg->chat_template);
+        goto done;
+    }
+    t->chat = (chat_format)cf;
+    if ((rc = tasks_template_check(cfg->prompt_template, err))) goto done;
+
+    /* data, prompts */
+    if ((rc = load_data(t, err))) goto done;
+    if ((rc = cache_prompts(t, &t->train, &t->ptrain, "train", err)) ||
+        (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)))
+        goto done;
+
+    /* model: resume from the newest checkpoint, or start */
+    char ck[4300];
+    ckpt_state cst = {0};
+    ck[0] = '\0';
+    if (resume && (rc = ckpt_find_latest(t->run_dir, ck, sizeof ck, err))) goto done;
+    if (ck[0]) {
+        if ((rc = ckpt_load(ck, &t->model, &cst, err))) goto done;
+        if ((rc = policy_enable_training(&t->model, err))) goto done;
+        t->step0 = cst.step;
+        tasks_cursor_init(&t->cursor, (uint64_t)cfg->seed, cst.cursor_epoch, cst.cursor_pos);
+        ckpt_state_free(&cst);
+        logf_(t, "resumed from %s (step %lld)", ck, (long long)t->step0);
+    } else {
+        if ((rc = load_model(t, &t->model, err)) || (rc = policy_enable_training(&t->model, err))) goto done;
+        tasks_cursor_init(&t->cursor, (uint64_t)cfg->seed, 0, 0);
+    }
+    const tok_info *ti = tok_get_info(t->tok);
+    if (ti->vocab_size > t->model.cfg.vocab_size) {
+        rc = grpo_errf(err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tokdir,
+                       ti->vocab_size, t->model.cfg.vocab_size);
+        goto done;
+    }
+    for (int i = 0; i < ti->n_eos; i++) t->eos[t->n_eos++] = ti->eos_ids[i];
+    for (int i = 0; i < t->model.cfg.n_eos; i++) {
+        int dup = 0;
+        for (int j = 0; j < t->n_eos; j++) dup |= t->eos[j] == t->model.cfg.eos_token_ids[i];
+        if (!dup) t->eos[t->n_eos++] = t->model.cfg.eos_token_ids[i];
+    }
+    {
+        size_t pb, gb, ob, ab;
+        policy_memory(&t->model, &pb, &gb, &ob, &ab);
+        logf_(t, "run %s: %s, %.2fM parameters; memory: params %.1f MiB, grads %.1f MiB, AdamW %.1f MiB", t->run_dir,
+              policy_arch_name(t->model.cfg.arch), t->model.n_params / 1e6, pb / 1048576.0, gb / 1048576.0,
+              ob / 1048576.0);
+        logf_(t, "data: %zu train, %zu held-out items (%s); %d prompts x %d completions per step", t->train.n,
+              t->eval.n, cfg->dataset, cfg->generation_batch_size / cfg->num_generations, cfg->num_generations);
+    }
+
+    /* database */
+    char *cj = rc_to_json(cfg);
+    rc = store_open(&t->db, res->db_path, cfg->run_name, cj, err);
+    free(cj);
+    if (rc) goto done;
+    if ((rc = store_truncate_after(t->db, t->step0, NULL, err))) goto done;
+
+    /* SFT cold start, then the GRPO starting point */
+    if (!ck[0]) {
+        if (cfg->sft_steps > 0) {
+            double a0;
+            if ((rc = evaluate(t, -1, &a0, err))) goto done;
+            logf_(t, "held-out accuracy before SFT: %.3f (%zu problems, greedy)", a0, t->eval.n);
+            if ((rc = sft(t, err))) goto done;
+        }
+        /* the optimizer starts fresh for GRPO */
+        memset(t->model.m_mem, 0, t->model.n_params * sizeof(float));
+        memset(t->model.v_mem, 0, t->model.n_params * sizeof(float));
+        t->model.adam_t = 0;
+        if ((rc = save_checkpoint(t, 0, err))) goto done;
+    }
+    if (cfg->beta > 0) {
+        /* the reference is the GRPO starting point: checkpoint step 0 */
+        char refdir[4300];
+        if ((size_t)snprintf(refdir, sizeof refdir, "%s/checkpoints/step-00000000", t->run_dir) >= sizeof refdir ||
+            !fs_exists(refdir)) {
+            rc = grpo_errf(err, GRPO_EIO, "%s: the reference model (the GRPO starting point) is missing", refdir);
+            goto done;
+        }
+        if ((rc = policy_load(&t->ref, refdir, err))) goto done;
+        t->have_ref = 1;
+    }
+    if ((rc = evaluate(t, t->step0, &res->accuracy_before, err))) goto done;
+    logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy)", (long long)t->step0, res->accuracy_before,
+          t->eval.n);
+
+    /* GRPO */
+    t->t_start = now_s();
+    int64_t step;
+    for (step = t->step0; step < cfg->max_steps; step++) {
+        if ((rc = grpo_step(t, step, err))) goto done;
+        res->steps_done = step + 1;
+        int last = step + 1 == cfg->max_steps;
+        if ((cfg->save_steps > 0 && (step + 1) % cfg->save_steps == 0) || last)
+            if ((rc = save_checkpoint(t, step + 1, err))) goto done;
+        if (cfg->eval_steps > 0 && (step + 1) % cfg->eval_steps == 0 && !last) {
+            double a;
+            if ((rc = evaluate(t, step + 1, &a, err))) goto done;
+            logf_(t, "held-out accuracy at step %lld: %.3f", (long long)step + 1, a);
+        }
+    }
+    if ((rc = evaluate(t, step, &res->accuracy_after, err))) goto done;
+    logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy)", (long long)step, res->accuracy_after, t->eval.n);
+    ckpt_find_latest(t->run_dir, res->last_checkpoint, sizeof res->last_checkpoint, NULL);
+    res->eval_n = (int)t->eval.n;
+done:
+    if (t->db) store_close(t->db);
+    free_prompts(t->ptrain, t->train.n);
+    free_prompts(t->peval, t->eval.n);
+    tasks_dataset_free(&t->train);
+    tasks_dataset_free(&t->eval);
+    tasks_cursor_free(&t->cursor);
+    policy_free(&t->model);
+    if (t->have_ref) policy_free(&t->ref);
+    if (t->tok) tok_free(t->tok);
+    rw_registry_free(t->rw);
+    rw_registry_free(t->acc);
+    return rc;
+}

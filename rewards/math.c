@@ -1,0 +1,543 @@
+/* rewards/math.c: finding the answer in a completion, normalizing its LaTeX, and the top-level equality
+ * decision (choice letters, text, then the parsed comparison in math_expr.c). */
+#define _GNU_SOURCE /* strcasestr */
+#include "math.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "math_expr.h"
+
+void math_opts_default(math_opts *o) {
+    o->fallback = MATH_FALLBACK_NONE;
+    o->rel_tol = 1e-6;
+    o->n_points = 6;
+}
+
+int math_fallback_parse(const char *s, math_fallback *out, grpo_err *err) {
+    static const char *names[] = {"none", "last_number", "whole"};
+    for (int i = 0; i < 3; i++)
+        if (s && !strcmp(s, names[i])) {
+            *out = (math_fallback)i;
+            return GRPO_OK;
+        }
+    return grpo_errf(err, GRPO_EINVAL, "unknown fallback '%s' (expected none, last_number or whole)", s ? s : "");
+}
+
+/* ---------------------------------------------------------------- extraction */
+
+static void put(char *out, size_t cap, const char *s, size_t n) {
+    if (cap == 0) return;
+    if (n >= cap) n = cap - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* Finds the last occurrence of needle in [s, s+n) (case-insensitive when ci); returns NULL if none. */
+static const char *find_last(const char *s, size_t n, const char *needle, int ci) {
+    size_t m = strlen(needle);
+    if (m > n) return NULL;
+    for (size_t i = n - m + 1; i-- > 0;)
+        if (ci ? !strncasecmp(s + i, needle, m) : !strncmp(s + i, needle, m)) return s + i;
+    return NULL;
+}
+
+/* The brace-balanced group starting at p ('{'); returns its end (after '}') or NULL if unbalanced. */
+static const char *match_brace(const char *p) {
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            continue;
+        }
+        if (*p == '{') depth++;
+        else if (*p == '}' && --depth == 0) return p + 1;
+    }
+    return NULL;
+}
+
+/* The content of the last complete \boxed{...} / \fbox{...} (or "\boxed 5") in [s, s+n); 1 if found. */
+static int extract_boxed(const char *s, size_t n, char *out, size_t cap) {
+    static const char *cmds[] = {"\\boxed", "\\fbox"};
+    size_t lim = n;
+    for (;;) {
+        const char *best = NULL;
+        size_t blen = 0;
+        for (int k = 0; k < 2; k++) {
+            const char *f = find_last(s, lim, cmds[k], 0);
+            if (f && (!best || f > best)) best = f, blen = strlen(cmds[k]);
+        }
+        if (!best) return 0;
+        const char *p = best + blen;
+        while (*p == ' ') p++;
+        if (*p == '{') {
+            const char *end = match_brace(p);
+            if (end) {
+                put(out, cap, p + 1, (size_t)(end - p - 2));
+                return 1;
+            }
+        } else if (*p && *p != '\\' && !isalpha((unsigned char)best[blen])) {
+            const char *q = p;
+            while (*q && *q != '$' && *q != ' ' && *q != '\n') q++;
+            put(out, cap, p, (size_t)(q - p));
+            return 1;
+        }
+        lim = (size_t)(best - s); /* unbalanced (truncated): try an earlier one */
+    }
+}
+
+/* Trims spaces and trailing sentence punctuation; takes the first $...$ span when there is one. */
+static void clean_phrase(const char *p, size_t n, char *out, size_t cap) {
+    while (n && isspace((unsigned char)*p)) p++, n--;
+    while (n && (*p == ':' || *p == ' ')) p++, n--;
+    const char *d1 = memchr(p, '$', n);
+    if (d1) {
+        const char *a = d1;
+        while ((size_t)(a - p) < n && *a == '$') a++;
+        const char *b = a;
+        while ((size_t)(b - p) < n && *b != '$') b++;
+        if ((size_t)(b - p) < n && b > a) {
+            p = a;
+            n = (size_t)(b - a);
+        }
+    }
+    /* stop at a sentence end: ". " or "." at the end (not a decimal point), or a newline */
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n' || (p[i] == '.' && (i + 1 == n || p[i + 1] == ' ' || p[i + 1] == '\n'))) {
+            n = i;
+            break;
+        }
+    }
+    while (n && (isspace((unsigned char)p[n - 1]) || p[n - 1] == '.' || p[n - 1] == ',')) n--;
+    put(out, cap, p, n);
+}
+
+/* The text after the last marker phrase, up to the end of its line. */
+static int extract_after(const char *s, size_t n, const char *marker, int ci, char *out, size_t cap) {
+    const char *f = find_last(s, n, marker, ci);
+    if (!f) return 0;
+    const char *p = f + strlen(marker);
+    const char *e = strchr(p, '\n');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    char *tmp = malloc(len + 1);
+    if (!tmp) return 0;
+    memcpy(tmp, p, len);
+    tmp[len] = '\0';
+    if (extract_boxed(tmp, len, out, cap)) {
+        free(tmp);
+        return 1;
+    }
+    clean_phrase(tmp, len, out, cap);
+    free(tmp);
+    return out[0] != '\0';
+}
+
+/* The last number in s (with sign, decimals and thousands commas). */
+static int extract_last_number(const char *s, size_t n, char *out, size_t cap) {
+    const char *best = NULL;
+    size_t blen = 0;
+    for (size_t i = 0; i < n;) {
+        if (isdigit((unsigned char)s[i]) || (s[i] == '.' && i + 1 < n && isdigit((unsigned char)s[i + 1]))) {
+            size_t j = i;
+            while (j < n && (isdigit((unsigned char)s[j]) ||
+                             ((s[j] == ',' || s[j] == '.') && j + 1 < n && isdigit((unsigned char)s[j + 1]))))
+                j++;
+            size_t st = (i > 0 && s[i - 1] == '-') ? i - 1 : i;
+            best = s + st, blen = j - st;
+            i = j;
+        } else {
+            i++;
+        }
+    }
+    if (!best) return 0;
+    put(out, cap, best, blen);
+    return 1;
+}
+
+int math_extract(const char *text, math_fallback fb, char *out, size_t cap) {
+    if (cap) out[0] = '\0';
+    if (!text) return 0;
+    size_t n = strlen(text);
+    if (extract_boxed(text, n, out, cap)) return 1;
+    const char *a = find_last(text, n, "<answer>", 0);
+    if (a) {
+        const char *p = a + 8, *e = strstr(p, "</answer>");
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char *tmp = malloc(len + 1);
+        if (tmp) {
+            memcpy(tmp, p, len);
+            tmp[len] = '\0';
+            if (!extract_boxed(tmp, len, out, cap)) {
+                const char *s = tmp;
+                size_t m = len;
+                while (m && isspace((unsigned char)*s)) s++, m--;
+                while (m && isspace((unsigned char)s[m - 1])) m--;
+                put(out, cap, s, m);
+            }
+            free(tmp);
+            if (out[0]) return 1;
+        }
+    }
+    if (extract_after(text, n, "####", 0, out, cap)) return 1;
+    static const char *phrases[] = {"final answer is", "final answer:", "answer is", "answer:"};
+    for (int k = 0; k < 4; k++)
+        if (extract_after(text, n, phrases[k], 1, out, cap)) return 1;
+    if (fb == MATH_FALLBACK_LAST_NUMBER) return extract_last_number(text, n, out, cap);
+    if (fb == MATH_FALLBACK_WHOLE) {
+        put(out, cap, text, n);
+        return n > 0;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- normalization */
+
+typedef struct { char *s; size_t n, cap; } sbuf;
+
+static void sb_init(sbuf *b, size_t cap) {
+    b->s = malloc(cap + 1);
+    b->n = 0;
+    b->cap = b->s ? cap : 0;
+    if (b->s) b->s[0] = '\0';
+}
+
+static void sb_add(sbuf *b, const char *s, size_t n) {
+    if (b->n + n > b->cap) n = b->cap - b->n;
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = '\0';
+}
+
+/* Replaces every occurrence of from (a command is matched only when not followed by a letter) by to. */
+static void replace_all(sbuf *b, const char *from, const char *to) {
+    size_t fl = strlen(from), tl = strlen(to);
+    int is_cmd = from[0] == '\\' && isalpha((unsigned char)from[fl - 1]);
+    if (!strstr(b->s, from)) return;
+    sbuf o;
+    sb_init(&o, b->cap);
+    if (!o.s) return;
+    for (size_t i = 0; i < b->n;) {
+        if (b->s[i] == '\\' && b->s[i + 1] == '\\' && strcmp(from, "\\\\")) { /* a row break stays whole */
+            sb_add(&o, b->s + i, 2);
+            i += 2;
+        } else if (!strncmp(b->s + i, from, fl) && !(is_cmd && isalpha((unsigned char)b->s[i + fl]))) {
+            sb_add(&o, to, tl);
+            i += fl;
+        } else {
+            sb_add(&o, b->s + i, 1);
+            i++;
+        }
+    }
+    free(b->s);
+    *b = o;
+}
+
+/* \cmd{content} -> " content " (for \text, \mathrm, ...); an unbalanced group is left alone. */
+static void unwrap_cmd(sbuf *b, const char *cmd) {
+    size_t cl = strlen(cmd);
+    for (int guard = 0; guard < 256; guard++) {
+        char *f = strstr(b->s, cmd);
+        while (f && f[cl] != '{' && !(f[cl] == ' ' && f[cl + 1] == '{')) f = strstr(f + 1, cmd);
+        if (!f) return;
+        char *open = f + cl;
+        while (*open == ' ') open++;
+        const char *end = match_brace(open);
+        if (!end) return;
+        size_t pre = (size_t)(f - b->s), inner = (size_t)(end - open - 2);
+        sbuf o;
+        sb_init(&o, b->cap);
+        if (!o.s) return;
+        sb_add(&o, b->s, pre);
+        sb_add(&o, " ", 1);
+        sb_add(&o, open + 1, inner);
+        sb_add(&o, " ", 1);
+        sb_add(&o, end, strlen(end));
+        free(b->s);
+        *b = o;
+    }
+}
+
+static const char *UNIT_WORDS[] = {
+    "percent", "percentage", "pct", "degrees", "degree", "dollars", "dollar", "cents", "cent", "units",
+    "unit", "sq", "square", "cubic", "cm", "mm", "km", "meters", "meter", "metres", "inches", "inch", "feet",
+    "foot", "ft", "miles", "mile", "mph", "hours", "hour", "hrs", "minutes", "minute", "mins", "seconds",
+    "second", "days", "day", "weeks", "years", "year", "kg", "grams", "gram", "pounds", "lbs", "ounces",
+    "oz", "liters", "litres", "ml", "gallons", "cups", "people", "students", "apples", "marbles", "cookies",
+    "points", "ways", "times", "m", "g", "s", "l"};
+
+static int is_unit_word(const char *w, size_t n) {
+    for (size_t k = 0; k < sizeof UNIT_WORDS / sizeof UNIT_WORDS[0]; k++)
+        if (strlen(UNIT_WORDS[k]) == n && !strncasecmp(UNIT_WORDS[k], w, n)) return 1;
+    return 0;
+}
+
+/* Drops trailing unit words ("10 inches", "5 sq units", "3 m^2") after something that ends a value. */
+static void strip_trailing_units(sbuf *b) {
+    for (int guard = 0; guard < 8; guard++) {
+        size_t n = b->n;
+        while (n && b->s[n - 1] == ' ') n--;
+        size_t e = n;
+        if (e >= 2 && b->s[e - 2] == '^' && (b->s[e - 1] == '2' || b->s[e - 1] == '3')) e -= 2;
+        while (e && b->s[e - 1] == ' ') e--;
+        size_t st = e;
+        while (st && isalpha((unsigned char)b->s[st - 1])) st--;
+        if (st == e || st == 0) return;
+        if (!is_unit_word(b->s + st, e - st)) return;
+        size_t k = st;
+        while (k && b->s[k - 1] == ' ') k--;
+        if (k == 0) return;
+        char c = b->s[k - 1];
+        /* a one-letter unit must be separated or follow a digit; words need a value before them */
+        if (!(isdigit((unsigned char)c) || c == '}' || c == ')' || (isalpha((unsigned char)c) && k < st)))
+            return;
+        if (e - st == 1 && !isdigit((unsigned char)c)) return;
+        b->n = k;
+        b->s[k] = '\0';
+    }
+}
+
+/* 1,234,567 -> 1234567 and 1 000 -> 1000 (groups of exactly three digits after the first). */
+static void strip_thousands(sbuf *b, char sep) {
+    if (strpbrk(b->s, "([{")) return;
+    sbuf o;
+    sb_init(&o, b->cap);
+    if (!o.s) return;
+    const char *s = b->s;
+    size_t n = b->n;
+    for (size_t i = 0; i < n;) {
+        int starts = isdigit((unsigned char)s[i]) && (i == 0 || !(isdigit((unsigned char)s[i - 1]) || s[i - 1] == '.'));
+        if (starts) {
+            size_t j = i;
+            while (j < n && isdigit((unsigned char)s[j])) j++;
+            size_t lead = j - i, k = j;
+            int groups = 0;
+            while (lead <= 3 && k + 3 < n + 1 && s[k] == sep && isdigit((unsigned char)s[k + 1]) &&
+                   isdigit((unsigned char)s[k + 2]) && isdigit((unsigned char)s[k + 3]) &&
+                   (k + 4 >= n || !isdigit((unsigned char)s[k + 4])))
+                k += 4, groups++;
+            if (groups) {
+                for (size_t t = i; t < k; t++)
+                    if (s[t] != sep) sb_add(&o, s + t, 1);
+                i = k;
+                continue;
+            }
+            sb_add(&o, s + i, j - i);
+            i = j;
+            continue;
+        }
+        sb_add(&o, s + i, 1);
+        i++;
+    }
+    free(b->s);
+    *b = o;
+}
+
+static void collapse_spaces(sbuf *b) {
+    size_t w = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        char c = b->s[i];
+        if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+        if (c == ' ' && (w == 0 || b->s[w - 1] == ' ')) continue;
+        b->s[w++] = c;
+    }
+    while (w && b->s[w - 1] == ' ') w--;
+    b->n = w;
+    b->s[w] = '\0';
+}
+
+void math_normalize(const char *in, char *out, size_t cap) {
+    if (!cap) return;
+    out[0] = '\0';
+    size_t len = strlen(in);
+    if (len > MATH_MAX_ANSWER) len = MATH_MAX_ANSWER;
+    sbuf b;
+    sb_init(&b, 2 * MATH_MAX_ANSWER);
+    if (!b.s) return;
+    sb_add(&b, in, len);
+    /* a boxed answer inside the answer */
+    if (strstr(b.s, "\\boxed") || strstr(b.s, "\\fbox")) {
+        char *tmp = malloc(MATH_MAX_ANSWER + 1);
+        if (tmp && extract_boxed(b.s, b.n, tmp, MATH_MAX_ANSWER + 1)) {
+            b.n = 0;
+            sb_add(&b, tmp, strlen(tmp));
+        }
+        free(tmp);
+    }
+    static const char *const REPL[][2] = {
+        {"\\$", " "}, {"$", " "}, {"\\(", " "}, {"\\)", " "}, {"\\[", " "}, {"\\]", " "},
+        {"\\left", ""}, {"\\right", ""}, {"\\bigl", ""}, {"\\bigr", ""}, {"\\big", ""}, {"\\Big", ""},
+        {"\\!", ""}, {"\\,", " "}, {"\\;", " "}, {"\\:", " "}, {"\\ ", " "}, {"\\qquad", " "}, {"\\quad", " "},
+        {"~", " "}, {"\\displaystyle", ""}, {"\\textstyle", ""}, {"\\dfrac", "\\frac"}, {"\\tfrac", "\\frac"},
+        {"\\cfrac", "\\frac"}, {"\\dbinom", "\\binom"}, {"\\tbinom", "\\binom"}, {"^{\\circ}", ""}, {"^\\circ", ""}, {"\\circ", ""}, {"\\degree", ""},
+        {"\xc2\xb0", ""}, {"\\%", ""}, {"%", ""}, {"{,}", ","}, {"\\leqslant", "\\le"}, {"\\neq", "\\ne"}, {"\\geqslant", "\\ge"},
+        {"\xe2\x88\x92", "-"}, {"\xc3\x97", "\\times "}, {"\xc3\xb7", "\\div "}, {"\xc2\xb7", "\\cdot "},
+        {"\xe2\x89\xa4", "\\le "}, {"\xe2\x89\xa5", "\\ge "}, {"\xe2\x89\xa0", "\\ne "}, {"\xcf\x80", "\\pi "},
+        {"\xe2\x88\x9e", "\\infty "}, {"\xe2\x88\x9a", "\\sqrt"}, {"\xe2\x82\xac", " "}, {"\xc2\xa3", " "},
+        {"\xc2\xb2", "^2"}, {"\xc2\xb3", "^3"}, {"\\dots", ""}, {"\\ldots", ""}, {"\\cdots", ""},
+        {"\\infin", "\\infty"}, {"\\lvert", "|"}, {"\\rvert", "|"}, {"\\vert", "|"}, {"\\mid", "|"},
+        {"\\lbrace", "\\{"}, {"\\rbrace", "\\}"}, {"\\emptyset", "\\{\\}"}, {"\\varnothing", "\\{\\}"},
+        {"\\colon", ":"}, {"\\to", "="}, {"\\Rightarrow", " "}, {"\\implies", " "},
+    };
+    for (size_t k = 0; k < sizeof REPL / sizeof REPL[0]; k++) replace_all(&b, REPL[k][0], REPL[k][1]);
+    static const char *WRAPS[] = {"\\text", "\\textbf", "\\textit", "\\textrm", "\\mathrm", "\\mathbf",
+                                  "\\mathit", "\\mathsf", "\\mathbb", "\\mathcal", "\\mbox", "\\hbox",
+                                  "\\operatorname", "\\boldsymbol", "\\bf", "\\rm", "\\underline"};
+    for (size_t k = 0; k < sizeof WRAPS / sizeof WRAPS[0]; k++) unwrap_cmd(&b, WRAPS[k]);
+    collapse_spaces(&b);
+    /* leading "x =" style labels are kept (the comparison handles them); trailing punctuation goes */
+    while (b.n && (b.s[b.n - 1] == '.' || b.s[b.n - 1] == ' ')) b.s[--b.n] = '\0';
+    strip_trailing_units(&b);
+    collapse_spaces(&b);
+    strip_thousands(&b, ',');
+    strip_thousands(&b, ' ');
+    /* one \pm becomes the two answers it stands for */
+    char *pm = strstr(b.s, "\\pm");
+    if (pm && !strstr(pm + 3, "\\pm") && !strchr(b.s, ',')) {
+        size_t pre = (size_t)(pm - b.s);
+        char *rest = strdup(pm + 3);
+        char *head = strndup(b.s, pre);
+        if (rest && head) {
+            b.n = 0;
+            b.s[0] = '\0';
+            sb_add(&b, head, pre);
+            sb_add(&b, "+", 1);
+            sb_add(&b, rest, strlen(rest));
+            sb_add(&b, ", ", 2);
+            sb_add(&b, head, pre);
+            sb_add(&b, "-", 1);
+            sb_add(&b, rest, strlen(rest));
+        }
+        free(rest);
+        free(head);
+    }
+    collapse_spaces(&b);
+    put(out, cap, b.s, b.n);
+    free(b.s);
+}
+
+/* ---------------------------------------------------------------- equality */
+
+/* "A", "(A)", "A)", "(A) 15": a choice letter A-J, or 0. Gold must be the bare letter form. */
+static char choice_letter(const char *s, int loose) {
+    while (*s == ' ') s++;
+    int paren = *s == '(';
+    if (paren) s++;
+    char c = *s;
+    if (c < 'A' || c > 'J') return 0;
+    s++;
+    if (paren) {
+        if (*s != ')') return 0;
+        s++;
+    } else if (*s == ')') {
+        s++;
+    }
+    while (*s == ' ') s++;
+    if (*s && !loose) return 0;
+    if (*s && !paren) return 0;
+    return c;
+}
+
+static int is_known_word(const char *w, size_t n) {
+    static const char *words[] = {"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan",
+                                  "sinh", "cosh", "tanh", "log", "ln", "exp", "sqrt", "pi", "frac", "infty"};
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (strlen(words[k]) == n && !strncmp(words[k], w, n)) return 1;
+    return 0;
+}
+
+/* Text, not math: a run of three or more letters outside a \command that is no function name. */
+static int looks_like_text(const char *s) {
+    for (size_t i = 0; s[i];) {
+        if (isalpha((unsigned char)s[i])) {
+            size_t j = i;
+            while (isalpha((unsigned char)s[j])) j++;
+            int cmd = (i > 0 && s[i - 1] == '\\') ||
+                      (i >= 7 && !strncmp(s + i - 7, "\\begin{", 7)) || (i >= 5 && !strncmp(s + i - 5, "\\end{", 5));
+            if (!cmd && j - i >= 3 && !is_known_word(s + i, j - i)) return 1;
+            i = j;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* Text equality: case-insensitive, ignoring spaces, braces and backslashes. */
+static int text_equal(const char *a, const char *b) {
+    for (;;) {
+        while (*a && strchr(" {}\\", *a)) a++;
+        while (*b && strchr(" {}\\", *b)) b++;
+        if (!*a || !*b) return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
+        a++, b++;
+    }
+}
+
+/* Whether an answer is written as a percentage ("25\\%", "25 percent"). */
+static int has_percent(const char *s) {
+    return strchr(s, '%') || strcasestr(s, "percent") || strcasestr(s, "pct");
+}
+
+static int answers_equal(const char *gold, const char *pred, const math_opts *o);
+
+/* Equality, also reading a percentage as its fraction ("25\\%" equals both 25 and 1/4). */
+int math_answers_equal(const char *gold, const char *pred, const math_opts *o) {
+    if (answers_equal(gold, pred, o)) return 1;
+    int gp = has_percent(gold), pp = has_percent(pred);
+    if (gp == pp || strlen(gold) > MATH_MAX_ANSWER - 16 || strlen(pred) > MATH_MAX_ANSWER - 16) return 0;
+    char *n = malloc(MATH_MAX_ANSWER + 1), *w = malloc(MATH_MAX_ANSWER + 32);
+    int r = 0;
+    if (n && w) {
+        math_normalize(gp ? gold : pred, n, MATH_MAX_ANSWER + 1);
+        snprintf(w, MATH_MAX_ANSWER + 32, "\\frac{%s}{100}", n);
+        r = n[0] && (gp ? answers_equal(w, pred, o) : answers_equal(gold, w, o));
+    }
+    free(n);
+    free(w);
+    return r;
+}
+
+static int answers_equal(const char *gold, const char *pred, const math_opts *o) {
+    char *g = malloc(MATH_MAX_ANSWER + 1), *p = malloc(MATH_MAX_ANSWER + 1);
+    int r = 0;
+    if (!g || !p) goto done;
+    math_normalize(gold, g, MATH_MAX_ANSWER + 1);
+    math_normalize(pred, p, MATH_MAX_ANSWER + 1);
+    if (!g[0] || !p[0]) goto done;
+    if (!strcmp(g, p)) {
+        r = 1;
+        goto done;
+    }
+    char gc = choice_letter(g, 0);
+    if (gc) {
+        r = choice_letter(p, 1) == gc;
+        goto done;
+    }
+    if (looks_like_text(g) || looks_like_text(p)) {
+        r = text_equal(g, p);
+        goto done;
+    }
+    math_expr *ea = math_expr_parse(g), *eb = ea ? math_expr_parse(p) : NULL;
+    if (ea && eb) r = math_expr_equal(ea, eb, o);
+    else r = text_equal(g, p);
+    math_expr_free(ea);
+    math_expr_free(eb);
+done:
+    free(g);
+    free(p);
+    return r;
+}
+
+double math_accuracy(const char *gold, const char *completion, const math_opts *o) {
+    char *g = malloc(MATH_MAX_ANSWER + 1), *p = malloc(MATH_MAX_ANSWER + 1);
+    double r = 0.0;
+    if (g && p && math_extract(gold, MATH_FALLBACK_WHOLE, g, MATH_MAX_ANSWER + 1) &&
+        math_extract(completion, o->fallback, p, MATH_MAX_ANSWER + 1))
+        r = math_answers_equal(g, p, o) ? 1.0 : 0.0;
+    free(g);
+    free(p);
+    return r;
+}
