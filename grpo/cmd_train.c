@@ -144,22 +144,25 @@ static void demo_config(run_config *c) {
     snprintf(c->tokenizer, sizeof c->tokenizer, "%s/data/demo-tokenizer", GRPO_SOURCE_DIR);
     snprintf(c->dataset, sizeof c->dataset, "builtin:arithmetic");
     snprintf(c->run_name, sizeof c->run_name, "demo");
-    c->train_size = 4000;
+    c->builtin_operands = 3;
+    c->builtin_digits = 1;
+    c->train_size = 2000;
     c->eval_size = 200;
     c->num_generations = 8;
-    c->generation_batch_size = 64;
-    c->per_device_train_batch_size = 64;
+    c->generation_batch_size = 256;
+    c->per_device_train_batch_size = 256;
     c->max_completion_length = 40;
     c->max_prompt_length = 64;
     c->temperature = 1.0;
-    c->learning_rate = 2e-4;
+    c->learning_rate = 1.5e-4;
     c->beta = 0.0;
-    c->max_steps = 60;
-    c->sft_steps = 300;
-    c->sft_learning_rate = 2e-3;
+    c->max_steps = 150;
+    c->sft_steps = 1200;
+    c->sft_learning_rate = 3e-3;
     c->sft_batch_size = 32;
-    c->save_steps = 20;
+    c->save_steps = 50;
     c->save_total_limit = 2;
+    c->eval_steps = 50;
     c->seed = 1;
 }
 

@@ -20,6 +20,8 @@ typedef struct {
     char eval_dataset[1024];     /* JSONL path; empty: split eval_size items off the training set */
     int eval_size;
     int train_size;              /* builtin generators: how many training items */
+    int builtin_operands;        /* builtin:arithmetic: operands per problem at most */
+    int builtin_digits;          /* builtin:arithmetic: digits per operand at most */
     char chat_template[32];      /* chatml, qwen3, llama3, deepseek-r1, raw */
     char system_prompt[2048];
     char prompt_template[2048];  /* "{prompt}" */

@@ -96,6 +96,8 @@ static int load_data(trainer *t, grpo_err *err) {
         tasks_gen_opts o;
         tasks_gen_opts_default(&o);
         o.unique = 1;
+        o.max_operands = c->builtin_operands;
+        o.max_digits = c->builtin_digits;
         size_t n = (size_t)c->train_size + (c->eval_dataset[0] ? 0 : (size_t)c->eval_size);
         if ((rc = tasks_generate(&all, gen, n, (uint64_t)c->seed, &o, err))) return rc;
     } else {
@@ -657,7 +659,7 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     if ((rc = tok_load(&t->tok, tokdir, err))) return rc;
     int cf = chat_format_from_name(cfg->chat_template);
     if (cf < 0) {
-        rc = grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown (chatml, qwen3, llama3, deepseek-r1, raw)",
+        rc = grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown (chatml, qwen2.5, qwen3, llama3, deepseek-r1, raw)",
                        cfg->chat_template);
         goto done;
     }

@@ -3,6 +3,8 @@
 #include "registry.h"
 
 #include <pcre2.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +13,8 @@
 
 const char RW_R1_PATTERN[] = "^\\s*<think>.*?</think>\\s*<answer>.*?</answer>\\s*$";
 
-typedef enum { RW_ACCURACY, RW_FORMAT, RW_TAG_COUNT, RW_COUNTDOWN, RW_OVERLONG, RW_NKINDS } rw_kind;
-static const char *const KIND_NAMES[RW_NKINDS] = {"accuracy", "format", "tag_count", "countdown", "overlong"};
+typedef enum { RW_ACCURACY, RW_FORMAT, RW_TAG_COUNT, RW_COUNTDOWN, RW_OVERLONG, RW_RANDOM, RW_NKINDS } rw_kind;
+static const char *const KIND_NAMES[RW_NKINDS] = {"accuracy", "format", "tag_count", "countdown", "overlong", "random"};
 
 struct rw_registry {
     int n;
@@ -27,6 +29,15 @@ double rw_overlong(int len, int max_len, int buffer) {
     if (buffer <= 0 || len <= max_len - buffer) return 0.0;
     if (len > max_len) return -1.0;
     return (double)((max_len - buffer) - len) / buffer;
+}
+
+double rw_random(const char *text) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (double)(h & 1);
 }
 
 static int count_of(const char *s, const char *tag) {
@@ -74,7 +85,7 @@ int rw_registry_new(rw_registry **out, const char *const *names, const double *w
         if (k < 0) {
             free(r);
             return grpo_errf(err, GRPO_EINVAL,
-                             "reward_funcs: unknown reward \"%s\" (accuracy, format, tag_count, countdown, overlong)", names[i]);
+                             "reward_funcs: unknown reward \"%s\" (accuracy, format, tag_count, countdown, overlong, random)", names[i]);
         }
         if (k == RW_OVERLONG && (overlong_buffer <= 0 || overlong_max_len <= overlong_buffer)) {
             free(r);
@@ -119,6 +130,7 @@ double rw_registry_score(const rw_registry *r, const rw_item *it, const char *co
         case RW_TAG_COUNT: v = rw_tag_count(completion); break;
         case RW_COUNTDOWN: v = it->n_nums > 0 ? countdown_score(completion, it->nums, it->n_nums, it->target) : 0.0; break;
         case RW_OVERLONG: v = rw_overlong(it->n_tokens, r->max_len, r->buffer); break;
+        case RW_RANDOM: v = rw_random(completion); break;
         default: break;
         }
         if (components) components[i] = v;

@@ -24,7 +24,7 @@ extern const char RW_R1_PATTERN[];
 
 /* Builds a registry of n rewards by name with weights (NULL: all 1). Known names: accuracy (math
  * answer, or countdown when the item has numbers), format (R1 pattern), tag_count, countdown,
- * overlong. format_pattern NULL means RW_R1_PATTERN; overlong needs max_len L and buffer C.
+ * overlong, random (a control). format_pattern NULL means RW_R1_PATTERN; overlong needs max_len L and buffer C.
  * An unknown name or a bad pattern is an error naming it. */
 int rw_registry_new(rw_registry **out, const char *const *names, const double *weights, int n,
                     const char *format_pattern, int overlong_max_len, int overlong_buffer, grpo_err *err);
@@ -38,6 +38,8 @@ double rw_registry_score(const rw_registry *r, const rw_item *it, const char *co
 double rw_format_r1(const rw_registry *r, const char *text);
 /* 0.25 for each of <think>, </think>, <answer>, </answer> present exactly once. */
 double rw_tag_count(const char *text);
+/* A control reward: 0 or 1 from a hash of the text, unrelated to correctness (same text, same value). */
+double rw_random(const char *text);
 /* DAPO: 0 when len <= L - C, ((L - C) - len) / C inside the buffer, -1 beyond L. */
 double rw_overlong(int len, int max_len, int buffer);
 

@@ -112,10 +112,10 @@ typedef struct {
     /* arithmetic: "Compute 23+58-17." -> "<think>23+58=81. 81-17=64.</think><answer>64</answer>" */
     int min_operands, max_operands; /* operands per problem, 2..8 (default 2..3) */
     int min_digits, max_digits;     /* digits per operand, 1..6 (default 1..2) */
-    const char *ops;                /* operators drawn from, any of "+-*" and "/" (exact) (default "+-") */
+    const char *ops;                /* operators drawn from: any of + - * and / (exact division) (default "+-") */
     int allow_negative;             /* 0: every intermediate and final value is >= 0 (default 0) */
     /* countdown: "Using the numbers [3, 7, 25], create an equation that equals 46." */
-    int min_nums, max_nums;         /* numbers per problem, 2..6 (default 3..4) */
+    int min_nums, max_nums;         /* numbers per problem, 2..5 (default 3..4) */
     int max_num;                    /* numbers drawn from 1..max_num, 2..999 (default 99) */
     int max_target;                 /* targets in 1..max_target, reachable with integer steps (default 100) */
     int long_prompt;                /* 1: TinyZero's full instruction (think/answer tags) in the prompt */

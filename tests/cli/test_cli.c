@@ -156,6 +156,73 @@ static void train_config_errors_name_the_key_before_any_work(void) {
     expect(args, 1, "not valid JSON"); /* the file is read first */
 }
 
+/* grpo train on a tiny HF-format Qwen2 (the policy fixture; the demo tokenizer has the same 1024 ids),
+ * a GSM8K-format JSONL file and the math reward. */
+static int train_fixture(const char *run, int max_steps, const char *extra) {
+    char args[8192], *model = tu_src("tests/fixtures/policy/qwen2"), *tok = tu_src("data/demo-tokenizer"),
+                     *data = tu_src("tests/fixtures/tasks/gsm8k.jsonl"), *out = NULL;
+    snprintf(args, sizeof args,
+             "%s train %s/train.json --model %s --tokenizer %s --dataset %s --output_dir %s --run_name %s "
+             "--max_steps %d %s",
+             GRPO_BIN, tmp, model, tok, data, tmp, run, max_steps, extra);
+    int rc = tu_run(args, &out, 1);
+    if (rc) fprintf(stderr, "\n  %s\n  %s\n", args, out);
+    free(out);
+    free(model);
+    free(tok);
+    free(data);
+    return rc;
+}
+
+static void write_train_config(void) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train.json", tmp);
+    FILE *f = fopen(path, "w");
+    fputs("{\"dataset_format\": \"gsm8k\", \"eval_size\": 1, \"num_generations\": 4,\n"
+          " \"generation_batch_size\": 8, \"per_device_train_batch_size\": 4, \"max_completion_length\": 12,\n"
+          " \"max_prompt_length\": 200, \"reward_funcs\": [\"accuracy\", \"format\"], \"learning_rate\": 1e-3,\n"
+          " \"beta\": 0.04, \"num_iterations\": 2, \"save_steps\": 1, \"save_total_limit\": 0, \"seed\": 5}\n", f);
+    fclose(f);
+}
+
+static int count_steps(const char *run) {
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/%s/rollouts.db 'SELECT count(*), count(DISTINCT step) FROM steps'", tmp, run);
+    if (tu_run(cmd, &out, 0)) {
+        free(out);
+        return -1;
+    }
+    int a = -1, b = -2;
+    sscanf(out, "%d|%d", &a, &b);
+    free(out);
+    return a == b ? a : -1;
+}
+
+static void train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward(void) {
+    write_train_config();
+    CU_ASSERT_EQUAL_FATAL(train_fixture("hf3", 3, ""), 0);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/hf3/checkpoints/step-00000003/model.safetensors", tmp);
+    CU_ASSERT_TRUE(fs_exists(p));
+    snprintf(p, sizeof p, "%s/hf3/checkpoints/step-00000003/optimizer.safetensors", tmp);
+    CU_ASSERT_TRUE(fs_exists(p));
+    CU_ASSERT_EQUAL(count_steps("hf3"), 3);
+}
+
+static void resumed_run_equals_an_uninterrupted_one_bit_for_bit(void) {
+    write_train_config();
+    CU_ASSERT_EQUAL_FATAL(train_fixture("whole", 5, ""), 0);
+    CU_ASSERT_EQUAL_FATAL(train_fixture("parts", 3, ""), 0);
+    CU_ASSERT_EQUAL_FATAL(train_fixture("parts", 5, "--resume"), 0);
+    char pa[4200];
+    snprintf(pa, sizeof pa, "%s/whole/checkpoints/step-00000005/model.safetensors", tmp);
+    char cmd[8800], *out = NULL;
+    snprintf(cmd, sizeof cmd, "cmp %s %s/parts/checkpoints/step-00000005/model.safetensors", pa, tmp);
+    CU_ASSERT_EQUAL(tu_run(cmd, &out, 1), 0); /* byte-identical weights */
+    free(out);
+    CU_ASSERT_EQUAL(count_steps("parts"), 5);
+}
+
 static void selfcheck_passes(void) {
     char args[4096];
     snprintf(args, sizeof args, "selfcheck --out %s/selfcheck", tmp);
@@ -174,6 +241,9 @@ int main(void) {
     CU_add_test(s, "score_reports_damaged_files_by_name", score_reports_damaged_files_by_name);
     CU_add_test(s, "docs_config_md_is_what_the_code_generates", docs_config_md_is_what_the_code_generates);
     CU_add_test(s, "train_config_errors_name_the_key_before_any_work", train_config_errors_name_the_key_before_any_work);
+    CU_add_test(s, "train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward",
+                train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward);
+    CU_add_test(s, "resumed_run_equals_an_uninterrupted_one_bit_for_bit", resumed_run_equals_an_uninterrupted_one_bit_for_bit);
     CU_add_test(s, "selfcheck_passes", selfcheck_passes);
     int rc = tu_run_registry();
     fs_remove_tree(tmp, NULL);
