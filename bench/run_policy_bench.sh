@@ -6,7 +6,9 @@
 #   bench/run_policy_bench.sh                 # tiny (8 x 256) and qwen2.5-0.5b (1 x 512), threads = nproc
 #   THREADS=1 CASES="tiny:8:256:2:10" bench/run_policy_bench.sh
 #
-# CASES: space-separated config:batch:seq:warmup:iters. Both programs run each case back to back.
+# CASES: space-separated config:batch:seq:warmup:iters. Both programs run each case back to back,
+# REPEAT times over; the table takes each program's best median (and best single iteration).
+# A finished JSONL file can be tabulated again with: bench/run_policy_bench.sh --table FILE
 # Other processes on the machine make OpenMP runs slow in bursts: before each run the script waits
 # (WAIT_IDLE seconds at most) for the CPUs to be idle and prints the load average; rerun when noisy.
 set -euo pipefail
@@ -17,16 +19,7 @@ THREADS="${THREADS:-$(nproc)}"
 CASES="${CASES:-tiny:8:256:2:10 qwen2.5-0.5b:1:512:1:3}"
 PYTHON="${PYTHON:-python3}"
 OUT_DIR="${OUT_DIR:-$ROOT/runs/bench_policy}"
-
-# build (configure only when the build directory has never been configured)
-if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2
-fi
-cmake --build "$BUILD_DIR" -j"$(nproc)" --target bench_policy >&2
-
-mkdir -p "$OUT_DIR"
-RESULTS="$OUT_DIR/$(date +%Y%m%d-%H%M%S).jsonl"
-echo "# $(date -Iseconds) $(uname -n) threads=$THREADS cases=$CASES" >&2
+REPEAT="${REPEAT:-1}"   # runs of every case; the table keeps each program's best
 
 load() { cut -d' ' -f1 /proc/loadavg; }
 
@@ -62,23 +55,39 @@ wait_idle() {
     done
 }
 
-for c in $CASES; do
-    IFS=: read -r cfg batch seq warmup iters <<<"$c"
-    args=(--config "$cfg" --batch "$batch" --seq "$seq" --warmup "$warmup" --iters "$iters" --threads "$THREADS")
-    wait_idle
-    echo "== $cfg batch $batch seq $seq: grpo (load $(load))" >&2
-    "$BUILD_DIR/bench_policy" "${args[@]}" | tee -a "$RESULTS"
-    wait_idle
-    echo "== $cfg batch $batch seq $seq: torch (load $(load))" >&2
-    "$PYTHON" "$ROOT/bench/torch_policy.py" "${args[@]}" | tee -a "$RESULTS"
-done
+# Runs every case REPEAT times, appending the JSON lines to $RESULTS.
+run_cases() {
+    local r c cfg batch seq warmup iters
+    for ((r = 1; r <= REPEAT; r++)); do
+        for c in $CASES; do
+            IFS=: read -r cfg batch seq warmup iters <<<"$c"
+            args=(--config "$cfg" --batch "$batch" --seq "$seq" --warmup "$warmup" --iters "$iters" --threads "$THREADS")
+            wait_idle
+            echo "== [$r/$REPEAT] $cfg batch $batch seq $seq: grpo (load $(load))" >&2
+            "$BUILD_DIR/bench_policy" "${args[@]}" | tee -a "$RESULTS"
+            wait_idle
+            echo "== [$r/$REPEAT] $cfg batch $batch seq $seq: torch (load $(load))" >&2
+            "$PYTHON" "$ROOT/bench/torch_policy.py" "${args[@]}" | tee -a "$RESULTS"
+        done
+    done
+}
 
-"$PYTHON" - "$RESULTS" <<'EOF'
+# Prints the markdown table of the JSON lines in file $1.
+table() {
+    "$PYTHON" - "$1" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 by = {}
-for r in rows:
-    by.setdefault((r["config"], r["batch"], r["seq"], r["threads"]), {})[r["impl"]] = r
+for r in rows:  # per (case, impl): the best of the repeated runs, phase by phase
+    d = by.setdefault((r["config"], r["batch"], r["seq"], r["threads"]), {})
+    best = d.setdefault(r["impl"], dict(r, runs=0))
+    best["runs"] += 1
+    for ph in ("fwd", "fwdbwd"):
+        if r[ph + "_s"] and r[ph + "_s"] < best[ph + "_s"]:
+            for k in ("_s", "_tok_s", "_gflop_s", "_attn"):
+                if ph + k in r:
+                    best[ph + k] = r[ph + k]
+        best[ph + "_min_s"] = min(best[ph + "_min_s"], r[ph + "_min_s"])
 print()
 print(f"results: {sys.argv[1]}")
 hdr = ("config", "BxT", "thr", "phase", "grpo tok/s", "torch tok/s", "torch attn", "ratio", "ratio(min)",
@@ -95,5 +104,23 @@ for (cfg, b, t, th), d in by.items():
         print(f"| {cfg} | {b}x{t} | {th} | {ph} | {g[ph + '_tok_s']:.0f} | {p[ph + '_tok_s']:.0f} | "
               f"{p[ph + '_attn']} | {ratio:.2f}x | {ratio_min:.2f}x | {g[ph + '_gflop_s']:.0f} | "
               f"{p[ph + '_gflop_s']:.0f} |")
-print("ratio = grpo tok/s / torch tok/s on medians; ratio(min) on the fastest iteration of each.")
+runs = sorted({d[i]["runs"] for d in by.values() for i in d})
+print(f"ratio = grpo tok/s / torch tok/s on medians; ratio(min) on the fastest iteration of each; "
+      f"best of {'/'.join(map(str, runs))} run(s).")
 EOF
+}
+
+if [[ "${1:-}" == "--table" ]]; then
+    table "$2"
+    exit 0
+fi
+# build (configure only when the build directory has never been configured)
+if [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2
+fi
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target bench_policy >&2
+mkdir -p "$OUT_DIR"
+RESULTS="$OUT_DIR/$(date +%Y%m%d-%H%M%S).jsonl"
+echo "# $(date -Iseconds) $(uname -n) threads=$THREADS cases=$CASES repeat=$REPEAT" >&2
+run_cases
+table "$RESULTS"

@@ -154,7 +154,7 @@ static void demo_config(run_config *c) {
     c->max_completion_length = 40;
     c->max_prompt_length = 64;
     c->temperature = 1.0;
-    c->learning_rate = 1.5e-4;
+    c->learning_rate = 3e-4;
     c->beta = 0.0;
     c->max_steps = 150;
     c->sft_steps = 1200;

@@ -78,6 +78,12 @@ static const key_def KEYS[] = {
      "reward functions by name (accuracy, format, tag_count, countdown, overlong, random), combined by reward_weights"},
     {"reward_weights", K_FLOATLIST, L(reward_weights, n_reward_weights), "[]", "Rewards",
      "one weight per reward function; empty: all 1"},
+    {"external_reward_cmd", K_STR, F(external_reward_cmd), 0, "\"\"", "Rewards",
+     "a long-running command scoring completions over JSON lines (stdin: {prompt, completion, answer}; stdout: "
+     "{score}); adds the component `external`"},
+    {"external_reward_weight", K_FLOAT, F(external_reward_weight), 0, "1.0", "Rewards", "weight of the external reward"},
+    {"external_reward_timeout", K_FLOAT, F(external_reward_timeout), 0, "30.0", "Rewards",
+     "seconds the external command may take per completion"},
     {"learning_rate", K_FLOAT, F(learning_rate), 0, "1e-6", "Optimizer", "AdamW peak learning rate"},
     {"adam_beta1", K_FLOAT, F(adam_beta1), 0, "0.9", "Optimizer", "AdamW beta1"},
     {"adam_beta2", K_FLOAT, F(adam_beta2), 0, "0.999", "Optimizer", "AdamW beta2"},

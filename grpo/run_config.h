@@ -49,6 +49,9 @@ typedef struct {
     int n_reward_funcs;
     double reward_weights[RC_MAX_LIST];
     int n_reward_weights;
+    char external_reward_cmd[1024];  /* a command speaking JSON lines (rewards/external.h); empty: none */
+    double external_reward_weight;
+    double external_reward_timeout;
     /* optimizer */
     double learning_rate, adam_beta1, adam_beta2, adam_epsilon, weight_decay, max_grad_norm;
     char lr_scheduler_type[16];

@@ -17,6 +17,7 @@
 #include "../policy/chat.h"
 #include "../policy/model.h"
 #include "../policy/tokenizer.h"
+#include "../rewards/external.h"
 #include "../rewards/registry.h"
 #include "../rollout/generate.h"
 #include "../rollout/store.h"
@@ -44,6 +45,7 @@ typedef struct {
     int have_ref;
     store *db;
     rw_registry *rw, *acc;  /* the configured rewards; accuracy alone for metrics and eval */
+    rw_external *ext;       /* the external reward command, when configured */
     learner_opts lopts;
     int eos[TOK_MAX_EOS + POLICY_MAX_EOS], n_eos;
     double t_start;
@@ -223,7 +225,10 @@ static int build_rewards(trainer *t, grpo_err *err) {
     int rc = rw_registry_new(&t->rw, names, w, n, NULL, c->max_completion_length, c->overlong_buffer_length, err);
     if (rc) return rc;
     const char *acc[1] = {"accuracy"};
-    return rw_registry_new(&t->acc, acc, NULL, 1, NULL, 0, 0, err);
+    if ((rc = rw_registry_new(&t->acc, acc, NULL, 1, NULL, 0, 0, err))) return rc;
+    if (c->external_reward_cmd[0])
+        rc = rw_external_start(&t->ext, c->external_reward_cmd, c->external_reward_timeout, err);
+    return rc;
 }
 
 /* ---- evaluation: greedy accuracy on the held-out set ---- */
@@ -361,7 +366,7 @@ typedef struct {
     size_t item;        /* index into train */
     gen_completion *c;
     char *text;
-    double comp[RW_MAX];
+    double comp[RW_MAX + 1];
     double total, adv;
 } sample;
 
@@ -421,6 +426,14 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
         rw_item ri = reward_item(&t->train.items[s->item], nums, s->c->n_tokens);
         s->total = rw_registry_score(t->rw, &ri, s->text, s->comp);
     }
+    /* the external command answers one line at a time, in order */
+    for (int k = 0; k < N && t->ext && !rc; k++) {
+        sample *s = &S[k];
+        const tasks_item *it = &t->train.items[s->item];
+        rc = rw_external_score(t->ext, t->ptrain[s->item].text, s->text, it->answer, &s->comp[nr], err);
+        s->total += c->external_reward_weight * s->comp[nr];
+    }
+    if (rc) goto out;
     double t_score = now_s() - t1;
 
     /* 3. advantages */
@@ -562,9 +575,10 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     snprintf(mj + mn, sizeof mj - mn, "}");
     if ((rc = store_step_begin(t->db, step + 1, err))) goto out2;
     for (int k = 0; k < N && !rc; k++) {
-        store_component comps[RW_MAX];
+        store_component comps[RW_MAX + 1];
         int ncomp = 0;
         for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), S[k].comp[r]};
+        if (t->ext) comps[ncomp++] = (store_component){"external", S[k].comp[nr]};
         store_rollout ro = {.prompt_id = t->train.items[S[k].item].id, .sample_index = S[k].c->sample_index,
                             .prompt_text = t->ptrain[S[k].item].text, .completion_text = S[k].text,
                             .token_ids = S[k].c->tokens, .logprobs = S[k].c->logprobs, .n_tokens = S[k].c->n_tokens,
@@ -777,5 +791,6 @@ done:
     if (t->tok) tok_free(t->tok);
     rw_registry_free(t->rw);
     rw_registry_free(t->acc);
+    rw_external_stop(t->ext);
     return rc;
 }

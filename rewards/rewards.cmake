@@ -15,6 +15,7 @@ add_library(grpo_rewards STATIC
   rewards/sandbox.c
   rewards/code.c
   rewards/registry.c
+  rewards/external.c
   ${GRPO_HARNESS_H})
 target_include_directories(grpo_rewards PUBLIC ${CMAKE_SOURCE_DIR} PRIVATE ${CMAKE_BINARY_DIR}/generated)
 if(NOT TARGET PkgConfig::PCRE2)
@@ -27,7 +28,7 @@ list(APPEND GRPO_CLI_LIBS grpo_rewards)
 
 # ---- tests: the pure-function suite, and the CLI/sandbox suite ----
 add_executable(test_rewards tests/rewards/test_rewards_main.c tests/rewards/test_math.c
-  tests/rewards/test_others.c tests/rewards/test_registry.c tests/test_util.c)
+  tests/rewards/test_others.c tests/rewards/test_registry.c tests/rewards/test_external.c tests/test_util.c)
 target_link_libraries(test_rewards PRIVATE grpo_rewards PkgConfig::CUNIT)
 target_compile_definitions(test_rewards PRIVATE GRPO_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 add_test(NAME rewards COMMAND test_rewards)

@@ -209,6 +209,16 @@ static void train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward
     CU_ASSERT_EQUAL(count_steps("hf3"), 3);
 }
 
+static void an_external_reward_command_adds_its_component(void) {
+    write_train_config();
+    CU_ASSERT_EQUAL_FATAL(train_fixture("ext", 1, "--external_reward_cmd \"while read l; do echo '{\\\"score\\\": 0.5}'; done\""), 0);
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/ext/rollouts.db \"SELECT count(*), min(value), max(value) FROM reward_components WHERE name = 'external'\"", tmp);
+    CU_ASSERT_EQUAL(tu_run(cmd, &out, 0), 0);
+    CU_ASSERT_STRING_EQUAL(out, "8|0.5|0.5\n");
+    free(out);
+}
+
 static void resumed_run_equals_an_uninterrupted_one_bit_for_bit(void) {
     write_train_config();
     CU_ASSERT_EQUAL_FATAL(train_fixture("whole", 5, ""), 0);
@@ -243,6 +253,7 @@ int main(void) {
     CU_add_test(s, "train_config_errors_name_the_key_before_any_work", train_config_errors_name_the_key_before_any_work);
     CU_add_test(s, "train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward",
                 train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward);
+    CU_add_test(s, "an_external_reward_command_adds_its_component", an_external_reward_command_adds_its_component);
     CU_add_test(s, "resumed_run_equals_an_uninterrupted_one_bit_for_bit", resumed_run_equals_an_uninterrupted_one_bit_for_bit);
     CU_add_test(s, "selfcheck_passes", selfcheck_passes);
     int rc = tu_run_registry();
