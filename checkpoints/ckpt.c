@@ -102,7 +102,16 @@ int ckpt_save(const char *run_dir, const policy_model *m, const ckpt_state *st, 
     if (rc) return rc;
     snprintf(final, sizeof final, "%s/step-%08lld", root, (long long)st->step);
     snprintf(tmp, sizeof tmp, "%s.tmp-%d", final, (int)getpid());
-    fs_remove_tree(tmp, NULL);
+    /* temporary directories left by a killed run (one trainer writes a run directory) */
+    DIR *d = opendir(root);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (!strncmp(de->d_name, "step-", 5) && strstr(de->d_name, ".tmp-")) {
+            char stale[4400];
+            snprintf(stale, sizeof stale, "%s/%s", root, de->d_name);
+            fs_remove_tree(stale, NULL);
+        }
+    if (d) closedir(d);
     if ((rc = fs_mkdirs(tmp, err))) return rc;
     if ((rc = policy_save(m, tmp, "float32", err))) goto fail;
     if (m->m_mem && (rc = write_optimizer(tmp, m, err))) goto fail;

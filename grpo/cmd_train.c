@@ -204,3 +204,61 @@ const cli_cmd cmd_demo = {
     .usage = "[--key value ...]",
     .main = demo_main,
 };
+
+/* grpo eval: pass@1, pass@k, maj@k of a model on a JSONL dataset. */
+static int eval_main(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grpo eval --model DIR --data F.jsonl [--format gsm8k] [--k K] [--temperature T]\n"
+                   "                 [--tokenizer DIR] [--key value ...]\n\n"
+                   "Samples K completions per problem (temperature 0: one greedy completion) and prints one JSON\n"
+                   "line with pass@1 (mean share of correct samples), pass@k and maj@k (majority vote over the\n"
+                   "extracted answers). Prompts are rendered as in training: prompt_template, system_prompt,\n"
+                   "chat_template and max_completion_length are train keys (docs/config.md).\n");
+            return CLI_EXIT_OK;
+        }
+    run_config c;
+    rc_defaults(&c);
+    snprintf(c.model, sizeof c.model, "%s", "");
+    int k = 8;
+    double temperature = 1.0;
+    /* eval's own spellings first, then any train key */
+    char **rest = malloc((argc + 1) * sizeof *rest);
+    int nr = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if ((!strcmp(a, "--data") || !strcmp(a, "--format") || !strcmp(a, "--k") || !strcmp(a, "--temperature")) && !v) {
+            fprintf(stderr, "grpo eval: option %s needs a value\n", a);
+            free(rest);
+            return CLI_EXIT_USAGE;
+        }
+        if (!strcmp(a, "--data")) snprintf(c.dataset, sizeof c.dataset, "%s", v), i++;
+        else if (!strcmp(a, "--format")) snprintf(c.dataset_format, sizeof c.dataset_format, "%s", v), i++;
+        else if (!strcmp(a, "--k")) k = atoi(v), i++;
+        else if (!strcmp(a, "--temperature")) temperature = atof(v), i++;
+        else rest[nr++] = argv[i];
+    }
+    int resume = 0, print = 0, doc = 0;
+    int rc = apply_args(&c, nr, rest, &resume, &print, &doc, "eval");
+    free(rest);
+    if (rc) return rc;
+    if (!c.model[0] || !strncmp(c.dataset, "builtin:", 8)) {
+        fprintf(stderr, "grpo eval: --model and --data are required (see grpo eval --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    tty = isatty(STDOUT_FILENO);
+    train_log log = {.line = log_line, .progress = log_progress};
+    eval_result r;
+    grpo_err err = {0};
+    if (train_evaluate(&c, k, temperature, &log, &r, &err)) return report("eval", &err);
+    printf("{\"problems\": %d, \"k\": %d, \"pass@1\": %.4f, \"pass@%d\": %.4f, \"maj@%d\": %.4f, \"seconds\": %.2f}\n",
+           r.n_problems, r.k, r.pass1, r.k, r.pass_k, r.k, r.maj_k, r.seconds);
+    return CLI_EXIT_OK;
+}
+
+const cli_cmd cmd_eval = {
+    .name = "eval",
+    .summary = "Evaluate a model on a JSONL dataset: pass@1, pass@k and maj@k.",
+    .usage = "--model DIR --data F.jsonl [--k K] [--temperature T]",
+    .main = eval_main,
+};

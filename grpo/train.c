@@ -18,6 +18,7 @@
 #include "../policy/model.h"
 #include "../policy/tokenizer.h"
 #include "../rewards/external.h"
+#include "../rewards/math.h"
 #include "../rewards/registry.h"
 #include "../rollout/generate.h"
 #include "../rollout/store.h"
@@ -36,6 +37,7 @@ typedef struct {
     const run_config *cfg;
     const train_log *log;
     char run_dir[4096];
+    char ref_dir[4200];     /* the frozen reference (beta > 0): the GRPO starting point */
     tok_tokenizer *tok;
     chat_format chat;
     tasks_dataset train, eval;
@@ -660,7 +662,8 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     if ((rc = build_rewards(t, err))) goto done;
     if ((size_t)snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", cfg->output_dir, cfg->run_name) >= sizeof t->run_dir ||
         (size_t)snprintf(res->run_dir, sizeof res->run_dir, "%s", t->run_dir) >= sizeof res->run_dir ||
-        (size_t)snprintf(res->db_path, sizeof res->db_path, "%s/rollouts.db", t->run_dir) >= sizeof res->db_path) {
+        (size_t)snprintf(res->db_path, sizeof res->db_path, "%s/rollouts.db", t->run_dir) >= sizeof res->db_path ||
+        (size_t)snprintf(t->ref_dir, sizeof t->ref_dir, "%s/reference", t->run_dir) >= sizeof t->ref_dir) {
         rc = grpo_errf(err, GRPO_EINVAL, "output_dir/run_name is too long");
         goto done;
     }
@@ -743,17 +746,16 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         memset(t->model.m_mem, 0, t->model.n_params * sizeof(float));
         memset(t->model.v_mem, 0, t->model.n_params * sizeof(float));
         t->model.adam_t = 0;
+        if (cfg->beta > 0 && (rc = ckpt_export_model(&t->model, t->ref_dir, "float32", 1, err))) goto done;
         if ((rc = save_checkpoint(t, 0, err))) goto done;
     }
     if (cfg->beta > 0) {
-        /* the reference is the GRPO starting point: checkpoint step 0 */
-        char refdir[4300];
-        if ((size_t)snprintf(refdir, sizeof refdir, "%s/checkpoints/step-00000000", t->run_dir) >= sizeof refdir ||
-            !fs_exists(refdir)) {
-            rc = grpo_errf(err, GRPO_EIO, "%s: the reference model (the GRPO starting point) is missing", refdir);
+        /* the reference is the GRPO starting point, kept apart from the pruned checkpoints */
+        if (!fs_exists(t->ref_dir)) {
+            rc = grpo_errf(err, GRPO_EIO, "%s: the reference model (the GRPO starting point) is missing", t->ref_dir);
             goto done;
         }
-        if ((rc = policy_load(&t->ref, refdir, err))) goto done;
+        if ((rc = policy_load(&t->ref, t->ref_dir, err))) goto done;
         t->have_ref = 1;
     }
     if ((rc = evaluate(t, t->step0, &res->accuracy_before, err))) goto done;
@@ -788,6 +790,117 @@ done:
     tasks_cursor_free(&t->cursor);
     policy_free(&t->model);
     if (t->have_ref) policy_free(&t->ref);
+    if (t->tok) tok_free(t->tok);
+    rw_registry_free(t->rw);
+    rw_registry_free(t->acc);
+    rw_external_stop(t->ext);
+    return rc;
+}
+
+/* ---- grpo eval: pass@1, pass@k, maj@k on a dataset ---- */
+
+int train_evaluate(const run_config *cfg, int k, double temperature, const train_log *log, eval_result *res,
+                   grpo_err *err) {
+    trainer T = {.cfg = cfg, .log = log};
+    trainer *t = &T;
+    memset(res, 0, sizeof *res);
+    if (temperature <= 0) k = 1;
+    if (k < 1) return grpo_errf(err, GRPO_EINVAL, "k must be at least 1");
+    const char *tokdir = cfg->tokenizer[0] ? cfg->tokenizer : cfg->model;
+    int rc, cf = chat_format_from_name(cfg->chat_template);
+    if (cf < 0) return grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown", cfg->chat_template);
+    t->chat = (chat_format)cf;
+    double t0 = now_s();
+    if ((rc = tok_load(&t->tok, tokdir, err))) return rc;
+    if ((rc = build_rewards(t, err))) goto done;
+    /* the whole file is the evaluation set */
+    if (!strncmp(cfg->dataset, "builtin:", 8)) {
+        rc = grpo_errf(err, GRPO_EINVAL, "grpo eval needs a JSONL file (--data)");
+        goto done;
+    }
+    tasks_format f;
+    tasks_fields map = {0};
+    if (cfg->prompt_field[0]) map.prompt = cfg->prompt_field;
+    if (cfg->answer_field[0]) map.answer = cfg->answer_field;
+    if ((rc = tasks_format_parse(cfg->dataset_format, &f, err)) ||
+        (rc = tasks_load_jsonl(&t->eval, cfg->dataset, &map, f, err)) ||
+        (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)))
+        goto done;
+    if ((rc = load_model(t, &t->model, err))) goto done;
+    const tok_info *ti = tok_get_info(t->tok);
+    for (int i = 0; i < ti->n_eos; i++) t->eos[t->n_eos++] = ti->eos_ids[i];
+    for (int i = 0; i < t->model.cfg.n_eos && t->n_eos < (int)(sizeof t->eos / sizeof t->eos[0]); i++)
+        t->eos[t->n_eos++] = t->model.cfg.eos_token_ids[i];
+    const int n = (int)t->eval.n;
+    const int **pp = malloc(n * sizeof *pp);
+    int *lens = malloc(n * sizeof *lens);
+    int64_t *ids = malloc(n * sizeof *ids);
+    gen_completion *out = calloc((size_t)n * k, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        pp[i] = t->peval[i].ids;
+        lens[i] = t->peval[i].n;
+        ids[i] = t->eval.items[i].id;
+    }
+    gen_params gp = gen_defaults();
+    gp.n = k;
+    gp.max_new_tokens = cfg->max_completion_length;
+    gp.sampling = (smp_params){(float)temperature, cfg->top_k, (float)cfg->top_p, (float)cfg->min_p,
+                               (float)cfg->repetition_penalty};
+    gp.seed = (uint64_t)cfg->seed;
+    gp.eos_ids = t->eos;
+    gp.n_eos = t->n_eos;
+    gp.max_batch = 256;
+    rc = gen_run(&t->model, pp, lens, ids, n, &gp, out, NULL, err);
+    if (!rc) {
+        double p1 = 0, pk = 0, mk = 0;
+        char(*ans)[256] = malloc((size_t)k * sizeof *ans);
+        int *ok = malloc(k * sizeof *ok);
+        for (int i = 0; i < n; i++) {
+            int c = 0;
+            for (int j = 0; j < k; j++) {
+                char *text = NULL;
+                size_t tl;
+                ok[j] = 0;
+                ans[j][0] = '\0';
+                if (tok_decode(t->tok, out[i * k + j].tokens, out[i * k + j].n_tokens, TOK_SKIP_SPECIAL, &text, &tl,
+                               NULL) == GRPO_OK) {
+                    ok[j] = is_correct(t, &t->eval.items[i], text);
+                    char raw[256];
+                    if (math_extract(text, MATH_FALLBACK_NONE, raw, sizeof raw)) math_normalize(raw, ans[j], sizeof ans[j]);
+                }
+                free(text);
+                c += ok[j];
+            }
+            p1 += (double)c / k;
+            pk += c > 0;
+            /* majority over non-empty extracted answers; ties go to the earliest sample */
+            int best = -1, best_votes = 0;
+            for (int j = 0; j < k; j++) {
+                if (!ans[j][0]) continue;
+                int v = 0;
+                for (int q = 0; q < k; q++) v += !strcmp(ans[j], ans[q]);
+                if (v > best_votes) best = j, best_votes = v;
+            }
+            mk += best >= 0 && ok[best];
+        }
+        free(ans);
+        free(ok);
+        gen_completions_free(out, n * k);
+        res->n_problems = n;
+        res->k = k;
+        res->pass1 = n ? p1 / n : 0;
+        res->pass_k = n ? pk / n : 0;
+        res->maj_k = n ? mk / n : 0;
+        res->seconds = now_s() - t0;
+    }
+    free(pp);
+    free(lens);
+    free(ids);
+    free(out);
+done:
+    free_prompts(t->peval, t->eval.n);
+    tasks_dataset_free(&t->eval);
+    policy_free(&t->model);
     if (t->tok) tok_free(t->tok);
     rw_registry_free(t->rw);
     rw_registry_free(t->acc);

@@ -23,6 +23,19 @@ typedef struct {
     char last_checkpoint[4300];
 } train_result;
 
+typedef struct {
+    int n_problems, k;
+    double pass1;     /* mean over problems of (correct samples / k) */
+    double pass_k;    /* share of problems with at least one correct sample (unbiased pass@k with n = k) */
+    double maj_k;     /* share of problems whose most frequent extracted answer is correct */
+    double seconds;
+} eval_result;
+
+/* Evaluates cfg->model on every item of cfg->dataset (format, fields, template, chat format and
+ * tokenizer as for training): k samples per problem at temperature (0 = greedy, then k = 1). */
+int train_evaluate(const run_config *cfg, int k, double temperature, const train_log *log, eval_result *res,
+                   grpo_err *err);
+
 /* Runs the whole job of cfg (resume: continue from the newest checkpoint of the run directory). */
 int train_run(const run_config *cfg, int resume, const train_log *log, train_result *res, grpo_err *err);
 

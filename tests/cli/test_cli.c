@@ -233,6 +233,20 @@ static void resumed_run_equals_an_uninterrupted_one_bit_for_bit(void) {
     CU_ASSERT_EQUAL(count_steps("parts"), 5);
 }
 
+static void eval_prints_pass1_passk_and_majk(void) {
+    char args[8192], *model = tu_src("tests/fixtures/policy/qwen2"), *tok = tu_src("data/demo-tokenizer"),
+                     *data = tu_src("tests/fixtures/tasks/gsm8k.jsonl");
+    snprintf(args, sizeof args,
+             "eval --model %s --tokenizer %s --data %s --k 4 --max_completion_length 8 --max_prompt_length 200", model,
+             tok, data);
+    expect(args, 0, "{\"problems\": 3, \"k\": 4, \"pass@1\": ");
+    expect(args, 0, "\"maj@4\": ");
+    expect("eval --help", 0, "usage: grpo eval");
+    free(model);
+    free(tok);
+    free(data);
+}
+
 static void selfcheck_passes(void) {
     char args[4096];
     snprintf(args, sizeof args, "selfcheck --out %s/selfcheck", tmp);
@@ -255,6 +269,7 @@ int main(void) {
                 train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward);
     CU_add_test(s, "an_external_reward_command_adds_its_component", an_external_reward_command_adds_its_component);
     CU_add_test(s, "resumed_run_equals_an_uninterrupted_one_bit_for_bit", resumed_run_equals_an_uninterrupted_one_bit_for_bit);
+    CU_add_test(s, "eval_prints_pass1_passk_and_majk", eval_prints_pass1_passk_and_majk);
     CU_add_test(s, "selfcheck_passes", selfcheck_passes);
     int rc = tu_run_registry();
     fs_remove_tree(tmp, NULL);
