@@ -10,6 +10,7 @@
 #include "../policy/tokenizer.h"
 #include "../rollout/generate.h"
 #include "cli.h"
+#include "train.h"
 
 static const cli_opt OPTS[] = {
     {"--model", "DIR", NULL, "model directory (config.json + safetensors); required"},
@@ -156,15 +157,7 @@ static int run(const cli_cmd *cmd, const char **v) {
         return cli_fail(cmd, &err);
     }
     int eos_all[TOK_MAX_EOS + POLICY_MAX_EOS];
-    if (!eos) {
-        for (int i = 0; i < m.cfg.n_eos; i++) eos_all[n_eos++] = m.cfg.eos_token_ids[i];
-        const tok_info *ti = tok ? tok_get_info(tok) : NULL;
-        for (int i = 0; ti && i < ti->n_eos; i++) {
-            int dup = 0;
-            for (int j = 0; j < n_eos; j++) dup |= eos_all[j] == ti->eos_ids[i];
-            if (!dup) eos_all[n_eos++] = ti->eos_ids[i];
-        }
-    }
+    if (!eos) n_eos = train_eos_ids(tok, &m, eos_all, (int)(sizeof eos_all / sizeof eos_all[0]));
     gp.eos_ids = eos ? eos : eos_all;
     gp.n_eos = n_eos;
     const char *stops[1] = {v[O_STOP]};

@@ -196,6 +196,29 @@ static int load_model(trainer *t, policy_model *m, grpo_err *err) {
     return policy_load(m, spec, err);
 }
 
+/* The tokenizer must not produce ids the model has no embedding for. */
+static int check_vocab(const trainer *t, const char *tokdir, grpo_err *err) {
+    const tok_info *ti = tok_get_info(t->tok);
+    if (ti->vocab_size > t->model.cfg.vocab_size)
+        return grpo_errf(err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tokdir,
+                         ti->vocab_size, t->model.cfg.vocab_size);
+    return GRPO_OK;
+}
+
+/* Every id that ends a completion: the tokenizer's (generation_config.json first), then the model
+ * config's, each once. tok may be NULL. Returns the count. */
+int train_eos_ids(const tok_tokenizer *tok, const policy_model *m, int *out, int cap) {
+    int n = 0;
+    const tok_info *ti = tok ? tok_get_info(tok) : NULL;
+    const int n_tok = ti ? ti->n_eos : 0;
+    for (int i = 0; i < n_tok + m->cfg.n_eos; i++) {
+        int id = i < n_tok ? ti->eos_ids[i] : m->cfg.eos_token_ids[i - n_tok], dup = 0;
+        for (int j = 0; j < n; j++) dup |= out[j] == id;
+        if (!dup && n < cap) out[n++] = id;
+    }
+    return n;
+}
+
 /* ---- rewards ---- */
 
 /* The reward registry's view of a task item. */
@@ -705,18 +728,8 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         if ((rc = load_model(t, &t->model, err)) || (rc = policy_enable_training(&t->model, err))) goto done;
         tasks_cursor_init(&t->cursor, (uint64_t)cfg->seed, 0, 0);
     }
-    const tok_info *ti = tok_get_info(t->tok);
-    if (ti->vocab_size > t->model.cfg.vocab_size) {
-        rc = grpo_errf(err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tokdir,
-                       ti->vocab_size, t->model.cfg.vocab_size);
-        goto done;
-    }
-    for (int i = 0; i < ti->n_eos; i++) t->eos[t->n_eos++] = ti->eos_ids[i];
-    for (int i = 0; i < t->model.cfg.n_eos; i++) {
-        int dup = 0;
-        for (int j = 0; j < t->n_eos; j++) dup |= t->eos[j] == t->model.cfg.eos_token_ids[i];
-        if (!dup) t->eos[t->n_eos++] = t->model.cfg.eos_token_ids[i];
-    }
+    if ((rc = check_vocab(t, tokdir, err))) goto done;
+    t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
     {
         size_t pb, gb, ob, ab;
         policy_memory(&t->model, &pb, &gb, &ob, &ab);
@@ -826,11 +839,8 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
         (rc = tasks_load_jsonl(&t->eval, cfg->dataset, &map, f, err)) ||
         (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)))
         goto done;
-    if ((rc = load_model(t, &t->model, err))) goto done;
-    const tok_info *ti = tok_get_info(t->tok);
-    for (int i = 0; i < ti->n_eos; i++) t->eos[t->n_eos++] = ti->eos_ids[i];
-    for (int i = 0; i < t->model.cfg.n_eos && t->n_eos < (int)(sizeof t->eos / sizeof t->eos[0]); i++)
-        t->eos[t->n_eos++] = t->model.cfg.eos_token_ids[i];
+    if ((rc = load_model(t, &t->model, err)) || (rc = check_vocab(t, tokdir, err))) goto done;
+    t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
     const int n = (int)t->eval.n;
     const int **pp = malloc(n * sizeof *pp);
     int *lens = malloc(n * sizeof *lens);

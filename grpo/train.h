@@ -6,6 +6,8 @@
 #define GRPO_TRAIN_H
 
 #include "../common/err.h"
+#include "../policy/model.h"
+#include "../policy/tokenizer.h"
 #include "run_config.h"
 
 typedef struct {
@@ -35,6 +37,9 @@ typedef struct {
  * tokenizer as for training): k samples per problem at temperature (0 = greedy, then k = 1). */
 int train_evaluate(const run_config *cfg, int k, double temperature, const train_log *log, eval_result *res,
                    grpo_err *err);
+
+/* Every id that ends a completion: the tokenizer's (tok may be NULL), then the model config's, each once. */
+int train_eos_ids(const tok_tokenizer *tok, const policy_model *m, int *out, int cap);
 
 /* Runs the whole job of cfg (resume: continue from the newest checkpoint of the run directory). */
 int train_run(const run_config *cfg, int resume, const train_log *log, train_result *res, grpo_err *err);

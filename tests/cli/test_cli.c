@@ -242,6 +242,10 @@ static void eval_prints_pass1_passk_and_majk(void) {
     expect(args, 0, "{\"problems\": 3, \"k\": 4, \"pass@1\": ");
     expect(args, 0, "\"maj@4\": ");
     expect("eval --help", 0, "usage: grpo eval");
+    char *tok3k = tu_src("tests/fixtures/tokenizer/qwen2"); /* 3000 ids for a 1024-id model */
+    snprintf(args, sizeof args, "eval --model %s --tokenizer %s --data %s --max_prompt_length 200", model, tok3k, data);
+    expect(args, 1, "vocabulary mismatch: tokenizer");
+    free(tok3k);
     free(model);
     free(tok);
     free(data);
