@@ -203,6 +203,8 @@ int main(int argc, char **argv) {
     double *times = malloc((size_t)o.iters * sizeof *times);
     if (!lens || !tok || !logp || !dlogp || !times) {
         fprintf(stderr, "bench_policy: out of memory\n");
+        free(times), free(dlogp), free(logp), free(tok), free(lens);
+        policy_free(&m);
         return 1;
     }
     rng_state r;

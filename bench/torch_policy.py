@@ -137,7 +137,7 @@ def main():
     flop = fwd_flop(CONFIGS[a.config], a.batch, a.seq)
     out = {"impl": "torch", "config": a.config, "batch": a.batch, "seq": a.seq, "threads": threads,
            "warmup": a.warmup, "iters": a.iters, "params": n_params}
-    for phase, mult in (("fwd", 1), ("fwdbwd", 3)):
+    for phase in ("fwd", "fwdbwd"):
         got = [(r[phase + "_s"], impl) for impl, r in by_attn.items() if phase + "_s" in r]
         s, impl = min(got) if got else (0.0, None)
         out[phase + "_s"] = round(s, 6)

@@ -156,8 +156,8 @@ static void demo_config(run_config *c) {
     c->temperature = 1.0;
     c->learning_rate = 3e-4;
     c->beta = 0.0;
-    c->max_steps = 150;
-    c->sft_steps = 1200;
+    c->max_steps = 200;
+    c->sft_steps = 1500;
     c->sft_learning_rate = 3e-3;
     c->sft_batch_size = 32;
     c->save_steps = 50;

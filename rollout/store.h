@@ -66,7 +66,7 @@ typedef struct {
 
 /* One evaluation result: metric (e.g. "accuracy", "pass@1", "maj@8") of eval set name on split. */
 typedef struct {
-    int64_t step;             /* policy step evaluated (0 = before any GRPO update) */
+    int64_t step;             /* policy step evaluated (0 = GRPO start, after SFT; -1 = before SFT) */
     const char *name;         /* eval set, e.g. "gsm8k" */
     const char *split;        /* e.g. "eval", "test" */
     const char *metric;

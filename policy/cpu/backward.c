@@ -127,7 +127,7 @@ static void layer_backward(policy_model *m, const policy_batch *b, const policy_
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F, H, 1.0f, G->dx, H, W->w_down, F, 0.0f, dact, F);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NI; i++) {
-        float g = L->gate[i], sg = 1.0f / (1.0f + expf(-g)), da = dact[i];
+        float g = L->gate[i], sg = 1.0f / (1.0f + cpu_expf(-g)), da = dact[i];
         G->dup[i] = da * g * sg;
         G->dgate[i] = da * L->up[i] * sg * (1.0f + g * (1.0f - sg));
     }
@@ -190,15 +190,11 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
                 continue;
             }
             const float w = dlogp[o - s + t] * invT;
-            float mx = z[0] * invT;
-            for (int v = 1; v < V; v++) mx = z[v] * invT > mx ? z[v] * invT : mx;
-            double se = 0.0;
-            for (int v = 0; v < V; v++) {
-                z[v] = expf(z[v] * invT - mx);
-                se += z[v];
-            }
-            const float inv = (float)(1.0 / se);
-            for (int v = 0; v < V; v++) z[v] = -w * z[v] * inv;
+            float mx;
+            const double lse = cpu_logsumexp(z, V, invT, &mx);
+            /* z becomes -w * softmax(z / T), the softmax taken from the log-sum-exp */
+            const float shift = (float)(lse - mx), nw = -w;
+            for (int v = 0; v < V; v++) z[v] = nw * cpu_expf(z[v] * invT - mx - shift);
             z[b->tokens[o + t + 1]] += w;
         }
     }

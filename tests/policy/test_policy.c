@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../../common/fsutil.h"
+#include "../../policy/cpu/cpu.h"
 #include "../../policy/model.h"
 #include "../../policy/safetensors.h"
 #include "../test_util.h"
@@ -412,6 +413,18 @@ static void init_presets_build_for_every_arch(void) {
     }
 }
 
+static void fast_expf_matches_exp_to_a_few_ulp_over_its_range(void) {
+    double worst = 0;
+    for (double x = -87.0; x <= 88.0; x += 0.000731) {
+        double want = exp((double)(float)x), got = cpu_expf((float)x);
+        worst = fmax(worst, fabs(got - want) / want);
+    }
+    printf("[max rel err %.2e] ", worst);
+    CU_ASSERT(worst < 4e-7);
+    CU_ASSERT_EQUAL(cpu_expf(0.0f), 1.0f);
+    CU_ASSERT(cpu_expf(-1000.0f) >= 0.0f && cpu_expf(-1000.0f) < 1e-37f); /* clamped, not NaN */
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("policy", NULL, NULL);
@@ -441,6 +454,7 @@ int main(void) {
     CU_add_test(s, "saved_model_reloads_with_identical_logprobs_fp32_and_bf16_rounded",
                 saved_model_reloads_with_identical_logprobs_fp32_and_bf16_rounded);
     CU_add_test(s, "init_presets_build_for_every_arch", init_presets_build_for_every_arch);
+    CU_add_test(s, "fast_expf_matches_exp_to_a_few_ulp_over_its_range", fast_expf_matches_exp_to_a_few_ulp_over_its_range);
     if (register_safetensors_suite() != 0) return 1;
     return tu_run_registry();
 }
