@@ -95,6 +95,25 @@ static int list_steps(const char *root, int64_t **steps, int *n) {
     return 0;
 }
 
+/* Copies the tokenizer files that exist in src into dst. */
+static int copy_tokenizer(const char *src, const char *dst, grpo_err *err) {
+    static const char *const names[] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                                        "special_tokens_map.json"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char from[4400], to[4400];
+        snprintf(from, sizeof from, "%s/%s", src, names[i]);
+        snprintf(to, sizeof to, "%s/%s", dst, names[i]);
+        if (!fs_exists(from)) continue;
+        char *data;
+        size_t len;
+        int rc = fs_read_file(from, &data, &len, err);
+        if (!rc) rc = fs_write_file_atomic(to, data, len, err);
+        free(data);
+        if (rc) return rc;
+    }
+    return GRPO_OK;
+}
+
 int ckpt_save(const char *run_dir, const policy_model *m, const ckpt_state *st, int keep_last, grpo_err *err) {
     char root[4096], final[4200], tmp[4300];
     snprintf(root, sizeof root, "%s/checkpoints", run_dir);
@@ -115,6 +134,7 @@ int ckpt_save(const char *run_dir, const policy_model *m, const ckpt_state *st, 
     if ((rc = fs_mkdirs(tmp, err))) return rc;
     if ((rc = policy_save(m, tmp, "float32", err))) goto fail;
     if (m->m_mem && (rc = write_optimizer(tmp, m, err))) goto fail;
+    if (st->tokenizer_dir && (rc = copy_tokenizer(st->tokenizer_dir, tmp, err))) goto fail;
     /* trainer_state.json last: its presence marks a complete checkpoint */
     if ((rc = write_state(tmp, m, st, err))) goto fail;
     if ((rc = fs_fsync_dir(tmp, err))) goto fail;

@@ -22,6 +22,8 @@ typedef struct {
     int64_t cursor_pos;
     uint64_t seed;
     char *config_json;     /* the run's resolved config (malloc'd on load; may be NULL on save) */
+    const char *tokenizer_dir; /* save: its tokenizer files are copied in, so the checkpoint is a
+                                * complete HF model directory (NULL: none) */
 } ckpt_state;
 
 /* Saves m (with its AdamW state when training is enabled) and st under run_dir/checkpoints, then

@@ -38,6 +38,7 @@ typedef struct {
     const train_log *log;
     char run_dir[4096];
     char ref_dir[4200];     /* the frozen reference (beta > 0): the GRPO starting point */
+    const char *tok_dir;    /* where tokenizer.json came from (copied into checkpoints) */
     tok_tokenizer *tok;
     chat_format chat;
     tasks_dataset train, eval;
@@ -315,6 +316,8 @@ static int sft(trainer *t, grpo_err *err) {
     for (size_t i = 0; i < ds->n; i++) {
         if (!ds->items[i].solution) continue;
         size_t n;
+        /* solutions are plain text (flags 0): tags such as <think> stay ordinary tokens, so that decoding
+         * with TOK_SKIP_SPECIAL for the rewards keeps them in the completion's text */
         if ((rc = tok_encode(t->tok, ds->items[i].solution, strlen(ds->items[i].solution), 0, &sol[i], &n, err))) goto out;
         sol[i] = realloc(sol[i], (n + 1) * sizeof(int));
         if (t->n_eos) sol[i][n++] = t->eos[0];
@@ -656,7 +659,7 @@ out:
 static int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
     char *cj = rc_to_json(t->cfg);
     ckpt_state st = {.step = step, .cursor_epoch = t->cursor.epoch, .cursor_pos = t->cursor.pos,
-                     .seed = (uint64_t)t->cfg->seed, .config_json = cj};
+                     .seed = (uint64_t)t->cfg->seed, .config_json = cj, .tokenizer_dir = t->tok_dir};
     int rc = ckpt_save(t->run_dir, &t->model, &st, t->cfg->save_total_limit, err);
     free(cj);
     return rc;
@@ -697,6 +700,7 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     if (!strncmp(tokdir, "init:", 5))
         return grpo_errf(err, GRPO_EINVAL, "model \"%s\" is a fresh random model: set \"tokenizer\" to a directory", cfg->model);
     if ((rc = tok_load(&t->tok, tokdir, err))) return rc;
+    t->tok_dir = tokdir;
     int cf = chat_format_from_name(cfg->chat_template);
     if (cf < 0) {
         rc = grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown (chatml, qwen2.5, qwen3, llama3, deepseek-r1, raw)",

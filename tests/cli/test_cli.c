@@ -206,6 +206,8 @@ static void train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward
     CU_ASSERT_TRUE(fs_exists(p));
     snprintf(p, sizeof p, "%s/hf3/checkpoints/step-00000003/optimizer.safetensors", tmp);
     CU_ASSERT_TRUE(fs_exists(p));
+    snprintf(p, sizeof p, "%s/hf3/checkpoints/step-00000003/tokenizer.json", tmp); /* a complete HF directory */
+    CU_ASSERT_TRUE(fs_exists(p));
     CU_ASSERT_EQUAL(count_steps("hf3"), 3);
 }
 
