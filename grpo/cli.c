@@ -92,3 +92,31 @@ int cli_float(const cli_cmd *cmd, const char *opt, const char *s, double *out) {
     *out = v;
     return 0;
 }
+
+int cli_parse_ints(const char *opt, const char *s, int **out, grpo_err *err) {
+    size_t cap = 16, n = 0;
+    int *v = malloc(cap * sizeof *v);
+    const char *p = s ? s : "";
+    while (v && *p) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < -2147483647L || x > 2147483647L || (*end && *end != ',')) {
+            free(v);
+            return -grpo_errf(err, GRPO_EINVAL, "option %s: entry %zu ('%.20s') is not an integer", opt, n, p);
+        }
+        if (n == cap) {
+            int *nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        v[n++] = (int)x;
+        p = *end ? end + 1 : end;
+    }
+    if (!v || n == 0) {
+        free(v);
+        return -grpo_errf(err, GRPO_EINVAL, "option %s: no integers given", opt);
+    }
+    *out = v;
+    return (int)n;
+}

@@ -36,6 +36,10 @@ int cli_fail(const cli_cmd *cmd, const grpo_err *err);
 int cli_int(const cli_cmd *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out);
 int cli_float(const cli_cmd *cmd, const char *opt, const char *s, double *out);
 
+/* Parses "1,2,3" into a malloc'd array; returns the count, or a negative error code with a message
+ * naming opt and the bad entry. */
+int cli_parse_ints(const char *opt, const char *s, int **out, grpo_err *err);
+
 extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_train, cmd_eval, cmd_selfcheck, cmd_generate, cmd_tokenize, cmd_reward, cmd_db, cmd_tasks;
 
 #endif

@@ -58,31 +58,12 @@ static void print_json_string(const char *s) {
     putchar('"');
 }
 
-/* Parses "1,2,3" into a malloc'd array; returns the count or -1 after printing a usage error. */
+/* Parses an integer list option; prints a usage error and returns -1 when it is bad. */
 static int parse_list(const char *opt, const char *s, int **out) {
-    size_t cap = 16, n = 0;
-    int *v = malloc(cap * sizeof *v);
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long x = strtol(p, &end, 10);
-        if (end == p || errno || x < -2147483647L || x > 2147483647L || (*end && *end != ',')) {
-            fprintf(stderr, "grpo generate: option %s: entry %zu ('%.20s') is not an integer\n", opt, n, p);
-            free(v);
-            return -1;
-        }
-        if (n == cap) v = realloc(v, (cap *= 2) * sizeof *v);
-        v[n++] = (int)x;
-        p = *end ? end + 1 : end;
-    }
-    if (!n) {
-        fprintf(stderr, "grpo generate: option %s: empty list\n", opt);
-        free(v);
-        return -1;
-    }
-    *out = v;
-    return (int)n;
+    grpo_err err = {0};
+    int n = cli_parse_ints(opt, s, out, &err);
+    if (n < 0) fprintf(stderr, "grpo generate: %s\n", err.msg);
+    return n < 0 ? -1 : n;
 }
 
 static void print_json_ints(const int *v, int n) {

@@ -1,5 +1,4 @@
 /* grpo/cmd_score.c: `grpo score`: per-token logprobs of a token sequence under a model. */
-#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,41 +16,6 @@ static const cli_opt OPTS[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-/* Parses "1,2,3" strictly; returns the count or -1 with a message in err. */
-static int parse_ids(const char *s, int **out, grpo_err *err) {
-    size_t cap = 16, n = 0;
-    int *ids = malloc(cap * sizeof *ids);
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < -2147483647L || v > 2147483647L) {
-            free(ids);
-            grpo_errf(err, GRPO_EINVAL, "option --ids: entry %zu ('%.20s') is not an integer", n, p);
-            return -1;
-        }
-        if (n == cap) ids = realloc(ids, (cap *= 2) * sizeof *ids);
-        ids[n++] = (int)v;
-        p = end;
-        if (*p == ',') {
-            p++;
-            if (!*p) break;
-        } else if (*p) {
-            free(ids);
-            grpo_errf(err, GRPO_EINVAL, "option --ids: unexpected '%c' after entry %zu", *p, n - 1);
-            return -1;
-        }
-    }
-    if (n == 0) {
-        free(ids);
-        grpo_errf(err, GRPO_EINVAL, "option --ids: no token ids given");
-        return -1;
-    }
-    *out = ids;
-    return (int)n;
-}
-
 static int run(const cli_cmd *cmd, const char **v) {
     if (!v[0] || !v[1]) {
         fprintf(stderr, "grpo score: options --model and --ids are required (see grpo score --help)\n");
@@ -66,7 +30,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     }
     grpo_err err = {0};
     int *ids = NULL;
-    int n = parse_ids(v[1], &ids, &err);
+    int n = cli_parse_ints("--ids", v[1], &ids, &err);
     if (n < 0) {
         fprintf(stderr, "grpo score: %s\n", err.msg);
         return CLI_EXIT_USAGE;
