@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "learner.h"
+
 typedef enum { K_INT, K_LONG, K_FLOAT, K_BOOL, K_STR, K_STRLIST, K_FLOATLIST } key_type;
 
 typedef struct {
@@ -236,13 +238,11 @@ int rc_validate(const run_config *c, grpo_err *err) {
     if (!(c->temperature > 0)) return grpo_errf(err, GRPO_EINVAL, "temperature must be positive for GRPO sampling");
     if (c->epsilon < 0 || c->epsilon_high < 0) return grpo_errf(err, GRPO_EINVAL, "epsilon and epsilon_high must be >= 0");
     if (c->beta < 0) return grpo_errf(err, GRPO_EINVAL, "beta must be >= 0");
-    static const char *const losses[] = {"grpo", "bnpo", "dr_grpo", "dapo"};
-    int ok = 0;
-    for (int i = 0; i < 4; i++) ok |= !strcmp(c->loss_type, losses[i]);
-    if (!ok) return grpo_errf(err, GRPO_EINVAL, "loss_type \"%s\" is not one of grpo, bnpo, dr_grpo, dapo", c->loss_type);
-    if (strcmp(c->scale_rewards, "group") && strcmp(c->scale_rewards, "batch") && strcmp(c->scale_rewards, "none"))
+    if (learner_loss_type_from_name(c->loss_type) < 0)
+        return grpo_errf(err, GRPO_EINVAL, "loss_type \"%s\" is not one of grpo, bnpo, dr_grpo, dapo", c->loss_type);
+    if (learner_scale_from_name(c->scale_rewards) < 0)
         return grpo_errf(err, GRPO_EINVAL, "scale_rewards \"%s\" is not one of group, batch, none", c->scale_rewards);
-    if (strcmp(c->importance_sampling_level, "token") && strcmp(c->importance_sampling_level, "sequence"))
+    if (learner_is_level_from_name(c->importance_sampling_level) < 0)
         return grpo_errf(err, GRPO_EINVAL, "importance_sampling_level \"%s\" is not token or sequence",
                          c->importance_sampling_level);
     if (strcmp(c->lr_scheduler_type, "constant") && strcmp(c->lr_scheduler_type, "cosine"))
