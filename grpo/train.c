@@ -23,6 +23,7 @@
 #include "../rollout/generate.h"
 #include "../rollout/store.h"
 #include "../tasks/tasks.h"
+#include "eval_metrics.h"
 #include "learner.h"
 
 /* ---- the trainer's state ---- */
@@ -407,17 +408,22 @@ static double lr_at(const run_config *c, int64_t step) {
     return c->learning_rate;
 }
 
-static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
+/* Samples G completions for each of B prompts drawn from the cursor and scores them; out[] and S[]
+ * hold B * G entries. round > 0 (dynamic sampling) changes the completions' seeds. */
+static int sample_and_score(trainer *t, int64_t step, int round, int B, gen_completion *gc, sample *S,
+                            gen_stats *gs, double *t_sample, double *t_score, grpo_err *err) {
     const run_config *c = t->cfg;
-    const int G = c->num_generations, B = c->generation_batch_size / G, N = B * G;
+    const int G = c->num_generations, N = B * G;
     int rc = GRPO_OK;
     double t0 = now_s();
     size_t *idx = malloc(B * sizeof *idx);
     const int **pp = malloc(B * sizeof *pp);
     int *plens = malloc(B * sizeof *plens);
     int64_t *pids = malloc(B * sizeof *pids);
-    gen_completion *gc = calloc(N, sizeof *gc);
-    sample *S = calloc(N, sizeof *S);
+    if (!idx || !pp || !plens || !pids) {
+        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %d prompts", B);
+        goto out;
+    }
     if ((rc = tasks_cursor_next(&t->cursor, &t->train, B, idx, err))) goto out;
     for (int i = 0; i < B; i++) {
         pp[i] = t->ptrain[idx[i]].ids;
@@ -431,12 +437,16 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     gp.sampling = (smp_params){(float)c->temperature, c->top_k, (float)c->top_p, (float)c->min_p,
                                (float)c->repetition_penalty};
     gp.seed = (uint64_t)c->seed;
-    gp.step = step;
+    /* round 0 keeps the plain (seed, step, prompt, j) seeds; a resampling round must not repeat them
+     * when the cursor brings the same prompt back within one step */
+    gp.step = round == 0 ? step : (int64_t)((uint64_t)step ^ ((uint64_t)round << 48));
     gp.eos_ids = t->eos;
     gp.n_eos = t->n_eos;
-    gen_stats gs;
-    if ((rc = gen_run(&t->model, pp, plens, pids, B, &gp, gc, &gs, err))) goto out;
-    double t_sample = now_s() - t0, t1 = now_s();
+    gen_stats g1;
+    if ((rc = gen_run(&t->model, pp, plens, pids, B, &gp, gc, &g1, err))) goto out;
+    gs->decode_tokens += g1.decode_tokens;
+    *t_sample += now_s() - t0;
+    double t1 = now_s();
 
     /* 2. score: each component, then the weighted total */
     const int nr = rw_registry_size(t->rw);
@@ -461,13 +471,75 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
         rc = rw_external_score(t->ext, t->ptrain[s->item].text, s->text, it->answer, &s->comp[nr], err);
         s->total += c->external_reward_weight * s->comp[nr];
     }
+    *t_score += now_s() - t1;
+out:
+    free(idx);
+    free(pp);
+    free(plens);
+    free(pids);
+    return rc;
+}
+
+/* 1 when the G totals of a group are not all the same */
+static int group_has_spread(const sample *S, int G) {
+    for (int j = 1; j < G; j++)
+        if (S[j].total != S[0].total) return 1;
+    return 0;
+}
+
+static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
+    const run_config *c = t->cfg;
+    const int G = c->num_generations, B = c->generation_batch_size / G, N = B * G;
+    int rc = GRPO_OK;
+    double t0 = now_s();
+    gen_completion *gc = calloc(N, sizeof *gc), *rgc = calloc(N, sizeof *rgc);
+    sample *S = calloc(N, sizeof *S), *RS = calloc(N, sizeof *RS);
+    double t_sample = 0, t_score = 0;
+    gen_stats gs = {0};
+    int kept = 0, rounds = 0, zero_std0 = 0, filtered = 0;
+    if (!gc || !rgc || !S || !RS) {
+        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %d completions", N);
+        goto out;
+    }
+    /* 1-2. sample and score B groups; with dynamic sampling (DAPO) groups whose rewards are all equal
+     * carry no signal: drop them and sample more prompts, up to 1 + max_resample_rounds rounds; the
+     * last round's groups fill what is still missing, spread or not */
+    const int max_rounds = c->dynamic_sampling ? 1 + c->max_resample_rounds : 1;
+    while (kept < B && !rc) {
+        const int last = rounds + 1 >= max_rounds;
+        memset(rgc, 0, N * sizeof *rgc);
+        memset(RS, 0, N * sizeof *RS);
+        rc = sample_and_score(t, step, rounds, B, rgc, RS, &gs, &t_sample, &t_score, err);
+        for (int g = 0; g < B && !rc; g++) {
+            const int spread = group_has_spread(RS + g * G, G);
+            if (rounds == 0) zero_std0 += !spread;
+            if (kept < B && (spread || last)) {
+                for (int j = 0; j < G; j++) {
+                    const int k = kept * G + j;
+                    gc[k] = rgc[g * G + j];
+                    S[k] = RS[g * G + j];
+                    S[k].c = &gc[k];
+                    memset(&rgc[g * G + j], 0, sizeof *rgc);
+                    RS[g * G + j].text = NULL;
+                }
+                kept++;
+            } else if (!spread) {
+                filtered++;
+            }
+        }
+        for (int k = 0; k < N; k++) free(RS[k].text);
+        gen_completions_free(rgc, N);
+        rounds++;
+    }
     if (rc) goto out;
-    double t_score = now_s() - t1;
+    if (rounds > 1 || filtered)
+        logf_(t, "step %lld: dynamic sampling dropped %d zero-spread group(s) in %d generation round(s)",
+              (long long)step + 1, filtered, rounds);
 
     /* 3. advantages */
     double *rw = malloc(N * sizeof *rw), *adv = malloc(N * sizeof *adv);
     for (int k = 0; k < N; k++) rw[k] = S[k].total;
-    int zero_std = learner_advantages(rw, B, G, t->lopts.scale_rewards, adv);
+    learner_advantages(rw, B, G, t->lopts.scale_rewards, adv);
     for (int k = 0; k < N; k++) S[k].adv = adv[k];
 
     /* 4. mu optimizer steps over micro-batches of whole sequences (prompt + completion) */
@@ -561,6 +633,7 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
         if ((rc = policy_adamw_step(&t->model, &h, err))) break;
     }
     double t_train = now_s() - t2;
+    const int nr = rw_registry_size(t->rw);
     if (rc) goto out2;
     if (skipped) logf_(t, "step %lld: %d update(s) skipped: non-finite loss or gradient norm", (long long)step + 1, skipped);
 
@@ -587,14 +660,19 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     sm.completion_len_mean = len_sum / N;
     sm.completion_len_max = len_max;
     sm.truncated_frac = trunc / N;
-    sm.zero_std_frac = (double)zero_std / B;
+    sm.zero_std_frac = (double)zero_std0 / B;
     sm.tokens_per_s_sampling = gs.decode_tokens / fmax(1e-9, t_sample);
     sm.tokens_per_s_training = train_tokens / fmax(1e-9, t_train);
     sm.seconds_sampling = t_sample;
     sm.seconds_scoring = t_score;
     sm.seconds_training = t_train;
+    double ent = 0, ntok = 0;
+    for (int k = 0; k < N; k++) ent += S[k].c->entropy_sum, ntok += S[k].c->n_tokens;
+    sm.entropy = ntok > 0 ? ent / ntok : 0.0;
     char mj[2048];
     int mn = snprintf(mj, sizeof mj, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", h.lr, gn_last, skipped);
+    if (c->dynamic_sampling)
+        mn += snprintf(mj + mn, sizeof mj - mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", rounds, filtered);
     for (int r = 0; r < nr; r++) {
         double cm = 0;
         for (int k = 0; k < N; k++) cm += S[k].comp[r];
@@ -603,11 +681,15 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     snprintf(mj + mn, sizeof mj - mn, "}");
     if ((rc = store_step_begin(t->db, step + 1, err))) goto out2;
     for (int k = 0; k < N && !rc; k++) {
+        /* a prompt drawn twice in one step (a small dataset, or dynamic sampling's extra rounds) numbers
+         * its second group's samples G..2G-1, so (step, prompt_id, sample_index) stays unique */
+        int occ = 0;
+        for (int g = 0; g < k / G; g++) occ += S[g * G].item == S[k].item;
         store_component comps[RW_MAX + 1];
         int ncomp = 0;
         for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), S[k].comp[r]};
         if (t->ext) comps[ncomp++] = (store_component){"external", S[k].comp[nr]};
-        store_rollout ro = {.prompt_id = t->train.items[S[k].item].id, .sample_index = S[k].c->sample_index,
+        store_rollout ro = {.prompt_id = t->train.items[S[k].item].id, .sample_index = occ * G + S[k].c->sample_index,
                             .prompt_text = t->ptrain[S[k].item].text, .completion_text = S[k].text,
                             .token_ids = S[k].c->tokens, .logprobs = S[k].c->logprobs, .n_tokens = S[k].c->n_tokens,
                             .components = comps, .n_components = ncomp, .reward_total = S[k].total,
@@ -622,9 +704,9 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
         char eta[32];
         fmt_duration(per * (c->max_steps - step - 1), eta, sizeof eta);
         logf_(t,
-              "step %lld/%d | reward %.3f±%.3f | acc %.3f | loss %.4f | kl %.4f | clip %.3f/%.3f | len %.1f/%.0f | "
+              "step %lld/%d | reward %.3f±%.3f | acc %.3f | loss %.4f | kl %.4f | ent %.3f | clip %.3f/%.3f | len %.1f/%.0f | "
               "trunc %.2f | zero-std %.2f | %.0f tok/s gen, %.0f tok/s train | %.1fs | ETA %s",
-              (long long)step + 1, c->max_steps, mean, sd, sm.accuracy, sm.loss, sm.kl, sm.clip_frac_low, sm.clip_frac_high,
+              (long long)step + 1, c->max_steps, mean, sd, sm.accuracy, sm.loss, sm.kl, sm.entropy, sm.clip_frac_low, sm.clip_frac_high,
               sm.completion_len_mean, len_max, sm.truncated_frac, sm.zero_std_frac, sm.tokens_per_s_sampling,
               sm.tokens_per_s_training, now_s() - t0, eta);
     }
@@ -643,14 +725,12 @@ out2:
     free(flp);
     free(fdl);
 out:
-    for (int k = 0; k < N; k++) free(S[k].text);
-    gen_completions_free(gc, N);
+    for (int k = 0; k < N && S; k++) free(S[k].text);
+    if (gc) gen_completions_free(gc, N);
     free(gc);
+    free(rgc);
     free(S);
-    free(idx);
-    free(pp);
-    free(plens);
-    free(pids);
+    free(RS);
     return rc;
 }
 
@@ -677,8 +757,6 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     if (cfg->device[0] && strcmp(cfg->device, "cpu")) {
         if (!policy_backend_get(cfg->device, err)) return err ? err->code : GRPO_EUNSUPPORTED;
     }
-    if (cfg->dynamic_sampling)
-        return grpo_errf(err, GRPO_EUNSUPPORTED, "dynamic_sampling is not implemented yet");
     if (cfg->num_threads > 0) omp_set_num_threads(cfg->num_threads);
     learner_opts lo = {.loss_type = (learner_loss_type)learner_loss_type_from_name(cfg->loss_type),
                        .scale_rewards = (learner_scale)learner_scale_from_name(cfg->scale_rewards),
@@ -866,16 +944,17 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
     gp.max_batch = 256;
     rc = gen_run(&t->model, pp, lens, ids, n, &gp, out, NULL, err);
     if (!rc) {
-        double p1 = 0, pk = 0, mk = 0;
+        eval_tally tally = {0};
         char(*ans)[256] = malloc((size_t)k * sizeof *ans);
+        const char **ansp = malloc(k * sizeof *ansp);
         int *ok = malloc(k * sizeof *ok);
         for (int i = 0; i < n; i++) {
-            int c = 0;
             for (int j = 0; j < k; j++) {
                 char *text = NULL;
                 size_t tl;
                 ok[j] = 0;
                 ans[j][0] = '\0';
+                ansp[j] = ans[j];
                 if (tok_decode(t->tok, out[i * k + j].tokens, out[i * k + j].n_tokens, TOK_SKIP_SPECIAL, &text, &tl,
                                NULL) == GRPO_OK) {
                     ok[j] = is_correct(t, &t->eval.items[i], text);
@@ -883,23 +962,14 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
                     if (math_extract(text, MATH_FALLBACK_NONE, raw, sizeof raw)) math_normalize(raw, ans[j], sizeof ans[j]);
                 }
                 free(text);
-                c += ok[j];
             }
-            p1 += (double)c / k;
-            pk += c > 0;
-            /* majority over non-empty extracted answers; ties go to the earliest sample */
-            int best = -1, best_votes = 0;
-            for (int j = 0; j < k; j++) {
-                if (!ans[j][0]) continue;
-                int v = 0;
-                for (int q = 0; q < k; q++) v += !strcmp(ans[j], ans[q]);
-                if (v > best_votes) best = j, best_votes = v;
-            }
-            mk += best >= 0 && ok[best];
+            eval_tally_add(&tally, ok, ansp, k);
         }
         free(ans);
+        free(ansp);
         free(ok);
         gen_completions_free(out, n * k);
+        const double p1 = tally.pass1_sum, pk = tally.pass_k_sum, mk = tally.maj_k_sum;
         res->n_problems = n;
         res->k = k;
         res->pass1 = n ? p1 / n : 0;

@@ -64,10 +64,11 @@ static int ends_with_stop(const gen_params *p, const live_seq *s) {
 }
 
 /* Appends a drawn token and decides whether the completion is finished. */
-static void accept_token(const gen_params *p, live_seq *s, int id, float lp) {
+static void accept_token(const gen_params *p, live_seq *s, int id, float lp, float ent) {
     gen_completion *c = s->out;
     c->tokens[c->n_tokens] = id;
     c->logprobs[c->n_tokens] = lp;
+    c->entropy_sum += ent;
     c->n_tokens++;
     for (int e = 0; e < p->n_eos; e++)
         if (id == p->eos_ids[e]) {
@@ -113,7 +114,7 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     smp_token *work = NULL;
     int maxb = p->max_batch > 0 ? p->max_batch : total;
     int *rows = NULL, *toks = NULL, *plen = NULL, *ostart = NULL, *live = NULL, *drawn = NULL;
-    float *drawn_lp = NULL;
+    float *drawn_lp = NULL, *drawn_ent = NULL;
     const policy_kv_block **pref = NULL;
     policy_kv_block **own = NULL;
     if (!pblocks || !seqs) goto oom;
@@ -141,10 +142,11 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     live = malloc((size_t)total * sizeof(int));
     drawn = malloc((size_t)nbuf * sizeof(int));
     drawn_lp = malloc((size_t)nbuf * sizeof(float));
+    drawn_ent = malloc((size_t)nbuf * sizeof(float));
     pref = calloc((size_t)nbuf, sizeof *pref);
     own = calloc((size_t)nbuf, sizeof *own);
     work = malloc((size_t)omp_get_max_threads() * V * sizeof *work);
-    if (!logits || !rows || !toks || !plen || !ostart || !live || !pref || !own || !work || !drawn || !drawn_lp) goto oom;
+    if (!logits || !rows || !toks || !plen || !ostart || !live || !pref || !own || !work || !drawn || !drawn_lp || !drawn_ent) goto oom;
 
     /* ---- prefill: each prompt once (sharing), or once per completion (no sharing) ---- */
     double t0 = now_s();
@@ -164,9 +166,9 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
             s->prefix = p->share_prefix ? &pblocks[i] : NULL;
             s->prefix_len = p->share_prefix ? prompt_lens[i] : 0;
             s->own_used = p->share_prefix ? 0 : prompt_lens[i];
-            float lp;
-            int id = smp_sample(&p->sampling, logits, V, NULL, 0, &s->rng, work, &lp);
-            accept_token(p, s, id, lp);
+            float lp, ent;
+            int id = smp_sample(&p->sampling, logits, V, NULL, 0, &s->rng, work, &lp, &ent);
+            accept_token(p, s, id, lp, ent);
         }
     }
     st.prefill_s = now_s() - t0;
@@ -200,12 +202,12 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
                 live_seq *s = &seqs[live[b0 + b]];
                 const gen_completion *c = s->out;
                 drawn[b] = smp_sample(&p->sampling, logits + (size_t)b * V, V, c->tokens, c->n_tokens, &s->rng,
-                                      work + (size_t)omp_get_thread_num() * V, &drawn_lp[b]);
+                                      work + (size_t)omp_get_thread_num() * V, &drawn_lp[b], &drawn_ent[b]);
             }
             for (int b = 0; b < nb; b++) {
                 live_seq *s = &seqs[live[b0 + b]];
                 s->own_used++;
-                accept_token(p, s, drawn[b], drawn_lp[b]);
+                accept_token(p, s, drawn[b], drawn_lp[b], drawn_ent[b]);
             }
         }
     }
@@ -228,6 +230,7 @@ done:
     free(live);
     free(drawn);
     free(drawn_lp);
+    free(drawn_ent);
     free(pref);
     free(own);
     free(work);

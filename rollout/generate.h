@@ -45,6 +45,7 @@ typedef struct {
     float *logprobs;              /* one per token, under the temperature-scaled full distribution */
     int n_tokens;
     int finish;                   /* GEN_FINISH_STOP or GEN_FINISH_LENGTH */
+    double entropy_sum;           /* sum over tokens of the entropy of the distribution each was drawn from */
 } gen_completion;
 
 typedef struct {

@@ -142,24 +142,34 @@ int smp_draw(const smp_array *a, rng_state *r) {
     return a->data[a->n - 1].id; /* u landed in the rounding slack at the top */
 }
 
-float smp_logprob(const float *logits, int V, float t, int id) {
+float smp_logprob(const float *logits, int V, float t, int id, float *entropy) {
     const float inv = 1.0f / t;
     float mx = -INFINITY;
     for (int i = 0; i < V; i++) mx = logits[i] * inv > mx ? logits[i] * inv : mx;
-    double se = 0.0;
-    for (int i = 0; i < V; i++) se += expf(logits[i] * inv - mx);
+    /* se = sum e^z, sz = sum z e^z with z = logits/t - mx; H = log se - sz / se */
+    double se = 0.0, sz = 0.0;
+    if (entropy) {
+        for (int i = 0; i < V; i++) {
+            const float z = logits[i] * inv - mx, e = expf(z);
+            se += e;
+            sz += (double)z * e;
+        }
+        *entropy = (float)(log(se) - sz / se);
+    } else {
+        for (int i = 0; i < V; i++) se += expf(logits[i] * inv - mx);
+    }
     return logits[id] * inv - mx - (float)log(se);
 }
 
 int smp_sample(const smp_params *p, const float *logits, int V, const int *prev, int n_prev, rng_state *r,
-               smp_token *work, float *logprob) {
+               smp_token *work, float *logprob, float *entropy) {
     smp_array a = {.data = work};
     smp_init(&a, logits, V);
     smp_repetition(&a, prev, n_prev, p->repetition_penalty);
     int id;
     if (p->temperature <= 0.0f) {
         id = smp_greedy(&a);
-        *logprob = smp_logprob(logits, V, 1.0f, id);
+        *logprob = smp_logprob(logits, V, 1.0f, id, entropy);
         return id;
     }
     smp_temperature(&a, p->temperature);
@@ -168,6 +178,6 @@ int smp_sample(const smp_params *p, const float *logits, int V, const int *prev,
     smp_top_p(&a, p->top_p);
     smp_min_p(&a, p->min_p);
     id = smp_draw(&a, r);
-    *logprob = smp_logprob(logits, V, p->temperature, id);
+    *logprob = smp_logprob(logits, V, p->temperature, id, entropy);
     return id;
 }

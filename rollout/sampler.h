@@ -56,10 +56,12 @@ int smp_greedy(const smp_array *a);
 int smp_draw(const smp_array *a, rng_state *r);
 
 /* Runs the whole chain on logits[0..V); returns the drawn id and stores its logprob
- * (log_softmax(logits / T), T = 1 when greedy) in *logprob. work must hold V entries. */
+ * (log_softmax(logits / T), T = 1 when greedy) in *logprob and, when entropy is not NULL, the
+ * entropy of that same full distribution in *entropy. work must hold V entries. */
 int smp_sample(const smp_params *p, const float *logits, int V, const int *prev, int n_prev, rng_state *r,
-               smp_token *work, float *logprob);
-/* log_softmax(logits / t)[id] over the full vocabulary, accumulated in double. */
-float smp_logprob(const float *logits, int V, float t, int id);
+               smp_token *work, float *logprob, float *entropy);
+/* log_softmax(logits / t)[id] over the full vocabulary, accumulated in double; when entropy is not
+ * NULL it also gets -sum p log p of softmax(logits / t) (same pass). */
+float smp_logprob(const float *logits, int V, float t, int id, float *entropy);
 
 #endif

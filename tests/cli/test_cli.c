@@ -221,6 +221,44 @@ static void an_external_reward_command_adds_its_component(void) {
     free(out);
 }
 
+static char *query(const char *run, const char *sql) {
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/%s/rollouts.db \"%s\"", tmp, run, sql);
+    if (tu_run(cmd, &out, 0)) fprintf(stderr, "\n  %s\n  %s\n", cmd, out ? out : "");
+    return out;
+}
+
+/* A random 0/1 reward with G = 2 leaves about half the groups with no spread. Dynamic sampling must drop
+ * them and resample until the batch (4 groups) is full: no stored group has equal rewards, each step
+ * still stores 8 rollouts, and the rounds are recorded. The steps also carry the policy's entropy. */
+static void dynamic_sampling_keeps_only_groups_with_reward_spread(void) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train.json", tmp);
+    FILE *f = fopen(path, "w");
+    fputs("{\"dataset_format\": \"gsm8k\", \"eval_size\": 1, \"num_generations\": 2,\n"
+          " \"generation_batch_size\": 8, \"per_device_train_batch_size\": 8, \"max_completion_length\": 8,\n"
+          " \"max_prompt_length\": 200, \"reward_funcs\": [\"random\"], \"learning_rate\": 1e-3,\n"
+          " \"dynamic_sampling\": true, \"max_resample_rounds\": 30, \"save_steps\": 0, \"seed\": 11}\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(train_fixture("dyn", 4, ""), 0);
+    char *out = query("dyn", "SELECT count(*) FROM (SELECT step, prompt_id FROM rollouts GROUP BY step, prompt_id, "
+                             "sample_index / 2 HAVING min(reward_total) = max(reward_total))");
+    CU_ASSERT_STRING_EQUAL(out, "0\n");
+    free(out);
+    out = query("dyn", "SELECT group_concat(n) FROM (SELECT count(*) n FROM rollouts GROUP BY step ORDER BY step)");
+    CU_ASSERT_STRING_EQUAL(out, "8,8,8,8\n");
+    free(out);
+    /* some groups were dropped (round 0 had zero-spread groups) and replaced by later rounds */
+    out = query("dyn", "SELECT sum(json_extract(metrics_json, '$.groups_dropped')) > 0, "
+                       "max(json_extract(metrics_json, '$.generation_rounds')) > 1, max(zero_std_frac) > 0 FROM steps");
+    CU_ASSERT_STRING_EQUAL(out, "1|1|1\n");
+    free(out);
+    /* mean per-token entropy of a 1024-id policy: in (0, ln 1024] */
+    out = query("dyn", "SELECT count(*) FROM steps WHERE entropy > 0 AND entropy <= 6.9315");
+    CU_ASSERT_STRING_EQUAL(out, "4\n");
+    free(out);
+}
+
 static void resumed_run_equals_an_uninterrupted_one_bit_for_bit(void) {
     write_train_config();
     CU_ASSERT_EQUAL_FATAL(train_fixture("whole", 5, ""), 0);
@@ -271,6 +309,7 @@ int main(void) {
     CU_add_test(s, "score_reports_damaged_files_by_name", score_reports_damaged_files_by_name);
     CU_add_test(s, "docs_config_md_is_what_the_code_generates", docs_config_md_is_what_the_code_generates);
     CU_add_test(s, "train_config_errors_name_the_key_before_any_work", train_config_errors_name_the_key_before_any_work);
+    CU_add_test(s, "dynamic_sampling_keeps_only_groups_with_reward_spread", dynamic_sampling_keeps_only_groups_with_reward_spread);
     CU_add_test(s, "train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward",
                 train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward);
     CU_add_test(s, "an_external_reward_command_adds_its_component", an_external_reward_command_adds_its_component);

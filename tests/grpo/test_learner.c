@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../grpo/eval_metrics.h"
 #include "../../grpo/learner.h"
 #include "../../policy/model.h"
 #include "../../policy/safetensors.h"
@@ -244,6 +245,37 @@ static void dapo_loss_matches_torch(void) { run_case(3); run_case(7); }
 static void sequence_level_is_with_unscaled_rewards_matches_torch(void) { run_case(8); }
 static void batch_scaled_dr_grpo_with_kl_matches_torch(void) { run_case(9); }
 
+/* Four problems, k = 4, tallied by hand:
+ *  A: answers 5 5 7 5, correct 1 1 0 1 -> pass1 3/4, pass@4 1, maj 5 (correct) 1
+ *  B: answers 3 9 9 -, correct 1 0 0 0 -> pass1 1/4, pass@4 1, maj 9 (wrong) 0
+ *  C: answers 2 4 2 4, correct 0 1 0 1 -> pass1 2/4, pass@4 1, tie 2:2 goes to 2 (seen first, wrong) 0
+ *  D: no answers, none correct          -> 0, 0, 0
+ * pass@1 = (0.75 + 0.25 + 0.5 + 0) / 4 = 0.375, pass@4 = 3/4, maj@4 = 1/4. */
+static void eval_tally_matches_hand_counts(void) {
+    const char *a[4] = {"5", "5", "7", "5"}, *b[4] = {"3", "9", "9", ""}, *c[4] = {"2", "4", "2", "4"},
+               *d[4] = {NULL, "", NULL, ""};
+    const int oa[4] = {1, 1, 0, 1}, ob[4] = {1, 0, 0, 0}, oc[4] = {0, 1, 0, 1}, od[4] = {0, 0, 0, 0};
+    eval_tally t = {0};
+    eval_tally_add(&t, oa, a, 4);
+    eval_tally_add(&t, ob, b, 4);
+    eval_tally_add(&t, oc, c, 4);
+    eval_tally_add(&t, od, d, 4);
+    CU_ASSERT_EQUAL(t.n_problems, 4);
+    CU_ASSERT_EQUAL(t.k, 4);
+    CU_ASSERT_DOUBLE_EQUAL(t.pass1_sum / t.n_problems, 0.375, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(t.pass_k_sum / t.n_problems, 0.75, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(t.maj_k_sum / t.n_problems, 0.25, 1e-12);
+    /* k = 1 (greedy): all three are the same number */
+    eval_tally g = {0};
+    const char *one[1] = {"5"};
+    const int yes[1] = {1}, no[1] = {0};
+    eval_tally_add(&g, yes, one, 1);
+    eval_tally_add(&g, no, one, 1);
+    CU_ASSERT_DOUBLE_EQUAL(g.pass1_sum, 1.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(g.pass_k_sum, 1.0, 0);
+    CU_ASSERT_DOUBLE_EQUAL(g.maj_k_sum, 1.0, 0);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("learner", NULL, NULL);
@@ -252,6 +284,7 @@ int main(void) {
     CU_add_test(s, "batch_scaled_advantages_divide_by_the_batch_std", batch_scaled_advantages_divide_by_the_batch_std);
     CU_add_test(s, "surrogate_gradient_vanishes_only_where_the_clip_binds", surrogate_gradient_vanishes_only_where_the_clip_binds);
     CU_add_test(s, "log_ratio_is_clamped_to_20_before_exp", log_ratio_is_clamped_to_20_before_exp);
+    CU_add_test(s, "eval_tally_matches_hand_counts", eval_tally_matches_hand_counts);
     CU_add_test(s, "k3_kl_term_adds_beta_kl_and_its_gradient", k3_kl_term_adds_beta_kl_and_its_gradient);
     CU_add_test(s, "grpo_loss_matches_torch", grpo_loss_matches_torch);
     CU_add_test(s, "bnpo_loss_matches_torch", bnpo_loss_matches_torch);

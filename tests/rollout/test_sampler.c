@@ -116,10 +116,37 @@ static void recorded_logprob_is_under_the_full_temperature_distribution(void) {
     for (int i = 0; i < 6; i++) z += exp(l[i] / 0.8);
     for (int t = 0; t < 50; t++) {
         float lp;
-        int id = smp_sample(&p, l, 6, NULL, 0, &r, buf, &lp);
+        int id = smp_sample(&p, l, 6, NULL, 0, &r, buf, &lp, NULL);
         CU_ASSERT(id == 0 || id == 1);
         CU_ASSERT_DOUBLE_EQUAL(lp, l[id] / 0.8 - log(z), 1e-6);
     }
+}
+
+/* logits ln 1, ln 2, ln 4: p = 1/7, 2/7, 4/7 at T = 1; at T = 0.5 the logits double, p = 1/21, 4/21, 16/21.
+ * The entropy is of the full temperature distribution, whatever top-k keeps. */
+static void entropy_is_of_the_full_temperature_distribution(void) {
+    const float l[3] = {0.0f, (float)log(2.0), (float)log(4.0)};
+    const double p1[3] = {1.0 / 7, 2.0 / 7, 4.0 / 7}, p2[3] = {1.0 / 21, 4.0 / 21, 16.0 / 21};
+    double h1 = 0, h2 = 0;
+    for (int i = 0; i < 3; i++) h1 -= p1[i] * log(p1[i]), h2 -= p2[i] * log(p2[i]);
+    float e = -1;
+    float lp = smp_logprob(l, 3, 1.0f, 2, &e);
+    CU_ASSERT_DOUBLE_EQUAL(e, h1, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(lp, log(4.0 / 7), 1e-6);
+    smp_params p = smp_defaults();
+    p.temperature = 0.5f;
+    p.top_k = 1;
+    rng_state r;
+    rng_seed(&r, 3);
+    e = -1;
+    int id = smp_sample(&p, l, 3, NULL, 0, &r, buf, &lp, &e);
+    CU_ASSERT_EQUAL(id, 2);
+    CU_ASSERT_DOUBLE_EQUAL(e, h2, 1e-6);
+    /* greedy: recorded under T = 1 */
+    p.temperature = 0.0f;
+    e = -1;
+    smp_sample(&p, l, 3, NULL, 0, &r, buf, &lp, &e);
+    CU_ASSERT_DOUBLE_EQUAL(e, h1, 1e-6);
 }
 
 /* 10^5 draws through the whole chain against the truncated distribution computed here by hand:
@@ -152,7 +179,7 @@ static void draw_frequencies_match_the_truncated_distribution(void) {
     const int N = 100000;
     for (int t = 0; t < N; t++) {
         float lp;
-        counts[smp_sample(&p, l, 6, NULL, 0, &r, buf, &lp)]++;
+        counts[smp_sample(&p, l, 6, NULL, 0, &r, buf, &lp, NULL)]++;
     }
     double chi2 = 0;
     int outside = 0;
@@ -185,6 +212,7 @@ int register_sampler_suite(void) {
                 greedy_picks_the_highest_logit_and_the_lowest_id_on_ties);
     CU_add_test(s, "recorded_logprob_is_under_the_full_temperature_distribution",
                 recorded_logprob_is_under_the_full_temperature_distribution);
+    CU_add_test(s, "entropy_is_of_the_full_temperature_distribution", entropy_is_of_the_full_temperature_distribution);
     CU_add_test(s, "draw_frequencies_match_the_truncated_distribution", draw_frequencies_match_the_truncated_distribution);
     return 0;
 }
