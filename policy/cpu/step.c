@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "rowdot.h"
 
 typedef float v8 __attribute__((vector_size(32)));
 
@@ -29,79 +30,9 @@ static inline float dot_tail(const float *x, const float *w, int k0, int K) {
     return s;
 }
 
-/* y[m, j] = dot(x[m, :], W[j, :]) (+ bias[j]) for an MB x JB tile; each element has its own
- * accumulator, so the value does not depend on MB, JB or where the tile starts. */
-#define TILE(MB, JB)                                                                                  \
-    static void tile_##MB##x##JB(float *y, int ldy, const float *x, int ldx, const float *W, int ldw, \
-                                 const float *bias, int K) {                                         \
-        v8 acc[MB][JB];                                                                               \
-        for (int a = 0; a < MB; a++)                                                                  \
-            for (int b = 0; b < JB; b++) acc[a][b] = (v8){0};                                         \
-        const int K8 = K & ~7;                                                                        \
-        for (int k = 0; k < K8; k += 8) {                                                             \
-            v8 xv[MB], wv[JB];                                                                        \
-            for (int a = 0; a < MB; a++) xv[a] = load8(x + (size_t)a * ldx + k);                      \
-            for (int b = 0; b < JB; b++) wv[b] = load8(W + (size_t)b * ldw + k);                      \
-            for (int a = 0; a < MB; a++)                                                              \
-                for (int b = 0; b < JB; b++) acc[a][b] += xv[a] * wv[b];                              \
-        }                                                                                             \
-        for (int a = 0; a < MB; a++)                                                                  \
-            for (int b = 0; b < JB; b++) {                                                            \
-                float s = hsum8(acc[a][b]) + dot_tail(x + (size_t)a * ldx, W + (size_t)b * ldw, K8, K); \
-                y[(size_t)a * ldy + b] = bias ? s + bias[b] : s;                                      \
-            }                                                                                         \
-    }
-TILE(4, 4)
-TILE(1, 4)
-TILE(4, 1)
-TILE(1, 1)
-
-/* One product of a rowdot_multi call: y[M, N] = x[M, K] @ W[N, K]^T (+ bias). */
-typedef struct {
-    float *y;
-    const float *W, *bias;
-    int N;
-} rowdot_job;
-
-/* Column block jb (4 outputs) of one job, for all M rows. */
-static void rowdot_block(const rowdot_job *J, const float *x, int M, int K, int jb) {
-    const int j = jb * 4, N = J->N;
-    float *y = J->y;
-    const float *W = J->W;
-    if (j + 4 <= N) {
-        const float *Wj = W + (size_t)j * K, *bj = J->bias ? J->bias + j : NULL;
-        int m = 0;
-        for (; m + 4 <= M; m += 4) tile_4x4(y + (size_t)m * N + j, N, x + (size_t)m * K, K, Wj, K, bj, K);
-        for (; m < M; m++) tile_1x4(y + (size_t)m * N + j, N, x + (size_t)m * K, K, Wj, K, bj, K);
-        return;
-    }
-    for (int jj = j; jj < N; jj++) {
-        const float *Wjj = W + (size_t)jj * K, *bjj = J->bias ? J->bias + jj : NULL;
-        int m = 0;
-        for (; m + 4 <= M; m += 4) tile_4x1(y + (size_t)m * N + jj, N, x + (size_t)m * K, K, Wjj, K, bjj, K);
-        for (; m < M; m++) tile_1x1(y + (size_t)m * N + jj, N, x + (size_t)m * K, K, Wjj, K, bjj, K);
-    }
-}
-
-/* Several products over the same x[M, K], in one parallel region (fewer barriers per layer).
- * Row-deterministic (see the file comment). */
-static void rowdot_multi(const rowdot_job *jobs, int n_jobs, const float *x, int M, int K) {
-    int start[8], total = 0;
-    for (int i = 0; i < n_jobs; i++) {
-        start[i] = total;
-        total += (jobs[i].N + 3) / 4;
-    }
-#pragma omp parallel for schedule(static)
-    for (int b = 0; b < total; b++) {
-        int i = n_jobs - 1;
-        while (start[i] > b) i--;
-        rowdot_block(&jobs[i], x, M, K, b - start[i]);
-    }
-}
-
-static void rowdot_gemm(float *y, const float *x, const float *W, const float *bias, int M, int K, int N) {
-    rowdot_job j = {y, W, bias, N};
-    rowdot_multi(&j, 1, x, M, K);
+static void rowdot_gemm(float *y, const float *x, const float *W, const float *bias, int M, int K, int N, float *pack) {
+    const rowdot_job j = {y, W, bias, N};
+    rowdot_multi(&j, 1, x, M, K, pack);
 }
 
 /* Dot product of length n with one vector accumulator and a fixed lane order. */
@@ -114,7 +45,7 @@ static inline float dot_fixed(const float *a, const float *b, int n) {
 
 /* Scratch for one step, sized for R rows. */
 typedef struct {
-    float *x, *xn, *q, *k, *v, *ctx, *gate, *up, *tmp, *last;
+    float *x, *xn, *q, *k, *v, *ctx, *gate, *up, *tmp, *last, *pack;
     int *pos, *seq_of, *own_row;
     float *mem;
 } step_scratch;
@@ -122,13 +53,18 @@ typedef struct {
 static int scratch_alloc(step_scratch *S, const policy_config *c, int R, int n_seq) {
     const size_t H = c->hidden_size, F = c->intermediate_size, Q = (size_t)c->num_attention_heads * c->head_dim;
     const size_t KV = (size_t)c->num_key_value_heads * c->head_dim;
-    size_t sizes[] = {R * H, R * H, R * Q, R * KV, R * KV, R * Q, R * F, R * F, R * H, (size_t)n_seq * H};
+    const int Kmax = (int)(F > H ? (F > Q ? F : Q) : (H > Q ? H : Q));
+    size_t pack = rowdot_scratch_floats(R, Kmax), pack_lm = rowdot_scratch_floats(n_seq, (int)H);
+    size_t sizes[] = {R * H, R * H, R * Q, R * KV, R * KV, R * Q, R * F, R * F, R * H, (size_t)n_seq * H,
+                      pack > pack_lm ? pack : pack_lm};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
-    S->mem = malloc(total * sizeof(float) + 3 * (size_t)R * sizeof(int));
+    /* 64-byte aligned, and every buffer a multiple of 16 floats: rowdot's packed panels need it */
+    size_t bytes = (total * sizeof(float) + 3 * (size_t)R * sizeof(int) + 63) & ~(size_t)63;
+    S->mem = aligned_alloc(64, bytes);
     if (!S->mem) return -1;
     float *p = S->mem;
-    float **dst[] = {&S->x, &S->xn, &S->q, &S->k, &S->v, &S->ctx, &S->gate, &S->up, &S->tmp, &S->last};
+    float **dst[] = {&S->x, &S->xn, &S->q, &S->k, &S->v, &S->ctx, &S->gate, &S->up, &S->tmp, &S->last, &S->pack};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *dst[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
@@ -228,7 +164,7 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
         const policy_layer *W = &m->w.layers[l];
         cpu_rmsnorm(S.xn, rstd, S.x, W->input_norm, R, H, c->rms_norm_eps);
         const rowdot_job qkv[3] = {{S.q, W->wq, W->bq, Q}, {S.k, W->wk, W->bk, KV}, {S.v, W->wv, W->bv, KV}};
-        rowdot_multi(qkv, 3, S.xn, R, H);
+        rowdot_multi(qkv, 3, S.xn, R, H, S.pack);
         if (c->qk_norm) {
             /* in place: each row's norm reads its row before writing it */
             float *rq = malloc((size_t)R * (nh + nkv) * sizeof(float));
@@ -249,19 +185,19 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
             memcpy(ob->v + ((size_t)l * ob->cap + S.own_row[r]) * KV, S.v + (size_t)r * KV, KV * sizeof(float));
         }
         step_attention(m, st, l, &S, R);
-        rowdot_gemm(S.tmp, S.ctx, W->wo, W->bo, R, Q, H);
+        rowdot_gemm(S.tmp, S.ctx, W->wo, W->bo, R, Q, H, S.pack);
         const size_t RH = (size_t)R * H;
         for (size_t i = 0; i < RH; i++) S.x[i] += S.tmp[i];
         cpu_rmsnorm(S.xn, rstd, S.x, W->post_norm, R, H, c->rms_norm_eps);
         const rowdot_job gu[2] = {{S.gate, W->w_gate, NULL, F}, {S.up, W->w_up, NULL, F}};
-        rowdot_multi(gu, 2, S.xn, R, H);
+        rowdot_multi(gu, 2, S.xn, R, H, S.pack);
         const size_t RF = (size_t)R * F;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < RF; i++) {
             float g = S.gate[i];
             S.gate[i] = g / (1.0f + expf(-g)) * S.up[i];
         }
-        rowdot_gemm(S.tmp, S.gate, W->w_down, NULL, R, F, H);
+        rowdot_gemm(S.tmp, S.gate, W->w_down, NULL, R, F, H, S.pack);
         for (size_t i = 0; i < RH; i++) S.x[i] += S.tmp[i];
     }
     /* logits of each sequence's last row only */
@@ -270,7 +206,7 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
         memcpy(S.xn + (size_t)s * H, S.x + (size_t)(r - 1) * H, H * sizeof(float));
     }
     cpu_rmsnorm(S.last, rstd, S.xn, m->w.final_norm, st->n_seq, H, c->rms_norm_eps);
-    rowdot_gemm(logits, S.last, m->w.lm_head, NULL, st->n_seq, H, V);
+    rowdot_gemm(logits, S.last, m->w.lm_head, NULL, st->n_seq, H, V, S.pack);
     free(S.mem);
     return GRPO_OK;
 }

@@ -1,0 +1,177 @@
+/* policy/cpu/rowdot.c: y = x @ W^T for the cached forward, with results independent of the row count.
+ *
+ * The rows of x are repacked k-major in panels of 32 ([panel][k][32 rows], zero-padded), so one
+ * vector holds the same k of 16 (or 8) rows. The microkernel broadcasts W[j, k] and adds
+ * x[:, k] * W[j, k] into one accumulator lane per output element, k = 0, 1, ..., K-1, with a
+ * fused multiply-add. Every output element is therefore the same chain of FMAs whatever M is,
+ * which panel or lane its row lands in, how the columns are split into blocks and threads,
+ * and which kernel width runs it: there is no horizontal reduction to depend on the tile. Padding
+ * rows compute zeros that are never stored. W stays in its HF layout ([N, K], row-major); each
+ * block of columns is read once per panel, from L1/L2 after the first panel. */
+#include "rowdot.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define PANEL 32 /* rows per packed panel */
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define VL 16
+typedef __m512 vec;
+#define VZERO() _mm512_setzero_ps()
+#define VLOAD(p) _mm512_load_ps(p)
+#define VSTORE(p, v) _mm512_store_ps(p, v)
+#define VBCAST(s) _mm512_set1_ps(s)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#elif defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+#define VL 8
+typedef __m256 vec;
+#define VZERO() _mm256_setzero_ps()
+#define VLOAD(p) _mm256_load_ps(p)
+#define VSTORE(p, v) _mm256_store_ps(p, v)
+#define VBCAST(s) _mm256_set1_ps(s)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+#include <math.h>
+#define VL 8
+typedef struct {
+    float f[8];
+} vec;
+static inline vec v_zero(void) { return (vec){{0}}; }
+static inline vec v_load(const float *p) {
+    vec r;
+    memcpy(&r, p, sizeof r);
+    return r;
+}
+static inline vec v_bcast(float s) {
+    vec r;
+    for (int i = 0; i < 8; i++) r.f[i] = s;
+    return r;
+}
+static inline vec v_fma(vec a, vec b, vec c) {
+    for (int i = 0; i < 8; i++) c.f[i] = fmaf(a.f[i], b.f[i], c.f[i]);
+    return c;
+}
+#define VZERO() v_zero()
+#define VLOAD(p) v_load(p)
+#define VSTORE(p, v) memcpy(p, &(v), sizeof(vec))
+#define VBCAST(s) v_bcast(s)
+#define VFMA(a, b, c) v_fma(a, b, c)
+#endif
+
+#define NVF (PANEL / VL) /* vectors in a full panel */
+#define NVH (NVF / 2)    /* vectors in a half panel */
+
+/* out[b * PANEL + i] = sum_k xp[k * PANEL + i] * W[b * ldw + k] for NV vectors of rows and JB
+ * columns; each lane is one FMA chain in k order. */
+#define KERNEL(NAME, NV, JB)                                                                        \
+    static void NAME(const float *restrict xp, int K, const float *restrict W, size_t ldw,         \
+                     float *restrict out) {                                                         \
+        vec acc[NV][JB];                                                                            \
+        _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++)                                      \
+            _Pragma("GCC unroll 32") for (int b = 0; b < JB; b++) acc[v][b] = VZERO();             \
+        for (int k = 0; k < K; k++) {                                                               \
+            vec xv[NV];                                                                             \
+            _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++) xv[v] = VLOAD(xp + (size_t)k * PANEL + v * VL); \
+            _Pragma("GCC unroll 32") for (int b = 0; b < JB; b++) {                                \
+                const vec w = VBCAST(W[b * ldw + k]);                                               \
+                _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++) acc[v][b] = VFMA(xv[v], w, acc[v][b]); \
+            }                                                                                       \
+        }                                                                                           \
+        _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++)                                      \
+            _Pragma("GCC unroll 32") for (int b = 0; b < JB; b++) VSTORE(out + b * PANEL + v * VL, acc[v][b]); \
+    }
+
+#if VL == 16
+/* full panel: 2 x 12 zmm accumulators; half panel: 1 x 24 */
+#define JBF 12
+#define JBH 24
+#else
+#define JBF 3
+#define JBH 6
+#endif
+#define JBMAX JBH
+KERNEL(kern_full, NVF, JBF)
+KERNEL(kern_full4, NVF, 4)
+KERNEL(kern_full1, NVF, 1)
+KERNEL(kern_half, NVH, JBH)
+KERNEL(kern_half4, NVH, 4)
+KERNEL(kern_half1, NVH, 1)
+
+size_t rowdot_scratch_floats(int M, int K) { return (size_t)((M + PANEL - 1) / PANEL) * PANEL * (size_t)K; }
+
+/* Rows [p*PANEL, p*PANEL + PANEL) of x, k-major, zero-padded past M. */
+static void pack_panel(float *xp, const float *x, int M, int K, int p) {
+    const int m0 = p * PANEL, n = M - m0 < PANEL ? M - m0 : PANEL;
+    for (int k0 = 0; k0 < K; k0 += 64) {
+        const int k1 = k0 + 64 < K ? k0 + 64 : K;
+        for (int k = k0; k < k1; k++) {
+            float *d = xp + (size_t)k * PANEL;
+            for (int i = 0; i < n; i++) d[i] = x[(size_t)(m0 + i) * K + k];
+            for (int i = n; i < PANEL; i++) d[i] = 0.0f;
+        }
+    }
+}
+
+/* Columns [j0, j0 + jb) of one job for every panel. */
+static void run_block(const rowdot_job *J, const float *xp, int M, int K, int j0, int jb) {
+    float out[JBMAX * PANEL] __attribute__((aligned(64)));
+    const int N = J->N;
+    const size_t ldw = (size_t)K;
+    for (int m0 = 0; m0 < M; m0 += PANEL) {
+        const float *px = xp + (size_t)m0 * K;
+        const int rows = M - m0 < PANEL ? M - m0 : PANEL, half = rows <= PANEL / 2;
+        const int step = half ? JBH : JBF;
+        for (int j = j0; j < j0 + jb;) {
+            const float *Wj = J->W + (size_t)j * ldw;
+            int w;
+            if (j0 + jb - j >= step) {
+                w = step;
+                if (half) kern_half(px, K, Wj, ldw, out);
+                else kern_full(px, K, Wj, ldw, out);
+            } else if (j0 + jb - j >= 4) {
+                w = 4;
+                if (half) kern_half4(px, K, Wj, ldw, out);
+                else kern_full4(px, K, Wj, ldw, out);
+            } else {
+                w = 1;
+                if (half) kern_half1(px, K, Wj, ldw, out);
+                else kern_full1(px, K, Wj, ldw, out);
+            }
+            for (int i = 0; i < rows; i++) {
+                float *yr = J->y + (size_t)(m0 + i) * N + j;
+                if (J->bias)
+                    for (int b = 0; b < w; b++) yr[b] = out[b * PANEL + i] + J->bias[j + b];
+                else
+                    for (int b = 0; b < w; b++) yr[b] = out[b * PANEL + i];
+            }
+            j += w;
+        }
+    }
+}
+
+void rowdot_multi(const rowdot_job *jobs, int n_jobs, const float *x, int M, int K, float *scratch) {
+    /* columns go to threads in blocks of BLK (a multiple of both kernels' widths) */
+    enum { BLK = 24 };
+    int start[9], total = 0;
+    for (int i = 0; i < n_jobs; i++) {
+        start[i] = total;
+        total += (jobs[i].N + BLK - 1) / BLK;
+    }
+    start[n_jobs] = total;
+    const int panels = (M + PANEL - 1) / PANEL;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int p = 0; p < panels; p++) pack_panel(scratch + (size_t)p * PANEL * K, x, M, K, p);
+#pragma omp for schedule(static)
+        for (int b = 0; b < total; b++) {
+            int i = n_jobs - 1;
+            while (start[i] > b) i--;
+            const int j0 = (b - start[i]) * BLK, jb = jobs[i].N - j0 < BLK ? jobs[i].N - j0 : BLK;
+            run_block(&jobs[i], scratch, M, K, j0, jb);
+        }
+    }
+}
