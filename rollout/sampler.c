@@ -1,7 +1,10 @@
 /* rollout/sampler.c: the sampler chain stages (see sampler.h). */
 #include "sampler.h"
 
+#include "../policy/cpu/cpu.h"
+
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,8 +164,78 @@ float smp_logprob(const float *logits, int V, float t, int id, float *entropy) {
     return logits[id] * inv - mx - (float)log(se);
 }
 
+/* The plain chain (temperature only: no penalty, top-k, top-p or min-p) in three vectorized passes
+ * instead of eight: the max, then e = exp(z) with z = (logit - max) / T in blocks of 1024 (16 float
+ * lanes per block, blocks summed in double), then the draw, which finds its block from the block sums
+ * and scans only that block. It draws from the same distribution as the full chain (tested by
+ * chi-square), though not with the same rounding, so ids can differ from the chain's at equal seeds.
+ * work holds V smp_tokens: the first V floats take e, the block sums follow. */
+enum { PLAIN_BLOCK = 1024 };
+
+static int sample_plain(const float *logits, int V, float t, rng_state *r, smp_token *work, float *logprob,
+                        float *entropy) {
+    float *e = (float *)work;
+    const int nb = (V + PLAIN_BLOCK - 1) / PLAIN_BLOCK;
+    double *bsum = (double *)(void *)(((uintptr_t)(e + V) + 7) & ~(uintptr_t)7);
+    const float inv = 1.0f / t;
+    float m16[16];
+    for (int l = 0; l < 16; l++) m16[l] = -INFINITY;
+    int v = 0;
+    for (; v + 16 <= V; v += 16)
+        for (int l = 0; l < 16; l++) m16[l] = logits[v + l] > m16[l] ? logits[v + l] : m16[l];
+    float lmax = -INFINITY;
+    for (int l = 0; l < 16; l++) lmax = m16[l] > lmax ? m16[l] : lmax;
+    for (; v < V; v++) lmax = logits[v] > lmax ? logits[v] : lmax;
+    double sum = 0.0, sz = 0.0;
+    for (int b = 0; b < nb; b++) {
+        const int b0 = b * PLAIN_BLOCK, b1 = b0 + PLAIN_BLOCK < V ? b0 + PLAIN_BLOCK : V;
+        float s16[16] = {0}, q16[16] = {0};
+        int i = b0;
+        for (; i + 16 <= b1; i += 16)
+            for (int l = 0; l < 16; l++) {
+                const float z = (logits[i + l] - lmax) * inv, x = cpu_expf(z);
+                e[i + l] = x;
+                s16[l] += x;
+                q16[l] += z * x;
+            }
+        double bs = 0.0, bq = 0.0;
+        for (int l = 0; l < 16; l++) bs += s16[l], bq += q16[l];
+        for (; i < b1; i++) {
+            const float z = (logits[i] - lmax) * inv, x = cpu_expf(z);
+            e[i] = x;
+            bs += x;
+            bq += (double)z * x;
+        }
+        bsum[b] = bs;
+        sum += bs;
+        sz += bq;
+    }
+    const double target = rng_uniform_d(r) * sum;
+    double cum = 0.0;
+    int b = 0;
+    while (b + 1 < nb && cum + bsum[b] <= target) cum += bsum[b++];
+    const int b0 = b * PLAIN_BLOCK, b1 = b0 + PLAIN_BLOCK < V ? b0 + PLAIN_BLOCK : V;
+    int id = -1, last = b0;
+    for (int i = b0; i < b1; i++) {
+        if (e[i] > 0.0f) last = i;
+        cum += e[i];
+        if (target < cum && e[i] > 0.0f) {
+            id = i;
+            break;
+        }
+    }
+    if (id < 0) id = last; /* target landed in the rounding slack between the block sum and the scan */
+    const double lse = log(sum);
+    if (entropy) *entropy = (float)(lse - sz / sum);
+    *logprob = (float)((double)((logits[id] - lmax) * inv) - lse);
+    return id;
+}
+
 int smp_sample(const smp_params *p, const float *logits, int V, const int *prev, int n_prev, rng_state *r,
                smp_token *work, float *logprob, float *entropy) {
+    if (V >= 2 && p->temperature > 0.0f && (p->repetition_penalty == 1.0f || n_prev <= 0) && (p->top_k <= 0 || p->top_k >= V) &&
+        p->top_p >= 1.0f && p->min_p <= 0.0f)
+        return sample_plain(logits, V, p->temperature, r, work, logprob, entropy);
     smp_array a = {.data = work};
     smp_init(&a, logits, V);
     smp_repetition(&a, prev, n_prev, p->repetition_penalty);

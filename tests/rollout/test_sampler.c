@@ -2,6 +2,7 @@
  * distributions, and sampling frequencies against the truncated distribution (chi-square). */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,73 @@ static void entropy_is_of_the_full_temperature_distribution(void) {
     CU_ASSERT_DOUBLE_EQUAL(e, h1, 1e-6);
 }
 
+/* The temperature-only chain takes a fused path: over 32768 random logits its recorded logprob and
+ * entropy match smp_logprob (double accumulation, libm expf). */
+static void plain_path_logprob_and_entropy_match_the_reference(void) {
+    const int V = 32768;
+    float *l = malloc(V * sizeof *l);
+    smp_token *w = malloc(V * sizeof *w);
+    rng_state g;
+    rng_seed(&g, 77);
+    for (int i = 0; i < V; i++) l[i] = (float)(3.0 * rng_normal(&g));
+    const float temps[2] = {1.0f, 0.7f};
+    double worst_lp = 0, worst_h = 0;
+    for (int k = 0; k < 2; k++) {
+        smp_params p = smp_defaults();
+        p.temperature = temps[k];
+        rng_state r;
+        rng_seed(&r, 9 + k);
+        for (int t = 0; t < 20; t++) {
+            float lp, h, href;
+            int id = smp_sample(&p, l, V, NULL, 0, &r, w, &lp, &h);
+            CU_ASSERT_FATAL(id >= 0 && id < V);
+            float ref = smp_logprob(l, V, temps[k], id, &href);
+            worst_lp = fmax(worst_lp, fabs(lp - ref));
+            worst_h = fmax(worst_h, fabs(h - href));
+        }
+    }
+    printf("[|d logprob| %.1e, |d entropy| %.1e] ", worst_lp, worst_h);
+    CU_ASSERT(worst_lp <= 5e-6);
+    CU_ASSERT(worst_h <= 5e-6);
+    free(l);
+    free(w);
+}
+
+/* The fused path's draws over 2500 ids (three blocks of 1024) against the exact softmax: four ids
+ * in different blocks hold most of the mass, the other 2496 share the rest. Chi-square, 5 bins. */
+static void plain_path_draw_frequencies_match_the_softmax(void) {
+    const int V = 2500, special[4] = {5, 1030, 2100, 2499};
+    const float sl[4] = {2.0f, 1.0f, 1.5f, 0.5f};
+    float *l = malloc(V * sizeof *l);
+    smp_token *w = malloc(V * sizeof *w);
+    for (int i = 0; i < V; i++) l[i] = -2.0f;
+    for (int j = 0; j < 4; j++) l[special[j]] = sl[j];
+    const double T = 0.8;
+    double z = 0, pj[5] = {0};
+    for (int i = 0; i < V; i++) z += exp(l[i] / T);
+    for (int j = 0; j < 4; j++) pj[j] = exp(sl[j] / T) / z;
+    pj[4] = 1.0 - pj[0] - pj[1] - pj[2] - pj[3];
+    smp_params p = smp_defaults();
+    p.temperature = (float)T;
+    rng_state r;
+    rng_seed(&r, 4242);
+    const int N = 100000;
+    int counts[5] = {0};
+    for (int t = 0; t < N; t++) {
+        float lp;
+        int id = smp_sample(&p, l, V, NULL, 0, &r, w, &lp, NULL), bin = 4;
+        for (int j = 0; j < 4; j++)
+            if (id == special[j]) bin = j;
+        counts[bin]++;
+    }
+    double chi2 = 0;
+    for (int j = 0; j < 5; j++) chi2 += (counts[j] - N * pj[j]) * (counts[j] - N * pj[j]) / (N * pj[j]);
+    printf("[chi2 %.2f, df 4] ", chi2);
+    CU_ASSERT(chi2 < 18.47); /* p = 0.001 */
+    free(l);
+    free(w);
+}
+
 /* 10^5 draws through the whole chain against the truncated distribution computed here by hand:
  * T = 0.8, top-k 4, top-p 0.9 over six logits. Chi-square with a fixed seed. */
 static void draw_frequencies_match_the_truncated_distribution(void) {
@@ -213,6 +281,8 @@ int register_sampler_suite(void) {
     CU_add_test(s, "recorded_logprob_is_under_the_full_temperature_distribution",
                 recorded_logprob_is_under_the_full_temperature_distribution);
     CU_add_test(s, "entropy_is_of_the_full_temperature_distribution", entropy_is_of_the_full_temperature_distribution);
+    CU_add_test(s, "plain_path_logprob_and_entropy_match_the_reference", plain_path_logprob_and_entropy_match_the_reference);
+    CU_add_test(s, "plain_path_draw_frequencies_match_the_softmax", plain_path_draw_frequencies_match_the_softmax);
     CU_add_test(s, "draw_frequencies_match_the_truncated_distribution", draw_frequencies_match_the_truncated_distribution);
     return 0;
 }
