@@ -308,6 +308,40 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     return rc;
 }
 
+/* The tokenizer (cfg->tokenizer, else the model directory), the chat format, the prompt template and
+ * the rewards: the setup train_run and train_evaluate share. */
+static int setup_text(trainer *t, grpo_err *err) {
+    const run_config *cfg = t->cfg;
+    const char *tokdir = cfg->tokenizer[0] ? cfg->tokenizer : cfg->model;
+    if (!strncmp(tokdir, "init:", 5))
+        return grpo_errf(err, GRPO_EINVAL, "model \"%s\" is a fresh random model: set \"tokenizer\" to a directory", cfg->model);
+    int cf = chat_format_from_name(cfg->chat_template);
+    if (cf < 0)
+        return grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown (chatml, qwen2.5, qwen3, llama3, deepseek-r1, raw)",
+                         cfg->chat_template);
+    t->chat = (chat_format)cf;
+    int rc;
+    if ((rc = tasks_template_check(cfg->prompt_template, err))) return rc;
+    if ((rc = tok_load(&t->tok, tokdir, err))) return rc;
+    t->tok_dir = tokdir;
+    return build_rewards(t, err);
+}
+
+static void trainer_free(trainer *t) {
+    if (t->db) store_close(t->db);
+    free_prompts(t->ptrain, t->train.n);
+    free_prompts(t->peval, t->eval.n);
+    tasks_dataset_free(&t->train);
+    tasks_dataset_free(&t->eval);
+    tasks_cursor_free(&t->cursor);
+    policy_free(&t->model);
+    if (t->have_ref) policy_free(&t->ref);
+    if (t->tok) tok_free(t->tok);
+    rw_registry_free(t->rw);
+    rw_registry_free(t->acc);
+    rw_external_stop(t->ext);
+}
+
 /* ---- SFT cold start: cross-entropy on solution tokens, prompt masked ---- */
 
 static int sft(trainer *t, grpo_err *err) {
@@ -763,7 +797,6 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
                        .is_level = (learner_is_level)learner_is_level_from_name(cfg->importance_sampling_level),
                        .epsilon = (float)cfg->epsilon, .epsilon_high = (float)cfg->epsilon_high, .beta = (float)cfg->beta};
     t->lopts = lo;
-    if ((rc = build_rewards(t, err))) goto done;
     if ((size_t)snprintf(t->run_dir, sizeof t->run_dir, "%s/%s", cfg->output_dir, cfg->run_name) >= sizeof t->run_dir ||
         (size_t)snprintf(res->run_dir, sizeof res->run_dir, "%s", t->run_dir) >= sizeof res->run_dir ||
         (size_t)snprintf(res->db_path, sizeof res->db_path, "%s/rollouts.db", t->run_dir) >= sizeof res->db_path ||
@@ -771,22 +804,9 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         rc = grpo_errf(err, GRPO_EINVAL, "output_dir/run_name is too long");
         goto done;
     }
-    if ((rc = fs_mkdirs(t->run_dir, err))) return rc;
-
-    /* tokenizer and chat format */
-    const char *tokdir = cfg->tokenizer[0] ? cfg->tokenizer : cfg->model;
-    if (!strncmp(tokdir, "init:", 5))
-        return grpo_errf(err, GRPO_EINVAL, "model \"%s\" is a fresh random model: set \"tokenizer\" to a directory", cfg->model);
-    if ((rc = tok_load(&t->tok, tokdir, err))) return rc;
-    t->tok_dir = tokdir;
-    int cf = chat_format_from_name(cfg->chat_template);
-    if (cf < 0) {
-        rc = grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown (chatml, qwen2.5, qwen3, llama3, deepseek-r1, raw)",
-                       cfg->chat_template);
-        goto done;
-    }
-    t->chat = (chat_format)cf;
-    if ((rc = tasks_template_check(cfg->prompt_template, err))) goto done;
+    /* tokenizer, chat format, template, rewards */
+    if ((rc = setup_text(t, err))) goto done;
+    if ((rc = fs_mkdirs(t->run_dir, err))) goto done;
 
     /* data, prompts */
     if ((rc = load_data(t, err))) goto done;
@@ -810,7 +830,7 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         if ((rc = load_model(t, &t->model, err)) || (rc = policy_enable_training(&t->model, err))) goto done;
         tasks_cursor_init(&t->cursor, (uint64_t)cfg->seed, 0, 0);
     }
-    if ((rc = check_vocab(t, tokdir, err))) goto done;
+    if ((rc = check_vocab(t, t->tok_dir, err))) goto done;
     t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
     {
         size_t pb, gb, ob, ab;
@@ -877,18 +897,7 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     ckpt_find_latest(t->run_dir, res->last_checkpoint, sizeof res->last_checkpoint, NULL);
     res->eval_n = (int)t->eval.n;
 done:
-    if (t->db) store_close(t->db);
-    free_prompts(t->ptrain, t->train.n);
-    free_prompts(t->peval, t->eval.n);
-    tasks_dataset_free(&t->train);
-    tasks_dataset_free(&t->eval);
-    tasks_cursor_free(&t->cursor);
-    policy_free(&t->model);
-    if (t->have_ref) policy_free(&t->ref);
-    if (t->tok) tok_free(t->tok);
-    rw_registry_free(t->rw);
-    rw_registry_free(t->acc);
-    rw_external_stop(t->ext);
+    trainer_free(t);
     return rc;
 }
 
@@ -901,13 +910,9 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
     memset(res, 0, sizeof *res);
     if (temperature <= 0) k = 1;
     if (k < 1) return grpo_errf(err, GRPO_EINVAL, "k must be at least 1");
-    const char *tokdir = cfg->tokenizer[0] ? cfg->tokenizer : cfg->model;
-    int rc, cf = chat_format_from_name(cfg->chat_template);
-    if (cf < 0) return grpo_errf(err, GRPO_EINVAL, "chat_template \"%s\" is unknown", cfg->chat_template);
-    t->chat = (chat_format)cf;
     double t0 = now_s();
-    if ((rc = tok_load(&t->tok, tokdir, err))) return rc;
-    if ((rc = build_rewards(t, err))) goto done;
+    int rc;
+    if ((rc = setup_text(t, err))) goto done;
     /* the whole file is the evaluation set */
     if (!strncmp(cfg->dataset, "builtin:", 8)) {
         rc = grpo_errf(err, GRPO_EINVAL, "grpo eval needs a JSONL file (--data)");
@@ -921,7 +926,7 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
         (rc = tasks_load_jsonl(&t->eval, cfg->dataset, &map, f, err)) ||
         (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)))
         goto done;
-    if ((rc = load_model(t, &t->model, err)) || (rc = check_vocab(t, tokdir, err))) goto done;
+    if ((rc = load_model(t, &t->model, err)) || (rc = check_vocab(t, t->tok_dir, err))) goto done;
     t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
     const int n = (int)t->eval.n;
     const int **pp = malloc(n * sizeof *pp);
@@ -982,12 +987,6 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
     free(ids);
     free(out);
 done:
-    free_prompts(t->peval, t->eval.n);
-    tasks_dataset_free(&t->eval);
-    policy_free(&t->model);
-    if (t->tok) tok_free(t->tok);
-    rw_registry_free(t->rw);
-    rw_registry_free(t->acc);
-    rw_external_stop(t->ext);
+    trainer_free(t);
     return rc;
 }
