@@ -1,4 +1,6 @@
-/* policy/backend.c: choosing a backend by name (--device). */
+/* policy/backend.c: choosing a backend by name (--device). "cuda" is the bf16 backend of
+ * policy/cuda/ (learner forward/backward/AdamW on the GPU; rollout decode on the CPU over the
+ * host copy of the weights, see policy/cuda/cuda_backend.h). */
 #include <string.h>
 
 #include "model.h"
@@ -17,9 +19,7 @@ const policy_backend *policy_backend_get(const char *name, grpo_err *err) {
             grpo_errf(err, GRPO_EUNSUPPORTED, "--device cuda: no usable GPU (%s)", why);
             return NULL;
         }
-        grpo_errf(err, GRPO_EUNSUPPORTED,
-                  "--device cuda: %d GPU(s) found, but the CUDA forward/backward is not implemented yet", n);
-        return NULL;
+        return &policy_backend_cuda;
 #else
         grpo_errf(err, GRPO_EUNSUPPORTED, "--device cuda: this build has no CUDA backend (configure with -DGRPO_CUDA=ON)");
         return NULL;
