@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # scripts/gpu-prepare.sh: run HERE (the build machine) before a GPU session. Builds the CUDA
-# configuration into build-gpu/ and copies the shared libraries it needs that a bare GPU machine
-# may lack (jansson, CUnit, OpenBLAS) into build-gpu/deps-lib/, so that the device tool can carry
-# build-gpu/ and scripts/gpu-check.sh can run it there even when nothing can be installed.
+# configuration into build-gpu/ (sm_90 only: the H200; this halves the fat binaries) and copies
+# the shared libraries a bare GPU machine may lack (jansson, CUnit, OpenBLAS, the CUDA runtime)
+# into build-gpu/deps-lib/, so that the device tool can carry build-gpu/ and scripts/gpu-check.sh
+# can run it there even when nothing can be installed. cuBLAS is too large to carry (hundreds of
+# MiB): the GPU machine's CUDA toolkit must provide libcublas of the same major version
+# (gpu-check.sh lists any library that is not found).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DGRPO_NATIVE=OFF >/dev/null
-cmake --build build-gpu -j"$(nproc)" 2>&1 | grep -E "warning|error" || true
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DGRPO_NATIVE=OFF -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+cmake --build build-gpu -j"$(nproc)" --target test_cuda test_policy bench_cuda grpo 2>&1 | grep -E "warning|error" || true
 mkdir -p build-gpu/deps-lib
-for bin in build-gpu/test_cuda build-gpu/test_policy build-gpu/grpo; do
-  ldd "$bin" | awk '/=>/ {print $3}' | { grep -E 'jansson|cunit|openblas|gfortran|quadmath|gomp' || true; } | while read -r lib; do
+for bin in build-gpu/test_cuda build-gpu/test_policy build-gpu/bench_cuda build-gpu/grpo; do
+  ldd "$bin" | awk '/=>/ {print $3}' | { grep -E 'jansson|cunit|openblas|gfortran|quadmath|gomp|libcudart' || true; } | while read -r lib; do
     cp -L "$lib" build-gpu/deps-lib/
   done
 done
+# what the device tool carries must stay under 64 MiB: drop the object files
+find build-gpu/CMakeFiles -name '*.o' -delete 2>/dev/null || true
+rm -f build-gpu/*.a
+echo "gpu-prepare: needs from the GPU machine: $(ldd build-gpu/test_cuda | awk '/cublas/ {print $1}' | tr '\n' ' ')"
 du -sh build-gpu | sed 's/^/gpu-prepare: build-gpu is /'

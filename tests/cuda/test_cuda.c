@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../policy/cuda/cuda_backend.h"
 #include "../../policy/model.h"
@@ -46,6 +47,20 @@ static void smoke_kernel_and_cublas_sgemm_match_host(void) {
 
 /* ---- 2. fixtures ---- */
 
+/* rel under the source tree: $GRPO_SRC when set, else the configured source directory when it
+ * exists (the GPU machine may hold the tree elsewhere), else the working directory. Caller frees. */
+static char *src_path(const char *rel) {
+    const char *root = getenv("GRPO_SRC");
+    char *p = malloc(4096);
+    if (!root) {
+        snprintf(p, 4096, "%s/%s", GRPO_SOURCE_DIR, rel);
+        if (access(p, R_OK) == 0) return p;
+        root = ".";
+    }
+    snprintf(p, 4096, "%s/%s", root, rel);
+    return p;
+}
+
 typedef struct {
     st_file ref;
     int B, T;
@@ -65,9 +80,9 @@ static int fixture_open(fixture *f, policy_model *m, const char *name) {
     memset(f, 0, sizeof *f);
     char rel[256];
     snprintf(rel, sizeof rel, "tests/fixtures/policy/%s", name);
-    char *dir = tu_src(rel);
+    char *dir = src_path(rel);
     snprintf(rel, sizeof rel, "tests/fixtures/policy/%s/ref.safetensors", name);
-    char *ref = tu_src(rel);
+    char *ref = src_path(rel);
     grpo_err e = {0};
     int rc = policy_load(m, dir, &e);
     if (rc) fprintf(stderr, "\n  load %s: %s\n", dir, e.msg);
