@@ -7,6 +7,7 @@
 
 #include "../common/fsutil.h"
 #include "cli.h"
+#include "dist.h"
 #include "run_config.h"
 #include "train.h"
 
@@ -34,6 +35,9 @@ static void train_help(void) {
     printf("usage: grpo train CONFIG.json [--key value ...] [--resume] [--print-config] [--config-doc]\n\n"
            "Runs GRPO (optionally after an SFT cold start) as CONFIG.json says. Every key can be given or\n"
            "overridden on the command line as --key value (docs/config.md lists them all).\n\n"
+           "Data parallel: mpirun -np P grpo train CONFIG.json (one process per rank; each samples and\n"
+           "trains B/P of the B prompts per step, gradients are summed with MPI; rank 0 prints and writes\n"
+           "the database and checkpoints).\n\n"
            "options:\n"
            "  --resume           continue from the newest complete checkpoint of the run directory\n"
            "  --print-config     print the resolved configuration as JSON and exit\n"
@@ -42,16 +46,27 @@ static void train_help(void) {
 }
 
 static int report(const char *cmd, const grpo_err *err) {
+    if (dist_size() > 1) {
+        fprintf(stderr, "grpo %s: error on rank %d of %d: %s\n", cmd, dist_rank(), dist_size(), err->msg);
+        fflush(stderr);
+        dist_abort(CLI_EXIT_ERROR); /* the other ranks would wait for this one forever */
+    }
     fprintf(stderr, "grpo %s: error: %s\n", cmd, err->msg);
     return CLI_EXIT_ERROR;
 }
 
+/* Under mpirun/srun every rank runs this; rank 0 prints. */
 static int run_and_report(const char *cmd, const run_config *c, int resume, int demo_json) {
     tty = isatty(STDOUT_FILENO);
     train_log log = {.line = log_line, .progress = log_progress};
     train_result res;
     grpo_err err = {0};
+    if (dist_init(&err)) return report(cmd, &err);
+    if (dist_size() > 1) tty = 0; /* mpirun hands ranks a pseudo-terminal even when its output goes to a file */
     if (train_run(c, resume, &log, &res, &err)) return report(cmd, &err);
+    const int quiet = dist_rank() != 0;
+    dist_finalize();
+    if (quiet) return CLI_EXIT_OK;
     printf("done: %lld GRPO steps; held-out accuracy %.3f -> %.3f (%d problems)\n", res.steps_done,
            res.accuracy_before, res.accuracy_after, res.eval_n);
     printf("checkpoint: %s\n", res.last_checkpoint);

@@ -23,6 +23,7 @@
 #include "../rollout/generate.h"
 #include "../rollout/store.h"
 #include "../tasks/tasks.h"
+#include "dist.h"
 #include "eval_metrics.h"
 #include "learner.h"
 
@@ -64,7 +65,7 @@ static double now_s(void) {
 
 static void logf_(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(const trainer *t, const char *fmt, ...) {
-    if (!t->log || !t->log->line) return;
+    if (!t->log || !t->log->line || dist_rank() != 0) return;
     char buf[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -75,7 +76,7 @@ static void logf_(const trainer *t, const char *fmt, ...) {
 
 static void progress(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(const trainer *t, const char *fmt, ...) {
-    if (!t->log || !t->log->progress) return;
+    if (!t->log || !t->log->progress || dist_rank() != 0) return;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -266,15 +267,23 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
         *acc = -1;
         return GRPO_OK;
     }
-    const int n = (int)ds->n;
+    /* with several ranks each takes every P-th problem (greedy rows do not depend on the batch) */
+    const int n = (int)ds->n, P = dist_size(), R = dist_rank();
     const int **pp = malloc(n * sizeof *pp);
     int *lens = malloc(n * sizeof *lens);
     int64_t *ids = malloc(n * sizeof *ids);
+    size_t *item = malloc(n * sizeof *item);
     gen_completion *out = calloc(n, sizeof *out);
-    for (int i = 0; i < n; i++) {
-        pp[i] = t->peval[i].ids;
-        lens[i] = t->peval[i].n;
-        ids[i] = ds->items[i].id;
+    if (!pp || !lens || !ids || !item || !out) {
+        free(pp), free(lens), free(ids), free(item), free(out);
+        return grpo_errf(err, GRPO_ENOMEM, "out of memory for %d held-out problems", n);
+    }
+    int nl = 0;
+    for (int i = R; i < n; i += P, nl++) {
+        pp[nl] = t->peval[i].ids;
+        lens[nl] = t->peval[i].n;
+        ids[nl] = ds->items[i].id;
+        item[nl] = (size_t)i;
     }
     gen_params gp = gen_defaults();
     gp.n = 1;
@@ -283,17 +292,20 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     gp.eos_ids = t->eos;
     gp.n_eos = t->n_eos;
     gp.max_batch = 256;
-    int rc = gen_run(&t->model, pp, lens, ids, n, &gp, out, NULL, err);
+    int rc = nl ? gen_run(&t->model, pp, lens, ids, nl, &gp, out, NULL, err) : GRPO_OK;
     double correct = 0;
     if (!rc) {
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < nl; i++) {
             char *text = NULL;
             size_t tl;
             if (tok_decode(t->tok, out[i].tokens, out[i].n_tokens, TOK_SKIP_SPECIAL, &text, &tl, NULL) == GRPO_OK)
-                correct += is_correct(t, &ds->items[i], text);
+                correct += is_correct(t, &ds->items[item[i]], text);
             free(text);
         }
-        gen_completions_free(out, n);
+        gen_completions_free(out, nl);
+        rc = dist_sum_f64(&correct, 1, err);
+    }
+    if (!rc) {
         *acc = correct / n;
         if (t->db) {
             store_eval ev = {.step = step, .name = t->cfg->dataset, .split = "eval", .metric = "accuracy_greedy",
@@ -304,6 +316,7 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     free(pp);
     free(lens);
     free(ids);
+    free(item);
     free(out);
     return rc;
 }
@@ -442,12 +455,13 @@ static double lr_at(const run_config *c, int64_t step) {
     return c->learning_rate;
 }
 
-/* Samples G completions for each of B prompts drawn from the cursor and scores them; out[] and S[]
- * hold B * G entries. round > 0 (dynamic sampling) changes the completions' seeds. */
-static int sample_and_score(trainer *t, int64_t step, int round, int B, gen_completion *gc, sample *S,
+/* Draws B prompts from the cursor (every rank draws the same B), then samples and scores G completions
+ * for this rank's groups g0..g1-1 only; gc[] and S[] hold B * G entries, S[k].item is set for all.
+ * round > 0 (dynamic sampling) changes the completions' seeds. */
+static int sample_and_score(trainer *t, int64_t step, int round, int B, int g0, int g1, gen_completion *gc, sample *S,
                             gen_stats *gs, double *t_sample, double *t_score, grpo_err *err) {
     const run_config *c = t->cfg;
-    const int G = c->num_generations, N = B * G;
+    const int G = c->num_generations, N = B * G, kl = g0 * G, kh = g1 * G;
     int rc = GRPO_OK;
     double t0 = now_s();
     size_t *idx = malloc(B * sizeof *idx);
@@ -476,30 +490,32 @@ static int sample_and_score(trainer *t, int64_t step, int round, int B, gen_comp
     gp.step = round == 0 ? step : (int64_t)((uint64_t)step ^ ((uint64_t)round << 48));
     gp.eos_ids = t->eos;
     gp.n_eos = t->n_eos;
-    gen_stats g1;
-    if ((rc = gen_run(&t->model, pp, plens, pids, B, &gp, gc, &g1, err))) goto out;
-    gs->decode_tokens += g1.decode_tokens;
+    gen_stats gst;
+    if ((rc = gen_run(&t->model, pp + g0, plens + g0, pids + g0, g1 - g0, &gp, gc + kl, &gst, err))) goto out;
+    gs->decode_tokens += gst.decode_tokens;
     *t_sample += now_s() - t0;
     double t1 = now_s();
 
     /* 2. score: each component, then the weighted total */
     const int nr = rw_registry_size(t->rw);
     for (int k = 0; k < N; k++) {
+        S[k].c = &gc[k];
+        S[k].item = idx[k / G];
+    }
+    for (int k = kl; k < kh; k++) {
         sample *s = &S[k];
-        s->c = &gc[k];
-        s->item = idx[k / G];
         size_t tl;
         if ((rc = tok_decode(t->tok, s->c->tokens, s->c->n_tokens, TOK_SKIP_SPECIAL, &s->text, &tl, err))) goto out;
     }
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int k = 0; k < N; k++) {
+    for (int k = kl; k < kh; k++) {
         sample *s = &S[k];
         long long nums[TASKS_MAX_NUMS];
         rw_item ri = reward_item(&t->train.items[s->item], nums, s->c->n_tokens);
         s->total = rw_registry_score(t->rw, &ri, s->text, s->comp);
     }
     /* the external command answers one line at a time, in order */
-    for (int k = 0; k < N && t->ext && !rc; k++) {
+    for (int k = kl; k < kh && t->ext && !rc; k++) {
         sample *s = &S[k];
         const tasks_item *it = &t->train.items[s->item];
         rc = rw_external_score(t->ext, t->ptrain[s->item].text, s->text, it->answer, &s->comp[nr], err);
@@ -521,13 +537,81 @@ static int group_has_spread(const sample *S, int G) {
     return 0;
 }
 
+/* A rank's samples as bytes for rank 0 (data parallelism): per sample a fixed head, then its tokens,
+ * logprobs and text. */
+typedef struct {
+    int32_t n_tokens, finish, sample_index, text_len;
+    double total, entropy_sum, comp[RW_MAX + 1];
+} packed_head;
+
+static char *pack_samples(const sample *S, int kl, int kh, size_t *n) {
+    size_t sz = 0;
+    for (int k = kl; k < kh; k++)
+        sz += sizeof(packed_head) + (size_t)S[k].c->n_tokens * (sizeof(int) + sizeof(float)) + strlen(S[k].text);
+    char *buf = malloc(sz ? sz : 1), *p = buf;
+    if (!buf) return NULL;
+    for (int k = kl; k < kh; k++) {
+        const gen_completion *g = S[k].c;
+        packed_head h = {.n_tokens = g->n_tokens, .finish = g->finish, .sample_index = g->sample_index,
+                         .text_len = (int32_t)strlen(S[k].text), .total = S[k].total, .entropy_sum = g->entropy_sum};
+        memcpy(h.comp, S[k].comp, sizeof h.comp);
+        memcpy(p, &h, sizeof h), p += sizeof h;
+        memcpy(p, g->tokens, g->n_tokens * sizeof(int)), p += g->n_tokens * sizeof(int);
+        memcpy(p, g->logprobs, g->n_tokens * sizeof(float)), p += g->n_tokens * sizeof(float);
+        memcpy(p, S[k].text, h.text_len), p += h.text_len;
+    }
+    *n = sz;
+    return buf;
+}
+
+static int unpack_samples(sample *S, gen_completion *gc, int kl, int kh, const char *buf, size_t n, int rank,
+                          grpo_err *err) {
+    const char *p = buf, *end = buf + n;
+    for (int k = kl; k < kh; k++) {
+        packed_head h;
+        if ((size_t)(end - p) < sizeof h) goto bad;
+        memcpy(&h, p, sizeof h), p += sizeof h;
+        const size_t need = (size_t)h.n_tokens * (sizeof(int) + sizeof(float)) + (size_t)h.text_len;
+        if (h.n_tokens < 0 || h.text_len < 0 || (size_t)(end - p) < need) goto bad;
+        gen_completion *g = &gc[k];
+        g->tokens = malloc((h.n_tokens ? h.n_tokens : 1) * sizeof(int));
+        g->logprobs = malloc((h.n_tokens ? h.n_tokens : 1) * sizeof(float));
+        S[k].text = malloc((size_t)h.text_len + 1);
+        if (!g->tokens || !g->logprobs || !S[k].text) return grpo_errf(err, GRPO_ENOMEM, "out of memory for gathered rollouts");
+        memcpy(g->tokens, p, h.n_tokens * sizeof(int)), p += h.n_tokens * sizeof(int);
+        memcpy(g->logprobs, p, h.n_tokens * sizeof(float)), p += h.n_tokens * sizeof(float);
+        memcpy(S[k].text, p, h.text_len), p += h.text_len;
+        S[k].text[h.text_len] = '\0';
+        g->n_tokens = h.n_tokens;
+        g->finish = h.finish;
+        g->sample_index = h.sample_index;
+        g->entropy_sum = h.entropy_sum;
+        S[k].c = g;
+        S[k].total = h.total;
+        memcpy(S[k].comp, h.comp, sizeof h.comp);
+    }
+    if (p == end) return GRPO_OK;
+bad:
+    return grpo_errf(err, GRPO_EFORMAT, "rollouts gathered from rank %d are malformed", rank);
+}
+
 static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     const run_config *c = t->cfg;
     const int G = c->num_generations, B = c->generation_batch_size / G, N = B * G;
+    /* data parallelism: rank R samples, scores and trains groups g0..g1-1 (samples kl..kh-1); every
+     * rank draws the same prompts and seeds completions by (seed, step, prompt, j), so the rollouts
+     * are those of one rank with the whole batch */
+    const int P = dist_size(), R = dist_rank(), Bl = B / P, g0 = R * Bl, g1 = g0 + Bl, kl = g0 * G, kh = g1 * G,
+              Nl = kh - kl;
     int rc = GRPO_OK;
     double t0 = now_s();
     gen_completion *gc = calloc(N, sizeof *gc), *rgc = calloc(N, sizeof *rgc);
     sample *S = calloc(N, sizeof *S), *RS = calloc(N, sizeof *RS);
+    double *rw = NULL, *adv = NULL, *mine = NULL;
+    float *mask_all = NULL, *old = NULL, *ref = NULL, *lpn = NULL, *dl = NULL, *flp = NULL, *fdl = NULL;
+    int *coff = NULL, *toks = NULL, *slen = NULL, *clen = NULL;
+    char *packed = NULL, *gathered = NULL;
+    size_t *counts = NULL;
     double t_sample = 0, t_score = 0;
     gen_stats gs = {0};
     int kept = 0, rounds = 0, zero_std0 = 0, filtered = 0;
@@ -537,13 +621,14 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     }
     /* 1-2. sample and score B groups; with dynamic sampling (DAPO) groups whose rewards are all equal
      * carry no signal: drop them and sample more prompts, up to 1 + max_resample_rounds rounds; the
-     * last round's groups fill what is still missing, spread or not */
+     * last round's groups fill what is still missing, spread or not (one rank only: train_run refuses
+     * dynamic sampling with several) */
     const int max_rounds = c->dynamic_sampling ? 1 + c->max_resample_rounds : 1;
     while (kept < B && !rc) {
         const int last = rounds + 1 >= max_rounds;
         memset(rgc, 0, N * sizeof *rgc);
         memset(RS, 0, N * sizeof *RS);
-        rc = sample_and_score(t, step, rounds, B, rgc, RS, &gs, &t_sample, &t_score, err);
+        rc = sample_and_score(t, step, rounds, B, g0, g1, rgc, RS, &gs, &t_sample, &t_score, err);
         for (int g = 0; g < B && !rc; g++) {
             const int spread = group_has_spread(RS + g * G, G);
             if (rounds == 0) zero_std0 += !spread;
@@ -570,39 +655,61 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
         logf_(t, "step %lld: dynamic sampling dropped %d zero-spread group(s) in %d generation round(s)",
               (long long)step + 1, filtered, rounds);
 
-    /* 3. advantages */
-    double *rw = malloc(N * sizeof *rw), *adv = malloc(N * sizeof *adv);
-    for (int k = 0; k < N; k++) rw[k] = S[k].total;
+    /* 3. advantages, from every rank's totals */
+    rw = malloc(N * sizeof *rw);
+    adv = malloc(N * sizeof *adv);
+    mine = malloc((Nl ? Nl : 1) * sizeof *mine);
+    if (!rw || !adv || !mine) {
+        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %d rewards", N);
+        goto out;
+    }
+    for (int k = kl; k < kh; k++) mine[k - kl] = S[k].total;
+    if ((rc = dist_allgather_f64(mine, Nl, rw, err))) goto out;
+    if (P > 1) {
+        zero_std0 = 0;
+        for (int g = 0; g < B; g++) {
+            int spread = 0;
+            for (int j = 1; j < G; j++) spread |= rw[g * G + j] != rw[g * G];
+            zero_std0 += !spread;
+        }
+    }
     learner_advantages(rw, B, G, t->lopts.scale_rewards, adv);
     for (int k = 0; k < N; k++) S[k].adv = adv[k];
 
-    /* 4. mu optimizer steps over micro-batches of whole sequences (prompt + completion) */
+    /* 4. mu optimizer steps over micro-batches of whole sequences (prompt + completion); with several
+     * ranks, each backpropagates its micro-batches and the gradients are summed before clipping */
     double t2 = now_s();
-    const int MB = c->per_device_train_batch_size, n_micro = (N + MB - 1) / MB;
+    const int MB = c->per_device_train_batch_size, n_micro = (Nl + MB - 1) / MB;
     double active = 0;
-    float *mask_all = NULL;
     int ctot = 0;
-    for (int k = 0; k < N; k++) ctot += S[k].c->n_tokens;
-    mask_all = malloc(ctot * sizeof *mask_all);
-    float *old = malloc(ctot * sizeof *old), *ref = NULL, *lpn = malloc(ctot * sizeof *lpn), *dl = malloc(ctot * sizeof *dl);
-    int *coff = malloc((N + 1) * sizeof *coff);
+    for (int k = kl; k < kh; k++) ctot += S[k].c->n_tokens;
+    mask_all = malloc((ctot ? ctot : 1) * sizeof *mask_all);
+    old = malloc((ctot ? ctot : 1) * sizeof *old);
+    lpn = malloc((ctot ? ctot : 1) * sizeof *lpn);
+    dl = malloc((ctot ? ctot : 1) * sizeof *dl);
+    coff = malloc((Nl + 1) * sizeof *coff);
+    toks = malloc((size_t)(MB < Nl ? MB : Nl) * (c->max_prompt_length + c->max_completion_length) * sizeof *toks + 1);
+    slen = malloc((Nl ? Nl : 1) * sizeof *slen);
+    clen = malloc((Nl ? Nl : 1) * sizeof *clen);
+    if (!mask_all || !old || !lpn || !dl || !coff || !toks || !slen || !clen) {
+        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %d tokens of training batch", ctot);
+        goto out;
+    }
     coff[0] = 0;
-    for (int k = 0; k < N; k++) {
+    for (int k = kl; k < kh; k++) {
         const gen_completion *g = S[k].c;
-        coff[k + 1] = coff[k] + g->n_tokens;
+        const int q = k - kl;
+        coff[q + 1] = coff[q] + g->n_tokens;
         float m = (c->mask_truncated_completions && g->finish == GEN_FINISH_LENGTH) ? 0.0f : 1.0f;
         for (int j = 0; j < g->n_tokens; j++) {
-            mask_all[coff[k] + j] = m;
-            old[coff[k] + j] = g->logprobs[j];
+            mask_all[coff[q] + j] = m;
+            old[coff[q] + j] = g->logprobs[j];
         }
         active += m * g->n_tokens;
     }
-    learner_norm nrm = {.n_seq_step = N, .n_micro = n_micro, .max_completion_length = c->max_completion_length,
+    if ((rc = dist_sum_f64(&active, 1, err))) goto out;
+    learner_norm nrm = {.n_seq_step = N, .n_micro = n_micro * P, .max_completion_length = c->max_completion_length,
                         .active_tokens_step = active};
-    /* sequences of one micro-batch, packed */
-    int *toks = malloc((size_t)N * (c->max_prompt_length + c->max_completion_length) * sizeof *toks);
-    int *slen = malloc(N * sizeof *slen), *clen = malloc(N * sizeof *clen);
-    float *flp = NULL, *fdl = NULL;
     size_t fcap = 0;
     const float T = (float)c->temperature;
     learner_stats st = {0};
@@ -619,7 +726,7 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
             memset(&st, 0, sizeof st);
         }
         for (int mb = 0; mb < n_micro && !rc; mb++) {
-            const int k0 = mb * MB, k1 = k0 + MB < N ? k0 + MB : N, ns = k1 - k0;
+            const int k0 = kl + mb * MB, k1 = k0 + MB < kh ? k0 + MB : kh, ns = k1 - k0;
             int off = 0;
             for (int k = k0; k < k1; k++) {
                 const prompt_cache *p = &t->ptrain[S[k].item];
@@ -633,30 +740,42 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
             size_t nt = policy_batch_targets(&b);
             if (nt > fcap) {
                 fcap = nt;
-                flp = realloc(flp, fcap * sizeof *flp);
-                fdl = realloc(fdl, fcap * sizeof *fdl);
+                float *f1 = realloc(flp, fcap * sizeof *flp), *f2 = f1 ? realloc(fdl, fcap * sizeof *fdl) : NULL;
+                if (f1) flp = f1;
+                if (f2) fdl = f2;
+                if (!f1 || !f2) {
+                    rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %zu training targets", nt);
+                    break;
+                }
             }
             if ((rc = policy_forward(pm, &b, T, flp, NULL, pass >= 0, err))) break;
             /* completion token j of sequence k is target p->n - 1 + j of that sequence */
             float *dst = pass < 0 ? ref : lpn;
-            if (pass < 0 && !ref) dst = ref = malloc(ctot * sizeof *ref);
+            if (pass < 0 && !ref && !(dst = ref = malloc((ctot ? ctot : 1) * sizeof *ref))) {
+                rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for reference logprobs");
+                break;
+            }
             for (int k = k0, q = 0; k < k1; q += slen[k - k0] - 1, k++) {
                 const int pn = t->ptrain[S[k].item].n;
-                for (int j = 0; j < S[k].c->n_tokens; j++) dst[coff[k] + j] = flp[q + pn - 1 + j];
+                for (int j = 0; j < S[k].c->n_tokens; j++) dst[coff[k - kl] + j] = flp[q + pn - 1 + j];
             }
             if (pass < 0) continue;
-            learner_batch lb = {.n_seq = ns, .len = clen, .logp_new = lpn + coff[k0], .logp_old = old + coff[k0],
-                                .logp_ref = ref ? ref + coff[k0] : NULL, .mask = mask_all + coff[k0], .adv = adv + k0};
-            if ((rc = learner_loss(&t->lopts, &nrm, &lb, dl + coff[k0], &st, err))) break;
+            const int o = coff[k0 - kl];
+            learner_batch lb = {.n_seq = ns, .len = clen, .logp_new = lpn + o, .logp_old = old + o,
+                                .logp_ref = ref ? ref + o : NULL, .mask = mask_all + o, .adv = adv + k0};
+            if ((rc = learner_loss(&t->lopts, &nrm, &lb, dl + o, &st, err))) break;
             memset(fdl, 0, nt * sizeof *fdl);
             for (int k = k0, q = 0; k < k1; q += slen[k - k0] - 1, k++) {
                 const int pn = t->ptrain[S[k].item].n;
-                for (int j = 0; j < S[k].c->n_tokens; j++) fdl[q + pn - 1 + j] = dl[coff[k] + j];
+                for (int j = 0; j < S[k].c->n_tokens; j++) fdl[q + pn - 1 + j] = dl[coff[k - kl] + j];
             }
             if ((rc = policy_backward(&t->model, &b, T, fdl, err))) break;
             train_tokens += (double)off;
         }
         if (rc || pass < 0) continue;
+        if (P > 1 && ((rc = dist_sum_f32(t->model.grad_mem, t->model.n_params, err)) ||
+                      (rc = dist_sum_f64(&st.loss, sizeof st / sizeof(double), err))))
+            break;
         double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
         gn_last = gn;
         loss_last = st.loss;
@@ -668,8 +787,34 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     }
     double t_train = now_s() - t2;
     const int nr = rw_registry_size(t->rw);
-    if (rc) goto out2;
+    if (rc) goto out;
     if (skipped) logf_(t, "step %lld: %d update(s) skipped: non-finite loss or gradient norm", (long long)step + 1, skipped);
+
+    /* rank 0 gets every rank's rollouts for the metrics and the database */
+    if (P > 1) {
+        double sums[2] = {train_tokens, (double)gs.decode_tokens};
+        if ((rc = dist_sum_f64(sums, 2, err))) goto out;
+        train_tokens = sums[0];
+        gs.decode_tokens = (size_t)sums[1];
+        size_t np = 0;
+        if (!(packed = pack_samples(S, kl, kh, &np))) {
+            rc = grpo_errf(err, GRPO_ENOMEM, "out of memory packing rollouts");
+            goto out;
+        }
+        counts = calloc(P, sizeof *counts);
+        if (!counts) {
+            rc = grpo_errf(err, GRPO_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = dist_gather_bytes(packed, np, &gathered, counts, err))) goto out;
+        if (R != 0) goto out;
+        size_t off = counts[0];
+        for (int r = 1; r < P && !rc; r++) {
+            rc = unpack_samples(S, gc, r * Nl, (r + 1) * Nl, gathered + off, counts[r], r, err);
+            off += counts[r];
+        }
+        if (rc) goto out;
+    }
 
     /* 5. metrics and the database: one transaction per step */
     double mean = 0, sd = 0, acc = 0, len_sum = 0, len_max = 0, trunc = 0;
@@ -707,13 +852,14 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     int mn = snprintf(mj, sizeof mj, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", h.lr, gn_last, skipped);
     if (c->dynamic_sampling)
         mn += snprintf(mj + mn, sizeof mj - mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", rounds, filtered);
+    if (P > 1) mn += snprintf(mj + mn, sizeof mj - mn, ",\"ranks\":%d", P);
     for (int r = 0; r < nr; r++) {
         double cm = 0;
         for (int k = 0; k < N; k++) cm += S[k].comp[r];
         mn += snprintf(mj + mn, sizeof mj - mn, ",\"reward/%s\":%.6g", rw_registry_name(t->rw, r), cm / N);
     }
     snprintf(mj + mn, sizeof mj - mn, "}");
-    if ((rc = store_step_begin(t->db, step + 1, err))) goto out2;
+    if ((rc = store_step_begin(t->db, step + 1, err))) goto out;
     for (int k = 0; k < N && !rc; k++) {
         /* a prompt drawn twice in one step (a small dataset, or dynamic sampling's extra rounds) numbers
          * its second group's samples G..2G-1, so (step, prompt_id, sample_index) stays unique */
@@ -744,9 +890,10 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
               sm.completion_len_mean, len_max, sm.truncated_frac, sm.zero_std_frac, sm.tokens_per_s_sampling,
               sm.tokens_per_s_training, now_s() - t0, eta);
     }
-out2:
+out:
     free(rw);
     free(adv);
+    free(mine);
     free(mask_all);
     free(old);
     free(ref);
@@ -758,7 +905,9 @@ out2:
     free(clen);
     free(flp);
     free(fdl);
-out:
+    free(packed);
+    free(gathered);
+    free(counts);
     for (int k = 0; k < N && S; k++) free(S[k].text);
     if (gc) gen_completions_free(gc, N);
     free(gc);
@@ -771,6 +920,7 @@ out:
 /* ---- checkpoints ---- */
 
 static int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
+    if (dist_rank() != 0) return GRPO_OK; /* every rank holds the same weights: rank 0 writes them */
     char *cj = rc_to_json(t->cfg);
     ckpt_state st = {.step = step, .cursor_epoch = t->cursor.epoch, .cursor_pos = t->cursor.pos,
                      .seed = (uint64_t)t->cfg->seed, .config_json = cj, .tokenizer_dir = t->tok_dir};
@@ -788,6 +938,20 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     res->accuracy_before = res->accuracy_after = -1;
     int rc = rc_validate(cfg, err);
     if (rc) return rc;
+    const int P = dist_size(), R = dist_rank();
+    if (P > 1) {
+        const int B = cfg->generation_batch_size / cfg->num_generations;
+        if (B % P)
+            return grpo_errf(err, GRPO_EINVAL,
+                             "generation_batch_size / num_generations = %d prompts per step do not divide among %d ranks", B,
+                             P);
+        if ((B / P * cfg->num_generations) % cfg->per_device_train_batch_size)
+            return grpo_errf(err, GRPO_EINVAL,
+                             "per_device_train_batch_size %d does not divide the %d completions of each of %d ranks",
+                             cfg->per_device_train_batch_size, B / P * cfg->num_generations, P);
+        if (cfg->dynamic_sampling)
+            return grpo_errf(err, GRPO_EUNSUPPORTED, "dynamic_sampling with %d ranks is not supported yet (run one rank)", P);
+    }
     if (cfg->device[0] && strcmp(cfg->device, "cpu")) {
         if (!policy_backend_get(cfg->device, err)) return err ? err->code : GRPO_EUNSUPPORTED;
     }
@@ -844,10 +1008,11 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
 
     /* database */
     char *cj = rc_to_json(cfg);
-    rc = store_open(&t->db, res->db_path, cfg->run_name, cj, err);
+    /* database and checkpoints: rank 0 writes them */
+    rc = R == 0 ? store_open(&t->db, res->db_path, cfg->run_name, cj, err) : GRPO_OK;
     free(cj);
     if (rc) goto done;
-    if ((rc = store_truncate_after(t->db, t->step0, NULL, err))) goto done;
+    if (R == 0 && (rc = store_truncate_after(t->db, t->step0, NULL, err))) goto done;
 
     /* SFT cold start, then the GRPO starting point */
     if (!ck[0]) {
@@ -861,9 +1026,10 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         memset(t->model.m_mem, 0, t->model.n_params * sizeof(float));
         memset(t->model.v_mem, 0, t->model.n_params * sizeof(float));
         t->model.adam_t = 0;
-        if (cfg->beta > 0 && (rc = ckpt_export_model(&t->model, t->ref_dir, "float32", 1, err))) goto done;
+        if (R == 0 && cfg->beta > 0 && (rc = ckpt_export_model(&t->model, t->ref_dir, "float32", 1, err))) goto done;
         if ((rc = save_checkpoint(t, 0, err))) goto done;
     }
+    if ((rc = dist_barrier(err))) goto done; /* the reference is on disk before any rank reads it */
     if (cfg->beta > 0) {
         /* the reference is the GRPO starting point, kept apart from the pruned checkpoints */
         if (!fs_exists(t->ref_dir)) {
