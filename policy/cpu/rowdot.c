@@ -102,16 +102,14 @@ KERNEL(kern_half1, NVH, 1)
 
 size_t rowdot_scratch_floats(int M, int K) { return (size_t)((M + PANEL - 1) / PANEL) * PANEL * (size_t)K; }
 
-/* Rows [p*PANEL, p*PANEL + PANEL) of x, k-major, zero-padded past M. */
-static void pack_panel(float *xp, const float *x, int M, int K, int p) {
+/* Rows [p*PANEL, p*PANEL + PANEL) and columns [k0, k1) of x into panel p, k-major, zero-padded
+ * past M. */
+static void pack_panel(float *xp, const float *x, int M, int K, int p, int k0, int k1) {
     const int m0 = p * PANEL, n = M - m0 < PANEL ? M - m0 : PANEL;
-    for (int k0 = 0; k0 < K; k0 += 64) {
-        const int k1 = k0 + 64 < K ? k0 + 64 : K;
-        for (int k = k0; k < k1; k++) {
-            float *d = xp + (size_t)k * PANEL;
-            for (int i = 0; i < n; i++) d[i] = x[(size_t)(m0 + i) * K + k];
-            for (int i = n; i < PANEL; i++) d[i] = 0.0f;
-        }
+    for (int k = k0; k < k1; k++) {
+        float *d = xp + (size_t)k * PANEL;
+        for (int i = 0; i < n; i++) d[i] = x[(size_t)(m0 + i) * K + k];
+        for (int i = n; i < PANEL; i++) d[i] = 0.0f;
     }
 }
 
@@ -164,8 +162,13 @@ void rowdot_multi(const rowdot_job *jobs, int n_jobs, const float *x, int M, int
     const int panels = (M + PANEL - 1) / PANEL;
 #pragma omp parallel
     {
+        enum { KC = 64 }; /* packing is split by panel and by chunks of KC columns */
+        const int kchunks = (K + KC - 1) / KC;
 #pragma omp for schedule(static)
-        for (int p = 0; p < panels; p++) pack_panel(scratch + (size_t)p * PANEL * K, x, M, K, p);
+        for (int t = 0; t < panels * kchunks; t++) {
+            const int p = t / kchunks, k0 = t % kchunks * KC, k1 = k0 + KC < K ? k0 + KC : K;
+            pack_panel(scratch + (size_t)p * PANEL * K, x, M, K, p, k0, k1);
+        }
 #pragma omp for schedule(static)
         for (int b = 0; b < total; b++) {
             int i = n_jobs - 1;
