@@ -109,9 +109,10 @@ int dist_gather_bytes(const void *mine, size_t n, char **all, size_t *counts, gr
     if (g_rank == 0) {
         for (int r = 0; r < g_size; r++) {
             if (total + (size_t)cnt[r] > INT_MAX) {
+                const size_t want = total + (size_t)cnt[r];
                 free(cnt);
                 free(displ);
-                return grpo_errf(err, GRPO_EINVAL, "gathering %zu+ bytes on rank 0 is too large", total + cnt[r]);
+                return grpo_errf(err, GRPO_EINVAL, "gathering %zu+ bytes on rank 0 is too large", want);
             }
             displ[r] = (int)total;
             counts[r] = (size_t)cnt[r];
