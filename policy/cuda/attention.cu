@@ -37,7 +37,7 @@ __device__ __forceinline__ float att_warp_max(float v) {
 template <int DPL>
 __global__ static void att_forward_kernel(bf16 *o, float *lse, const bf16 *q, const bf16 *k, const bf16 *v,
                                           att_shape s) {
-    extern __shared__ float smem[];
+    DYN_SMEM(smem);
     const int hd = s.hd, hp = hd + 1;
     float *Qs = smem;                   // [ATT_TILE][hd], pre-scaled
     float *Ks = Qs + ATT_TILE * hd;     // [ATT_KT][hp]
@@ -138,7 +138,7 @@ __global__ static void att_rowdot_kernel(float *D, const bf16 *dO, const bf16 *o
 template <int DPL>
 __global__ static void att_dq_kernel(float *dq, const bf16 *dO, const float *lse, const float *D, const bf16 *q,
                                      const bf16 *k, const bf16 *v, att_shape s) {
-    extern __shared__ float smem[];
+    DYN_SMEM(smem);
     const int hd = s.hd, hp = hd + 1;
     float *Qs = smem;                  // [ATT_TILE][hd], pre-scaled
     float *dOs = Qs + ATT_TILE * hd;   // [ATT_TILE][hd]
@@ -226,7 +226,7 @@ __global__ static void att_dq_kernel(float *dq, const bf16 *dO, const float *lse
 template <int DPL>
 __global__ static void att_dkv_kernel(float *dk, float *dv, const bf16 *dO, const float *lse, const float *D,
                                       const bf16 *q, const bf16 *k, const bf16 *v, att_shape s) {
-    extern __shared__ float smem[];
+    DYN_SMEM(smem);
     const int hd = s.hd, hp = hd + 1;
     float *Kt = smem;                  // [ATT_TILE][hd] this block's key rows
     float *Vt = Kt + ATT_TILE * hd;    // [ATT_TILE][hd]
@@ -330,13 +330,13 @@ static int att_dpl(int hd) { return hd <= 32 ? 1 : hd <= 64 ? 2 : hd <= 128 ? 4 
     do {                                                                                                   \
         switch (DPLV) {                                                                                    \
         case 1: CUDA_CHECK(cudaFuncSetAttribute(KERNEL<1>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(SMEM))); \
-            KERNEL<1><<<GRID, 32 * ATT_WARPS, SMEM>>>(__VA_ARGS__); break;                                 \
+            KLAUNCH(KERNEL<1>, GRID, 32 * ATT_WARPS, SMEM, __VA_ARGS__); break;                                 \
         case 2: CUDA_CHECK(cudaFuncSetAttribute(KERNEL<2>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(SMEM))); \
-            KERNEL<2><<<GRID, 32 * ATT_WARPS, SMEM>>>(__VA_ARGS__); break;                                 \
+            KLAUNCH(KERNEL<2>, GRID, 32 * ATT_WARPS, SMEM, __VA_ARGS__); break;                                 \
         case 4: CUDA_CHECK(cudaFuncSetAttribute(KERNEL<4>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(SMEM))); \
-            KERNEL<4><<<GRID, 32 * ATT_WARPS, SMEM>>>(__VA_ARGS__); break;                                 \
+            KLAUNCH(KERNEL<4>, GRID, 32 * ATT_WARPS, SMEM, __VA_ARGS__); break;                                 \
         case 8: CUDA_CHECK(cudaFuncSetAttribute(KERNEL<8>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(SMEM))); \
-            KERNEL<8><<<GRID, 32 * ATT_WARPS, SMEM>>>(__VA_ARGS__); break;                                 \
+            KLAUNCH(KERNEL<8>, GRID, 32 * ATT_WARPS, SMEM, __VA_ARGS__); break;                                 \
         default: return grpo_errf(err, GRPO_EUNSUPPORTED, "CUDA attention: head_dim %d > 256", s->hd);  \
         }                                                                                                  \
     } while (0)
@@ -365,7 +365,7 @@ int att_backward(float *dq, float *dk, float *dv, float *Dsum, const bf16 *dO, c
     TRY(att_check(s, err));
     const int hd = s->hd;
     const size_t rows = (size_t)N * s->nh;
-    att_rowdot_kernel<<<cdiv(rows, 8), 256>>>(Dsum, dO, o, rows, hd);
+    KLAUNCH(att_rowdot_kernel, cdiv(rows, 8), 256, 0, Dsum, dO, o, rows, hd);
     LAUNCH_CHECK("att_rowdot_kernel");
     const size_t smem_q = ((size_t)2 * ATT_TILE * hd + (size_t)2 * ATT_KT * (hd + 1)) * sizeof(float);
     dim3 gq(s->n_tiles, s->nh);

@@ -4,11 +4,26 @@
 #ifndef GRPO_CUDA_COMMON_CUH
 #define GRPO_CUDA_COMMON_CUH
 
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef GRPO_CUDA_EMU
+// A host build of this backend for tests without a GPU (tests/cuda/emu/): threads are fibers,
+// cuBLAS is a reference GEMM. Production builds never define this.
+#include "cuda_emu.h"
+#else
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
-#include <stddef.h>
-#include <stdint.h>
+// kernel<<<grid, block, shared bytes>>>(args...)
+#define KLAUNCH(kernel, grid, block, smem, ...) kernel<<<grid, block, smem>>>(__VA_ARGS__)
+// the dynamic shared memory of a kernel, as float *name
+#define DYN_SMEM(name) extern __shared__ float name[]
+// red zones between arena buffers: only the host emulation (tests/cuda/emu) uses them
+#define ARENA_GUARD 0
+#define ARENA_RESET(base, bytes) ((void)0)
+#define ARENA_POISON(p, bytes) ((void)0)
+#endif
 
 extern "C" {
 #include "../model.h"

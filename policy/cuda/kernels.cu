@@ -101,7 +101,7 @@ static unsigned grid_for(size_t n, int threads) {
 
 int k_f32_to_bf16(bf16 *dst, const float *src, size_t n, grpo_err *err) {
     if (!n) return GRPO_OK;
-    f32_to_bf16_kernel<<<grid_for(n, 256), 256>>>(dst, src, n);
+    KLAUNCH(f32_to_bf16_kernel, grid_for(n, 256), 256, 0, dst, src, n);
     LAUNCH_CHECK("f32_to_bf16_kernel");
     return GRPO_OK;
 }
@@ -115,7 +115,7 @@ __global__ static void embed_forward_kernel(float *x, const float *E, const int 
 }
 
 int k_embed_forward(float *x, const float *E, const int *tok, int N, int H, grpo_err *err) {
-    embed_forward_kernel<<<grid_for((size_t)N * H, 256), 256>>>(x, E, tok, N, H);
+    KLAUNCH(embed_forward_kernel, grid_for((size_t)N * H, 256), 256, 0, x, E, tok, N, H);
     LAUNCH_CHECK("embed_forward_kernel");
     return GRPO_OK;
 }
@@ -129,7 +129,7 @@ __global__ static void embed_backward_kernel(float *gE, const float *dx, const i
 }
 
 int k_embed_backward(float *gE, const float *dx, const int *tok, int N, int H, grpo_err *err) {
-    embed_backward_kernel<<<grid_for((size_t)N * H, 256), 256>>>(gE, dx, tok, N, H);
+    KLAUNCH(embed_backward_kernel, grid_for((size_t)N * H, 256), 256, 0, gE, dx, tok, N, H);
     LAUNCH_CHECK("embed_backward_kernel");
     return GRPO_OK;
 }
@@ -154,7 +154,7 @@ __global__ static void rmsnorm_forward_kernel(bf16 *y, float *rstd, const float 
 
 int k_rmsnorm_forward(bf16 *y, float *rstd, const float *x, const float *w, size_t rows, int d, float eps,
                       grpo_err *err) {
-    rmsnorm_forward_kernel<<<cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK>>>(y, rstd, x, w, rows, d, eps);
+    KLAUNCH(rmsnorm_forward_kernel, cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK, 0, y, rstd, x, w, rows, d, eps);
     LAUNCH_CHECK("rmsnorm_forward_kernel");
     return GRPO_OK;
 }
@@ -179,7 +179,7 @@ __global__ static void rmsnorm_backward_kernel(float *dx, float *dwpart, const f
 
 int k_rmsnorm_backward(float *dx, float *dwpart, const float *dy, const float *x, const float *w, const float *rstd,
                        size_t rows, int d, int accumulate, grpo_err *err) {
-    rmsnorm_backward_kernel<<<cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK>>>(dx, dwpart, dy, x, w, rstd, rows, d,
+    KLAUNCH(rmsnorm_backward_kernel, cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK, 0, dx, dwpart, dy, x, w, rstd, rows, d,
                                                                                   accumulate);
     LAUNCH_CHECK("rmsnorm_backward_kernel");
     return GRPO_OK;
@@ -208,7 +208,7 @@ int k_colsum(float *out, const float *in, size_t rows, int cols, grpo_err *err) 
     size_t chunk = 256;
     while ((rows + chunk - 1) / chunk > 65535) chunk *= 2;
     dim3 grid(cdiv(cols, 32), cdiv(rows, chunk)), block(32, 8);
-    colsum_kernel<<<grid, block>>>(out, in, rows, cols, chunk);
+    KLAUNCH(colsum_kernel, grid, block, 0, out, in, rows, cols, chunk);
     LAUNCH_CHECK("colsum_kernel");
     return GRPO_OK;
 }
@@ -220,7 +220,7 @@ __global__ static void add_bias_kernel(float *y, const float *b, int N, int cols
 }
 
 int k_add_bias(float *y, const float *b, int N, int cols, grpo_err *err) {
-    add_bias_kernel<<<grid_for((size_t)N * cols, 256), 256>>>(y, b, N, cols);
+    KLAUNCH(add_bias_kernel, grid_for((size_t)N * cols, 256), 256, 0, y, b, N, cols);
     LAUNCH_CHECK("add_bias_kernel");
     return GRPO_OK;
 }
@@ -244,7 +244,7 @@ int k_sumsq(double *out, const float *x, size_t n, grpo_err *err) {
     if (!n) return GRPO_OK;
     size_t blocks = (n + 255) / 256;
     if (blocks > 4096) blocks = 4096;
-    sumsq_kernel<<<(unsigned)blocks, 256>>>(out, x, n);
+    KLAUNCH(sumsq_kernel, (unsigned)blocks, 256, 0, out, x, n);
     LAUNCH_CHECK("sumsq_kernel");
     return GRPO_OK;
 }
@@ -255,7 +255,7 @@ __global__ static void scale_kernel(float *x, float c, size_t n) {
 
 int k_scale(float *x, float c, size_t n, grpo_err *err) {
     if (!n) return GRPO_OK;
-    scale_kernel<<<grid_for(n, 256), 256>>>(x, c, n);
+    KLAUNCH(scale_kernel, grid_for(n, 256), 256, 0, x, c, n);
     LAUNCH_CHECK("scale_kernel");
     return GRPO_OK;
 }
@@ -306,7 +306,7 @@ int k_qk_prepare(bf16 *out, bf16 *raw, float *rstd, const float *in, const float
                  const int *pos, const float *inv_freq, int N, int nheads, int hd, int rope, float eps,
                  grpo_err *err) {
     const size_t rows = (size_t)N * nheads;
-    qk_prepare_kernel<<<cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK>>>(out, raw, rstd, in, bias, normw, pos,
+    KLAUNCH(qk_prepare_kernel, cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK, 0, out, raw, rstd, in, bias, normw, pos,
                                                                             inv_freq, N, nheads, hd, rope, eps);
     LAUNCH_CHECK("qk_prepare_kernel");
     return GRPO_OK;
@@ -352,7 +352,7 @@ __global__ static void qk_backward_kernel(float *d, float *dwpart, const bf16 *r
 int k_qk_backward(float *d, float *dwpart, const bf16 *raw, const float *rstd, const float *normw, const int *pos,
                   const float *inv_freq, int N, int nheads, int hd, int rope, grpo_err *err) {
     const size_t rows = (size_t)N * nheads;
-    qk_backward_kernel<<<cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK>>>(d, dwpart, raw, rstd, normw, pos,
+    KLAUNCH(qk_backward_kernel, cdiv(rows, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK, 0, d, dwpart, raw, rstd, normw, pos,
                                                                              inv_freq, N, nheads, hd, rope);
     LAUNCH_CHECK("qk_backward_kernel");
     return GRPO_OK;
@@ -368,7 +368,7 @@ __global__ static void swiglu_forward_kernel(bf16 *act, const bf16 *gate, const 
 }
 
 int k_swiglu_forward(bf16 *act, const bf16 *gate, const bf16 *up, size_t n, grpo_err *err) {
-    swiglu_forward_kernel<<<grid_for(n, 256), 256>>>(act, gate, up, n);
+    KLAUNCH(swiglu_forward_kernel, grid_for(n, 256), 256, 0, act, gate, up, n);
     LAUNCH_CHECK("swiglu_forward_kernel");
     return GRPO_OK;
 }
@@ -385,7 +385,7 @@ __global__ static void swiglu_backward_kernel(bf16 *dgate, bf16 *dup, const floa
 
 int k_swiglu_backward(bf16 *dgate, bf16 *dup, const float *dact, const bf16 *gate, const bf16 *up, size_t n,
                       grpo_err *err) {
-    swiglu_backward_kernel<<<grid_for(n, 256), 256>>>(dgate, dup, dact, gate, up, n);
+    KLAUNCH(swiglu_backward_kernel, grid_for(n, 256), 256, 0, dgate, dup, dact, gate, up, n);
     LAUNCH_CHECK("swiglu_backward_kernel");
     return GRPO_OK;
 }
@@ -403,7 +403,7 @@ __global__ static void logprob_forward_kernel(float *logp, const float *logits, 
 
 int k_logprob_forward(float *logp, const float *logits, const int *tgt, const int *next, int N, int V, float invT,
                       grpo_err *err) {
-    logprob_forward_kernel<<<N, ROW_THREADS>>>(logp, logits, tgt, next, V, invT);
+    KLAUNCH(logprob_forward_kernel, N, ROW_THREADS, 0, logp, logits, tgt, next, V, invT);
     LAUNCH_CHECK("logprob_forward_kernel");
     return GRPO_OK;
 }
@@ -429,7 +429,7 @@ __global__ static void logprob_backward_kernel(bf16 *dlogits, const float *logit
 
 int k_logprob_backward(bf16 *dlogits, const float *logits, const float *dlogp, const int *tgt, const int *next,
                        int N, int V, float invT, grpo_err *err) {
-    logprob_backward_kernel<<<N, ROW_THREADS>>>(dlogits, logits, dlogp, tgt, next, V, invT);
+    KLAUNCH(logprob_backward_kernel, N, ROW_THREADS, 0, dlogits, logits, dlogp, tgt, next, V, invT);
     LAUNCH_CHECK("logprob_backward_kernel");
     return GRPO_OK;
 }
@@ -454,7 +454,7 @@ __global__ static void adamw_kernel(float *p, bf16 *pb, const float *g, float *m
 int k_adamw(float *p, bf16 *pb, const float *g, float *m, float *v, size_t n, float decay, float b1, float b2,
             float step, float bc2_sqrt, float eps, grpo_err *err) {
     if (!n) return GRPO_OK;
-    adamw_kernel<<<grid_for(n, 256), 256>>>(p, pb, g, m, v, n, decay, b1, b2, step, bc2_sqrt, eps);
+    KLAUNCH(adamw_kernel, grid_for(n, 256), 256, 0, p, pb, g, m, v, n, decay, b1, b2, step, bc2_sqrt, eps);
     LAUNCH_CHECK("adamw_kernel");
     return GRPO_OK;
 }

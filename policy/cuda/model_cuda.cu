@@ -223,7 +223,8 @@ typedef struct {
 
 static void *take(bump *b, size_t bytes) {
     const size_t o = (b->off + 255) & ~(size_t)255;
-    b->off = o + bytes;
+    b->off = o + bytes + ARENA_GUARD;
+    if (b->base && ARENA_GUARD) ARENA_POISON(b->base + o + bytes, ARENA_GUARD);
     return b->base ? b->base + o : NULL;
 }
 
@@ -234,6 +235,7 @@ static size_t layout(const policy_model *m, cuda_state *S, char *base, int N, in
     const size_t nh = c->num_attention_heads, nkv = c->num_key_value_heads;
     const size_t Q = nh * c->head_dim, KV = nkv * c->head_dim;
     const int slots = keep ? c->num_hidden_layers : 1;
+    if (base) ARENA_RESET(base, S->act_cap);
     bump b = {base, 0};
     for (int l = 0; l < slots; l++) {
         layer_acts *L = &S->L[l];

@@ -1,0 +1,5 @@
+// tests/cuda/emu/backend_emu.cc: policy/cuda's kernels and backend compiled for the host emulation
+// (cuda_emu.h); the test_cuda_emu target runs tests/cuda/test_cuda.c against it without a GPU.
+#include "../../../policy/cuda/kernels.cu"
+#include "../../../policy/cuda/attention.cu"
+#include "../../../policy/cuda/model_cuda.cu"
