@@ -126,13 +126,15 @@ int main(int argc, char **argv) {
     double mirror_ms = -1;
     if (mirror) { /* one step through the calls train.c makes (host zero_grad and clip) */
         if (grpo_cuda_set_resident(&m, 0, &e)) return die("set_resident", &e);
-        double t1 = now_s();
-        policy_zero_grad(&m);
-        if (policy_forward(&m, &b, 1.0f, logp, NULL, 1, &e)) return die("forward", &e);
-        if (policy_backward(&m, &b, 1.0f, dl, &e)) return die("backward", &e);
-        policy_clip_grad_norm(&m, 1.0);
-        if (policy_adamw_step(&m, &h, &e)) return die("adamw", &e);
-        mirror_ms = 1e3 * (now_s() - t1);
+        for (int it = 0; it < 2; it++) { /* the first step also page-locks the host arenas */
+            double t1 = now_s();
+            policy_zero_grad(&m);
+            if (policy_forward(&m, &b, 1.0f, logp, NULL, 1, &e)) return die("forward", &e);
+            if (policy_backward(&m, &b, 1.0f, dl, &e)) return die("backward", &e);
+            policy_clip_grad_norm(&m, 1.0);
+            if (policy_adamw_step(&m, &h, &e)) return die("adamw", &e);
+            mirror_ms = 1e3 * (now_s() - t1);
+        }
         printf("grpo cuda (mirror, host-synchronised as train.c calls it): one step %.1f ms\n", mirror_ms);
     }
     printf("RESULT {\"impl\":\"grpo-cuda\",\"batch\":%d,\"seq\":%d,\"layers\":%d,\"params\":%zu,\"steps\":%d,"

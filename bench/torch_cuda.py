@@ -105,14 +105,16 @@ def build(impl, layers):
             cfg = Qwen2Config(vocab_size=V, hidden_size=H, intermediate_size=I, num_hidden_layers=layers,
                               num_attention_heads=NH, num_key_value_heads=NKV, max_position_embeddings=32768,
                               rope_theta=THETA, rms_norm_eps=EPS, tie_word_embeddings=True)
-            model = Qwen2ForCausalLM(cfg)
-            model.config._attn_implementation = "sdpa"
+            cfg._attn_implementation = "sdpa"
+            with torch.device("cuda"):
+                model = Qwen2ForCausalLM(cfg)
             return model, "torch-transformers-sdpa"
         except Exception as e:  # noqa: BLE001
             if impl == "transformers":
                 raise
             print(f"transformers unavailable ({e}); using the plain PyTorch module")
-    return Plain(layers), "torch-plain-sdpa"
+    with torch.device("cuda"):
+        return Plain(layers), "torch-plain-sdpa"
 
 
 def main():

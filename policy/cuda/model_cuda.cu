@@ -384,6 +384,35 @@ static int linear_dw(cuda_state *S, float *dW, const bf16 *dy, const bf16 *x, in
     return gemm(S, CUBLAS_OP_N, CUBLAS_OP_T, in, out, N, x, in, dy, out, 1.0f, dW, CUDA_R_32F, in, err);
 }
 
+// The lm_head GEMMs in chunks of tokens, so that no single cuBLAS call addresses more than
+// 2^30 elements of the [N, V] logits (N x V passes 2^31 at 16k tokens of a 152k vocabulary).
+// GRPO_CUDA_LM_ROWS overrides the chunk (tests use it to exercise the chunking on small models).
+static int lm_rows(int V) {
+    const char *env = getenv("GRPO_CUDA_LM_ROWS");
+    int rows = env ? atoi(env) : (int)((1u << 30) / (unsigned)V);
+    return rows > 0 ? rows : 1;
+}
+
+// logits[N, V] = xnf @ lm_head^T
+static int lm_head_forward(cuda_state *S, const bf16 *W, int N, int H, int V, grpo_err *err) {
+    for (int r0 = 0; r0 < N; r0 += lm_rows(V)) {
+        const int rows = lm_rows(V) < N - r0 ? lm_rows(V) : N - r0;
+        TRY(linear_fwd(S, S->logits + (size_t)r0 * V, CUDA_R_32F, 0.0f, S->xnf + (size_t)r0 * H, W, rows, H, V, err));
+    }
+    return GRPO_OK;
+}
+
+// dlm_head += dlogits^T xnf ; dxn = dlogits @ lm_head
+static int lm_head_backward(cuda_state *S, float *dW, const bf16 *W, int N, int H, int V, grpo_err *err) {
+    for (int r0 = 0; r0 < N; r0 += lm_rows(V)) {
+        const int rows = lm_rows(V) < N - r0 ? lm_rows(V) : N - r0;
+        const bf16 *dl = S->dlogits + (size_t)r0 * V;
+        TRY(linear_dw(S, dW, dl, S->xnf + (size_t)r0 * H, rows, H, V, err));
+        TRY(linear_dx(S, S->dxn + (size_t)r0 * H, CUDA_R_32F, 0.0f, dl, W, rows, H, V, err));
+    }
+    return GRPO_OK;
+}
+
 // ---- forward ----
 
 #define OFF(p) ((size_t)((p) - m->param_mem))
@@ -454,7 +483,7 @@ static int cuda_forward(policy_model *m, const policy_batch *b, float temperatur
         TRY(layer_forward(m, S, l, L, x_next, err));
     }
     TRY(k_rmsnorm_forward(S->xnf, S->rstdf, S->x_out, WF(m->w.final_norm), N, H, c->rms_norm_eps, err));
-    TRY(linear_fwd(S, S->logits, CUDA_R_32F, 0.0f, S->xnf, WB(m->w.lm_head), N, H, V, err));
+    TRY(lm_head_forward(S, WB(m->w.lm_head), N, H, V, err));
     if (logp && S->targets) {
         TRY(k_logprob_forward(S->logp_buf, S->logits, S->tgt, S->next, N, V, 1.0f / temperature, err));
         CUDA_CHECK(cudaMemcpy(logp, S->logp_buf, S->targets * sizeof(float), cudaMemcpyDeviceToHost));
@@ -536,8 +565,7 @@ static int cuda_backward(policy_model *m, const policy_batch *b, float temperatu
         CUDA_CHECK(cudaMemcpy(S->dlogp_buf, dlogp, S->targets * sizeof(float), cudaMemcpyHostToDevice));
     TRY(k_logprob_backward(S->dlogits, S->logits, S->dlogp_buf, S->tgt, S->next, N, V, 1.0f / temperature, err));
     // logits = xnf @ lm_head^T
-    TRY(linear_dw(S, GR(m->w.lm_head), S->dlogits, S->xnf, N, H, V, err));
-    TRY(linear_dx(S, S->dxn, CUDA_R_32F, 0.0f, S->dlogits, WB(m->w.lm_head), N, H, V, err));
+    TRY(lm_head_backward(S, GR(m->w.lm_head), WB(m->w.lm_head), N, H, V, err));
     TRY(k_rmsnorm_backward(S->dx, S->dwpart, S->dxn, S->x_out, WF(m->w.final_norm), S->rstdf, N, H, 0, err));
     TRY(k_colsum(GR(m->w.final_norm), S->dwpart, N, H, err));
     for (int l = c->num_hidden_layers - 1; l >= 0; l--) TRY(layer_backward(m, S, l, &S->L[l], err));
