@@ -34,11 +34,26 @@ __device__ __forceinline__ float att_warp_max(float v) {
 
 // ---- forward ----
 
+// Dot products of one row held by the lane (a, b: 16-byte aligned, hd % 4 == 0) with the rows
+// r[i] that the whole warp reads (broadcast): out[i] += a . r[i]. float4 loads: one shared-memory
+// access per four multiply-adds and row.
+template <int R>
+__device__ __forceinline__ void att_dots(float (&out)[R], const float *a, const float *const (&r)[R], int hd) {
+    for (int d = 0; d < hd; d += 4) {
+        const float4 x = ld4(a + d);
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const float4 y = ld4(r[i] + d);
+            out[i] += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+        }
+    }
+}
+
 template <int DPL>
 __global__ static void att_forward_kernel(bf16 *o, float *lse, const bf16 *q, const bf16 *k, const bf16 *v,
                                           att_shape s) {
     DYN_SMEM(smem);
-    const int hd = s.hd, hp = hd + 1;
+    const int hd = s.hd, hp = hd + 4; // hd % 4 == 0; the +4 keeps float4 rows conflict-free
     float *Qs = smem;                   // [ATT_TILE][hd], pre-scaled
     float *Ks = Qs + ATT_TILE * hd;     // [ATT_KT][hp]
     float *Vs = Ks + ATT_KT * hp;       // [ATT_KT][hd]
@@ -47,16 +62,20 @@ __global__ static void att_forward_kernel(bf16 *o, float *lse, const bf16 *q, co
     const int Q = s.nh * hd, KV = s.nkv * hd;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rows_here = min(ATT_TILE, t.len - t.row0);
+    const int rr0 = warp * ATT_RPW;                          // this warp's first row in the tile
+    const int last = rr0 < rows_here ? t.row0 + min(rr0 + ATT_RPW, rows_here) - 1 : -1; // its last query (-1: none)
 
     for (int idx = threadIdx.x; idx < ATT_TILE * hd; idx += blockDim.x) {
         const int rr = idx / hd, d = idx % hd;
         Qs[idx] = rr < rows_here ? __bfloat162float(q[(size_t)(t.base + t.row0 + rr) * Q + h * hd + d]) * s.scale : 0.0f;
     }
     float mrow[ATT_RPW], lrow[ATT_RPW], acc[ATT_RPW][DPL];
+    const float *qrow[ATT_RPW];
 #pragma unroll
     for (int i = 0; i < ATT_RPW; i++) {
         mrow[i] = -INFINITY;
         lrow[i] = 0.0f;
+        qrow[i] = Qs + (rr0 + i) * hd;
 #pragma unroll
         for (int e = 0; e < DPL; e++) acc[i][e] = 0.0f;
     }
@@ -75,40 +94,46 @@ __global__ static void att_forward_kernel(bf16 *o, float *lse, const bf16 *q, co
             Vs[jj * hd + d] = vv;
         }
         __syncthreads();
+        if (k0 > last) continue; // uniform: no row of this warp sees these keys
+        const int j = k0 + lane;
+        float sc[ATT_RPW], p[ATT_RPW];
+#pragma unroll
+        for (int i = 0; i < ATT_RPW; i++) sc[i] = 0.0f;
+        att_dots(sc, Ks + lane * hp, qrow, hd); // every lane, so no divergence; masked below
 #pragma unroll
         for (int i = 0; i < ATT_RPW; i++) {
-            const int rr = warp * ATT_RPW + i, ti = t.row0 + rr;
-            if (rr >= rows_here || k0 > ti) continue; // uniform across the warp
-            const int j = k0 + lane;
-            float sc = -INFINITY;
-            if (j <= ti) {
-                const float *qr = Qs + rr * hd, *kr = Ks + lane * hp;
-                float a = 0.0f;
-                for (int d = 0; d < hd; d++) a += qr[d] * kr[d];
-                sc = a;
-            }
-            const float mt = att_warp_max(sc); // finite: key k0 <= ti is visible to lane 0
-            const float mnew = fmaxf(mrow[i], mt);
-            const float p = j <= ti ? expf(sc - mnew) : 0.0f;
+            const int ti = t.row0 + rr0 + i;
+            p[i] = 0.0f;
+            if (rr0 + i >= rows_here || k0 > ti) continue; // uniform across the warp
+            const float si = j <= ti ? sc[i] : -INFINITY;
+            const float mnew = fmaxf(mrow[i], att_warp_max(si)); // finite: key k0 <= ti is visible
+            p[i] = j <= ti ? expf(si - mnew) : 0.0f;
             const float alpha = expf(mrow[i] - mnew); // 0 on the first tile (mrow = -inf)
-            lrow[i] = lrow[i] * alpha + att_warp_sum(p);
+            lrow[i] = lrow[i] * alpha + att_warp_sum(p[i]);
 #pragma unroll
             for (int e = 0; e < DPL; e++) acc[i][e] *= alpha;
-            const int jmax = min(ATT_KT, ti - k0 + 1);
-            for (int jj = 0; jj < jmax; jj++) {
-                const float pj = __shfl_sync(FULL, p, jj);
-#pragma unroll
-                for (int e = 0; e < DPL; e++) {
-                    const int d = lane + 32 * e;
-                    if (d < hd) acc[i][e] += pj * Vs[jj * hd + d];
-                }
-            }
             mrow[i] = mnew;
+        }
+        // acc += P V over the keys any row of this warp sees (p = 0 where masked)
+        const int jmax = min(ATT_KT, last - k0 + 1);
+        for (int jj = 0; jj < jmax; jj++) {
+            float vv[DPL];
+#pragma unroll
+            for (int e = 0; e < DPL; e++) {
+                const int d = lane + 32 * e;
+                vv[e] = d < hd ? Vs[jj * hd + d] : 0.0f;
+            }
+#pragma unroll
+            for (int i = 0; i < ATT_RPW; i++) {
+                const float pj = __shfl_sync(FULL, p[i], jj);
+#pragma unroll
+                for (int e = 0; e < DPL; e++) acc[i][e] += pj * vv[e];
+            }
         }
     }
 #pragma unroll
     for (int i = 0; i < ATT_RPW; i++) {
-        const int rr = warp * ATT_RPW + i;
+        const int rr = rr0 + i;
         if (rr >= rows_here) continue;
         const size_t n = (size_t)t.base + t.row0 + rr;
         const float inv = 1.0f / lrow[i];
@@ -139,7 +164,7 @@ template <int DPL>
 __global__ static void att_dq_kernel(float *dq, const bf16 *dO, const float *lse, const float *D, const bf16 *q,
                                      const bf16 *k, const bf16 *v, att_shape s) {
     DYN_SMEM(smem);
-    const int hd = s.hd, hp = hd + 1;
+    const int hd = s.hd, hp = hd + 4;
     float *Qs = smem;                  // [ATT_TILE][hd], pre-scaled
     float *dOs = Qs + ATT_TILE * hd;   // [ATT_TILE][hd]
     float *Ks = dOs + ATT_TILE * hd;   // [ATT_KT][hp]
@@ -149,6 +174,8 @@ __global__ static void att_dq_kernel(float *dq, const bf16 *dO, const float *lse
     const int Q = s.nh * hd, KV = s.nkv * hd;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rows_here = min(ATT_TILE, t.len - t.row0);
+    const int rr0 = warp * ATT_RPW;
+    const int last = rr0 < rows_here ? t.row0 + min(rr0 + ATT_RPW, rows_here) - 1 : -1;
 
     for (int idx = threadIdx.x; idx < ATT_TILE * hd; idx += blockDim.x) {
         const int rr = idx / hd, d = idx % hd;
@@ -157,12 +184,15 @@ __global__ static void att_dq_kernel(float *dq, const bf16 *dO, const float *lse
         dOs[idx] = rr < rows_here ? __bfloat162float(dO[a]) : 0.0f;
     }
     float lrow[ATT_RPW], drow[ATT_RPW], acc[ATT_RPW][DPL];
+    const float *qrow[ATT_RPW], *orow[ATT_RPW];
 #pragma unroll
     for (int i = 0; i < ATT_RPW; i++) {
-        const int rr = warp * ATT_RPW + i;
+        const int rr = rr0 + i;
         const size_t n = (size_t)t.base + t.row0 + rr;
         lrow[i] = rr < rows_here ? lse[n * s.nh + h] : 0.0f;
         drow[i] = rr < rows_here ? D[n * s.nh + h] : 0.0f;
+        qrow[i] = Qs + rr * hd;
+        orow[i] = dOs + rr * hd;
 #pragma unroll
         for (int e = 0; e < DPL; e++) acc[i][e] = 0.0f;
     }
@@ -181,36 +211,38 @@ __global__ static void att_dq_kernel(float *dq, const bf16 *dO, const float *lse
             Vs[jj * hp + d] = vv;
         }
         __syncthreads();
+        if (k0 > last) continue;
+        const int j = k0 + lane;
+        float sc[ATT_RPW], dp[ATT_RPW], ds[ATT_RPW];
+#pragma unroll
+        for (int i = 0; i < ATT_RPW; i++) sc[i] = dp[i] = 0.0f;
+        att_dots(sc, Ks + lane * hp, qrow, hd);
+        att_dots(dp, Vs + lane * hp, orow, hd);
 #pragma unroll
         for (int i = 0; i < ATT_RPW; i++) {
-            const int rr = warp * ATT_RPW + i, ti = t.row0 + rr;
-            if (rr >= rows_here || k0 > ti) continue;
-            const int j = k0 + lane;
-            float ds = 0.0f;
-            if (j <= ti) {
-                const float *qr = Qs + rr * hd, *dr = dOs + rr * hd, *kr = Ks + lane * hp, *vr = Vs + lane * hp;
-                float sc = 0.0f, dp = 0.0f;
-                for (int d = 0; d < hd; d++) {
-                    sc += qr[d] * kr[d];
-                    dp += dr[d] * vr[d];
-                }
-                const float p = expf(sc - lrow[i]);
-                ds = p * (dp - drow[i]);
-            }
-            const int jmax = min(ATT_KT, ti - k0 + 1);
-            for (int jj = 0; jj < jmax; jj++) {
-                const float dsj = __shfl_sync(FULL, ds, jj);
+            const int ti = t.row0 + rr0 + i;
+            const bool live = rr0 + i < rows_here && j <= ti;
+            ds[i] = live ? expf(sc[i] - lrow[i]) * (dp[i] - drow[i]) : 0.0f;
+        }
+        const int jmax = min(ATT_KT, last - k0 + 1);
+        for (int jj = 0; jj < jmax; jj++) {
+            float kk[DPL];
 #pragma unroll
-                for (int e = 0; e < DPL; e++) {
-                    const int d = lane + 32 * e;
-                    if (d < hd) acc[i][e] += dsj * Ks[jj * hp + d];
-                }
+            for (int e = 0; e < DPL; e++) {
+                const int d = lane + 32 * e;
+                kk[e] = d < hd ? Ks[jj * hp + d] : 0.0f;
+            }
+#pragma unroll
+            for (int i = 0; i < ATT_RPW; i++) {
+                const float dsj = __shfl_sync(FULL, ds[i], jj);
+#pragma unroll
+                for (int e = 0; e < DPL; e++) acc[i][e] += dsj * kk[e];
             }
         }
     }
 #pragma unroll
     for (int i = 0; i < ATT_RPW; i++) {
-        const int rr = warp * ATT_RPW + i;
+        const int rr = rr0 + i;
         if (rr >= rows_here) continue;
         const size_t n = (size_t)t.base + t.row0 + rr;
 #pragma unroll
@@ -227,7 +259,7 @@ template <int DPL>
 __global__ static void att_dkv_kernel(float *dk, float *dv, const bf16 *dO, const float *lse, const float *D,
                                       const bf16 *q, const bf16 *k, const bf16 *v, att_shape s) {
     DYN_SMEM(smem);
-    const int hd = s.hd, hp = hd + 1;
+    const int hd = s.hd, hp = hd + 4;
     float *Kt = smem;                  // [ATT_TILE][hd] this block's key rows
     float *Vt = Kt + ATT_TILE * hd;    // [ATT_TILE][hd]
     float *Qs = Vt + ATT_TILE * hd;    // [ATT_KT][hp], pre-scaled
@@ -239,6 +271,8 @@ __global__ static void att_dkv_kernel(float *dk, float *dv, const bf16 *dO, cons
     const int Q = s.nh * hd, KV = s.nkv * hd;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int rows_here = min(ATT_TILE, t.len - t.row0);
+    const int rr0 = warp * ATT_RPW;
+    const int first = t.row0 + rr0; // this warp's first key position (queries before it see none)
 
     for (int idx = threadIdx.x; idx < ATT_TILE * hd; idx += blockDim.x) {
         const int rr = idx / hd, d = idx % hd;
@@ -247,10 +281,14 @@ __global__ static void att_dkv_kernel(float *dk, float *dv, const bf16 *dO, cons
         Vt[idx] = rr < rows_here ? __bfloat162float(v[a]) : 0.0f;
     }
     float ak[ATT_RPW][DPL], av[ATT_RPW][DPL];
+    const float *krow[ATT_RPW], *vrow[ATT_RPW];
 #pragma unroll
-    for (int i = 0; i < ATT_RPW; i++)
+    for (int i = 0; i < ATT_RPW; i++) {
+        krow[i] = Kt + (rr0 + i) * hd;
+        vrow[i] = Vt + (rr0 + i) * hd;
 #pragma unroll
         for (int e = 0; e < DPL; e++) ak[i][e] = av[i][e] = 0.0f;
+    }
 
     for (int hh = 0; hh < group; hh++) {
         const int h = g * group + hh;
@@ -275,32 +313,36 @@ __global__ static void att_dkv_kernel(float *dk, float *dv, const bf16 *dO, cons
                 Ds[jj] = qi < t.len ? D[n * s.nh + h] : 0.0f;
             }
             __syncthreads();
-            const int jmax = min(ATT_KT, t.len - q0);
+            if (rr0 >= rows_here || q0 + ATT_KT <= first) continue; // uniform: nothing for this warp
+            const int qi = q0 + lane;
+            float sc[ATT_RPW], dp[ATT_RPW], p[ATT_RPW], ds[ATT_RPW];
+#pragma unroll
+            for (int i = 0; i < ATT_RPW; i++) sc[i] = dp[i] = 0.0f;
+            att_dots(sc, Qs + lane * hp, krow, hd);
+            att_dots(dp, dOs + lane * hp, vrow, hd);
 #pragma unroll
             for (int i = 0; i < ATT_RPW; i++) {
-                const int rr = warp * ATT_RPW + i, tk = t.row0 + rr;
-                if (rr >= rows_here) continue;
-                const int qi = q0 + lane;
-                float p = 0.0f, ds = 0.0f;
-                if (qi < t.len && qi >= tk) {
-                    const float *qr = Qs + lane * hp, *dr = dOs + lane * hp, *kr = Kt + rr * hd, *vr = Vt + rr * hd;
-                    float sc = 0.0f, dp = 0.0f;
-                    for (int d = 0; d < hd; d++) {
-                        sc += qr[d] * kr[d];
-                        dp += dr[d] * vr[d];
-                    }
-                    p = expf(sc - Ls[lane]);
-                    ds = p * (dp - Ds[lane]);
+                const int tk = first + i;
+                const bool live = rr0 + i < rows_here && qi < t.len && qi >= tk;
+                p[i] = live ? expf(sc[i] - Ls[lane]) : 0.0f;
+                ds[i] = live ? p[i] * (dp[i] - Ds[lane]) : 0.0f;
+            }
+            const int jmax = min(ATT_KT, t.len - q0);
+            for (int jj = 0; jj < jmax; jj++) {
+                float qq[DPL], oo[DPL];
+#pragma unroll
+                for (int e = 0; e < DPL; e++) {
+                    const int d = lane + 32 * e;
+                    qq[e] = d < hd ? Qs[jj * hp + d] : 0.0f;
+                    oo[e] = d < hd ? dOs[jj * hp + d] : 0.0f;
                 }
-                for (int jj = 0; jj < jmax; jj++) {
-                    const float pj = __shfl_sync(FULL, p, jj), dsj = __shfl_sync(FULL, ds, jj);
+#pragma unroll
+                for (int i = 0; i < ATT_RPW; i++) {
+                    const float pj = __shfl_sync(FULL, p[i], jj), dsj = __shfl_sync(FULL, ds[i], jj);
 #pragma unroll
                     for (int e = 0; e < DPL; e++) {
-                        const int d = lane + 32 * e;
-                        if (d < hd) {
-                            av[i][e] += pj * dOs[jj * hp + d];
-                            ak[i][e] += dsj * Qs[jj * hp + d];
-                        }
+                        av[i][e] += pj * oo[e];
+                        ak[i][e] += dsj * qq[e];
                     }
                 }
             }
@@ -308,7 +350,7 @@ __global__ static void att_dkv_kernel(float *dk, float *dv, const bf16 *dO, cons
     }
 #pragma unroll
     for (int i = 0; i < ATT_RPW; i++) {
-        const int rr = warp * ATT_RPW + i;
+        const int rr = rr0 + i;
         if (rr >= rows_here) continue;
         const size_t n = (size_t)t.base + t.row0 + rr;
 #pragma unroll
@@ -342,8 +384,9 @@ static int att_dpl(int hd) { return hd <= 32 ? 1 : hd <= 64 ? 2 : hd <= 128 ? 4 
     } while (0)
 
 static int att_check(const att_shape *s, grpo_err *err) {
-    if (att_dpl(s->hd) < 0 || s->nkv <= 0 || s->nh % s->nkv)
-        return grpo_errf(err, GRPO_EUNSUPPORTED, "CUDA attention: head_dim %d (max 256), %d heads over %d kv heads",
+    if (att_dpl(s->hd) < 0 || s->hd % 4 || s->nkv <= 0 || s->nh % s->nkv)
+        return grpo_errf(err, GRPO_EUNSUPPORTED,
+                         "CUDA attention: head_dim %d (a multiple of 4, at most 256), %d heads over %d kv heads",
                          s->hd, s->nh, s->nkv);
     if (s->n_tiles <= 0) return grpo_errf(err, GRPO_EINVAL, "CUDA attention: no tiles");
     return GRPO_OK;
@@ -353,7 +396,7 @@ int att_forward(bf16 *o, float *lse, const bf16 *q, const bf16 *k, const bf16 *v
                 grpo_err *err) {
     TRY(att_check(s, err));
     const int hd = s->hd;
-    const size_t smem = ((size_t)ATT_TILE * hd + (size_t)ATT_KT * (hd + 1) + (size_t)ATT_KT * hd) * sizeof(float);
+    const size_t smem = ((size_t)ATT_TILE * hd + (size_t)ATT_KT * (hd + 4) + (size_t)ATT_KT * hd) * sizeof(float);
     dim3 grid(s->n_tiles, s->nh);
     ATT_DISPATCH(att_dpl(hd), att_forward_kernel, grid, smem, o, lse, q, k, v, *s);
     LAUNCH_CHECK("att_forward_kernel");
@@ -367,12 +410,12 @@ int att_backward(float *dq, float *dk, float *dv, float *Dsum, const bf16 *dO, c
     const size_t rows = (size_t)N * s->nh;
     KLAUNCH(att_rowdot_kernel, cdiv(rows, 8), 256, 0, Dsum, dO, o, rows, hd);
     LAUNCH_CHECK("att_rowdot_kernel");
-    const size_t smem_q = ((size_t)2 * ATT_TILE * hd + (size_t)2 * ATT_KT * (hd + 1)) * sizeof(float);
+    const size_t smem_q = ((size_t)2 * ATT_TILE * hd + (size_t)2 * ATT_KT * (hd + 4)) * sizeof(float);
     dim3 gq(s->n_tiles, s->nh);
     ATT_DISPATCH(att_dpl(hd), att_dq_kernel, gq, smem_q, dq, dO, lse, Dsum, q, k, v, *s);
     LAUNCH_CHECK("att_dq_kernel");
     const size_t smem_kv =
-        ((size_t)2 * ATT_TILE * hd + (size_t)2 * ATT_KT * (hd + 1) + (size_t)2 * ATT_KT) * sizeof(float);
+        ((size_t)2 * ATT_TILE * hd + (size_t)2 * ATT_KT * (hd + 4) + (size_t)2 * ATT_KT) * sizeof(float);
     dim3 gkv(s->n_tiles, s->nkv);
     ATT_DISPATCH(att_dpl(hd), att_dkv_kernel, gkv, smem_kv, dk, dv, dO, lse, Dsum, q, k, v, *s);
     LAUNCH_CHECK("att_dkv_kernel");

@@ -23,6 +23,8 @@
 #define ARENA_GUARD 0
 #define ARENA_RESET(base, bytes) ((void)0)
 #define ARENA_POISON(p, bytes) ((void)0)
+// four floats from a 16-byte aligned address (shared memory rows in attention.cu)
+__device__ __forceinline__ float4 ld4(const float *p) { return *reinterpret_cast<const float4 *>(p); }
 #endif
 
 extern "C" {

@@ -144,9 +144,9 @@ static int state_get(policy_model *m, cuda_state **out, grpo_err *err) {
     if (!S) {
         if (m->acts) policy_backend_cpu.release(m); // the CPU backend's activations
         const policy_config *c = &m->cfg;
-        if (c->head_dim > 256 || c->head_dim % 2 || c->num_attention_heads % c->num_key_value_heads)
+        if (c->head_dim > 256 || c->head_dim % 4 || c->num_attention_heads % c->num_key_value_heads)
             return grpo_errf(err, GRPO_EUNSUPPORTED,
-                             "CUDA backend: head_dim %d (even, at most 256), %d heads over %d kv heads",
+                             "CUDA backend: head_dim %d (a multiple of 4, at most 256), %d heads over %d kv heads",
                              c->head_dim, c->num_attention_heads, c->num_key_value_heads);
         int ndev = 0;
         cudaError_t e = cudaGetDeviceCount(&ndev);

@@ -27,6 +27,8 @@ __attribute__((format(printf, 1, 2))) [[noreturn]] static void emu_fatal(const c
     abort();
 }
 
+void emu_misaligned(const void *p) { emu_fatal("misaligned float4 load at %p", p); }
+
 // ---- device memory ----
 
 static std::map<uintptr_t, size_t> g_allocs; // start -> bytes

@@ -70,6 +70,17 @@ inline double atomicAdd(double *p, double v) {
     return o;
 }
 
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+[[noreturn]] void emu_misaligned(const void *p);
+inline float4 ld4(const float *p) {
+    if ((uintptr_t)p & 15) emu_misaligned(p); // a GPU faults on a misaligned vector load
+    float4 r;
+    memcpy(&r, p, 16);
+    return r;
+}
+
 // ---- bf16 ----
 struct __nv_bfloat16 {
     uint16_t x;
