@@ -4,7 +4,8 @@
 # scripts/gpu-prepare.sh and carried over. Then, each step under its own time limit:
 #   1. test_cuda: the GPU suite (fixtures in bf16, CPU vs CUDA, the 20-step SFT curve, resident
 #      mode), with GRPO_CUDA_SYNC=1 so that a failing kernel is named at its launch;
-#   2. test_cuda again under compute-sanitizer memcheck, when the toolkit has it;
+#   2. test_cuda again under compute-sanitizer memcheck, and one fixture under racecheck, when
+#      the toolkit has compute-sanitizer;
 #   3. test_policy: the CPU reference suite of the same build;
 #   4. bench_cuda: Qwen2.5-0.5B-shaped training at seq 1024 (tokens/s, MFU, GPU memory);
 #   5. bench/torch_cuda.py: PyTorch on the same GPU and shapes, when torch is importable.
@@ -67,17 +68,20 @@ run() { # name, seconds, command...
 }
 
 # limits sum to 435 s, so the whole script stays under 8 minutes with a carried build
-run test_cuda 60 env GRPO_CUDA_SYNC=1 $B/test_cuda
+run test_cuda 50 env GRPO_CUDA_SYNC=1 $B/test_cuda
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$sanitizer" ]; then
-  run test_cuda_memcheck 100 env GRPO_CUDA_SYNC=1 "$sanitizer" --tool memcheck --error-exitcode 9 $B/test_cuda
+  run test_cuda_memcheck 90 env GRPO_CUDA_SYNC=1 "$sanitizer" --tool memcheck --error-exitcode 9 $B/test_cuda
+  # shared-memory races in the attention kernels, on one small fixture (forward and backward)
+  run test_cuda_racecheck 45 env GRPO_TEST_FILTER="qwen3 logprobs" "$sanitizer" --tool racecheck \
+    --error-exitcode 9 $B/test_cuda
 else
-  summary+=("test_cuda_memcheck: not run (no compute-sanitizer)")
+  summary+=("test_cuda_memcheck/racecheck: not run (no compute-sanitizer)")
 fi
-run test_policy_cpu_reference 45 $B/test_policy
+run test_policy_cpu_reference 30 $B/test_policy
 run bench_cuda 120 $B/bench_cuda --seq 1024 --batch 16 --steps 5 --warmup 2 --mirror
 if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  run bench_torch 110 python3 bench/torch_cuda.py --seq 1024 --batch 16 --steps 5 --warmup 2
+  run bench_torch 100 python3 bench/torch_cuda.py --seq 1024 --batch 16 --steps 5 --warmup 2
 else
   summary+=("bench_torch: not run (PyTorch with CUDA is not importable here)")
 fi
