@@ -14,7 +14,13 @@
  * Peak GPU memory: the device's used memory (total - free) after the timed steps (every arena is
  * allocated on first use and kept, so this is the peak), and the backend's own arenas.
  * Prints a human summary and one "RESULT {json}" line for scripts/gpu-check.sh. */
+#ifdef GRPO_CUDA_EMU /* the host emulation (tests/cuda/emu): a smoke run of this program without a GPU */
+#include <stddef.h>
+int emu_mem_get_info(size_t *free_b, size_t *total_b);
+#define cudaMemGetInfo emu_mem_get_info
+#else
 #include <cuda_runtime_api.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +41,7 @@ static int die(const char *what, const grpo_err *e) {
 }
 
 int main(int argc, char **argv) {
-    int seq = 1024, batch = 16, steps = 5, warmup = 2, layers = 24, mirror = 0;
+    int seq = 1024, batch = 16, steps = 5, warmup = 2, layers = 24, mirror = 0, tiny = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seq") && i + 1 < argc) seq = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
@@ -43,8 +49,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--mirror")) mirror = 1;
+        else if (!strcmp(argv[i], "--tiny")) tiny = 1; /* a small model of the same structure (smoke runs) */
         else {
-            fprintf(stderr, "usage: bench_cuda [--seq 1024] [--batch 16] [--steps 5] [--warmup 2] [--layers 24] [--mirror]\n");
+            fprintf(stderr, "usage: bench_cuda [--seq 1024] [--batch 16] [--steps 5] [--warmup 2] [--layers 24] [--mirror] [--tiny]\n");
             return 2;
         }
     }
@@ -68,6 +75,13 @@ int main(int argc, char **argv) {
     c.rms_norm_eps = 1e-6f;
     c.tie_word_embeddings = 1;
     c.qkv_bias = 1;
+    if (tiny) {
+        c.vocab_size = 1000;
+        c.hidden_size = 128;
+        c.intermediate_size = 256;
+        c.num_attention_heads = 4;
+        c.head_dim = 32;
+    }
     policy_model m;
     double t0 = now_s();
     if (policy_build(&m, &c, &e)) return die("build", &e);
@@ -75,9 +89,13 @@ int main(int argc, char **argv) {
     if (policy_enable_training(&m, &e)) return die("enable_training", &e);
     size_t n_real = 0;
     for (size_t i = 0; i < m.n_tensors; i++) n_real += m.params[i].numel;
-    printf("model: Qwen2.5-0.5B-shaped, %d layers, %.1fM parameters (init %.1f s)\n", layers, n_real / 1e6,
+    printf("model: %s, %d layers, %.1fM parameters (init %.1f s)\n", tiny ? "tiny Qwen2-shaped" : "Qwen2.5-0.5B-shaped", layers, n_real / 1e6,
            now_s() - t0);
+#ifdef GRPO_CUDA_EMU
+    m.backend = &policy_backend_cuda; /* a CPU-only build's backend.c refuses "cuda" */
+#else
     if (!(m.backend = policy_backend_get("cuda", &e))) return die("backend", &e);
+#endif
 
     const int N = seq * batch;
     int *lens = malloc(batch * sizeof(int)), *tok = malloc((size_t)N * sizeof(int));
@@ -94,14 +112,20 @@ int main(int argc, char **argv) {
     policy_adamw h = {.lr = 1e-5f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
 
     if (grpo_cuda_set_resident(&m, 1, &e)) return die("set_resident", &e);
-    double loss = 0, gn = 0, t_start = 0;
+    double loss = 0, gn = 0, t_start = 0, ph[4] = {0}; /* forward, backward, clip, adamw (each call syncs) */
     for (int it = 0; it < warmup + steps; it++) {
         if (it == warmup) t_start = now_s();
+        const int timed = it >= warmup;
+        double t = now_s();
         if (grpo_cuda_zero_grad(&m, &e)) return die("zero_grad", &e);
         if (policy_forward(&m, &b, 1.0f, logp, NULL, 1, &e)) return die("forward", &e);
+        ph[0] += timed * (now_s() - t), t = now_s();
         if (policy_backward(&m, &b, 1.0f, dl, &e)) return die("backward", &e);
+        ph[1] += timed * (now_s() - t), t = now_s();
         if (grpo_cuda_clip_grad_norm(&m, 1.0, &gn, &e)) return die("clip", &e);
+        ph[2] += timed * (now_s() - t), t = now_s();
         if (policy_adamw_step(&m, &h, &e)) return die("adamw", &e);
+        ph[3] += timed * (now_s() - t);
         loss = 0;
         for (size_t i = 0; i < nt; i++) loss -= logp[i];
         loss /= nt;
@@ -123,6 +147,8 @@ int main(int argc, char **argv) {
            batch, seq, steps, secs, tokens / secs, 1e3 * secs / steps, 100 * mfu, 100 * att / flops, used_mib,
            arena_mib);
 
+    printf("per step: forward %.1f ms, backward %.1f ms, clip %.1f ms, adamw %.1f ms\n", 1e3 * ph[0] / steps,
+           1e3 * ph[1] / steps, 1e3 * ph[2] / steps, 1e3 * ph[3] / steps);
     double mirror_ms = -1;
     if (mirror) { /* one step through the calls train.c makes (host zero_grad and clip) */
         if (grpo_cuda_set_resident(&m, 0, &e)) return die("set_resident", &e);
@@ -139,8 +165,9 @@ int main(int argc, char **argv) {
     }
     printf("RESULT {\"impl\":\"grpo-cuda\",\"batch\":%d,\"seq\":%d,\"layers\":%d,\"params\":%zu,\"steps\":%d,"
            "\"seconds\":%.4f,\"tokens_per_s\":%.1f,\"mfu\":%.4f,\"gpu_mem_used_mib\":%.0f,\"arena_mib\":%.0f,"
-           "\"final_loss\":%.4f,\"mirror_step_ms\":%.1f}\n",
-           batch, seq, layers, n_real, steps, secs, tokens / secs, mfu, used_mib, arena_mib, loss, mirror_ms);
+           "\"final_loss\":%.4f,\"mirror_step_ms\":%.1f,\"fwd_ms\":%.1f,\"bwd_ms\":%.1f,\"adamw_ms\":%.1f}\n",
+           batch, seq, layers, n_real, steps, secs, tokens / secs, mfu, used_mib, arena_mib, loss, mirror_ms,
+           1e3 * ph[0] / steps, 1e3 * ph[1] / steps, 1e3 * ph[3] / steps);
     free(lens);
     free(tok);
     free(logp);
