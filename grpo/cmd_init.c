@@ -8,7 +8,7 @@
 
 static const cli_opt OPTS[] = {
     {"--arch", "ARCH", "qwen2", "architecture: qwen2, qwen3 or llama"},
-    {"--preset", "NAME", "tiny", "size: tiny (~0.8M params) or small (~100M params, Qwen2-shaped)"},
+    {"--preset", "NAME", "tiny", "size: tiny (~1M params: 4 layers, hidden 128, vocab 2048) or small (~100M params, Qwen2-shaped)"},
     {"--out", "DIR", NULL, "output directory (config.json + model.safetensors); required"},
     {"--seed", "S", "0", "random seed for the weights"},
     {"--vocab", "N", NULL, "override the preset's vocab_size (to match a tokenizer)"},

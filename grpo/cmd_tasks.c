@@ -1,7 +1,7 @@
 /* grpo/cmd_tasks.c: `grpo tasks show`: load a JSONL dataset (or run a built-in generator) exactly as training
  * would, and print its items as JSON lines, so a field mapping or a template can be checked before a run.
  *   grpo tasks show --data train.jsonl --format gsm8k [--prompt-field F ...] [--template T] [--limit N]
- *   grpo tasks show --generate arithmetic|countdown [--n N] [--seed S] [--ops +-*] [--limit N]
+ *   grpo tasks show --generate arithmetic|countdown [--n N] [--seed S] [--ops +-*] [--operands N] [--digits N] [--unique] [--limit N]
  * A bad row is reported as file:line: field "name": what is wrong, and nothing is printed. */
 #include <jansson.h>
 #include <stdio.h>
@@ -30,12 +30,15 @@ static const cli_opt OPTS[] = {
     {"--n", "N", "10", "items to generate"},
     {"--seed", "S", "0", "generator seed"},
     {"--ops", "OPS", NULL, "arithmetic operators to draw from (default +-)"},
+    {"--operands", "N", NULL, "arithmetic: at most N operands (train key builtin_operands)"},
+    {"--digits", "N", NULL, "arithmetic: at most N digits per operand (train key builtin_digits)"},
+    {"--unique", NULL, NULL, "no two items share a prompt (as grpo train's builtin: datasets)"},
     {"--template", "T", NULL, "render each prompt through this template ({prompt}, {nums}, {target}, ...)"},
     {"--limit", "N", "5", "items to print (0: all)"},
     {NULL, NULL, NULL, NULL},
 };
 enum { O_SHOW, O_DATA, O_FORMAT, O_PROMPT, O_ANSWER, O_SOLUTION, O_SYSTEM, O_TASKID, O_TEST, O_ENTRY, O_INPUTS,
-       O_OUTPUTS, O_NUMS, O_TARGET, O_GENERATE, O_N, O_SEED, O_OPS, O_TEMPLATE, O_LIMIT };
+       O_OUTPUTS, O_NUMS, O_TARGET, O_GENERATE, O_N, O_SEED, O_OPS, O_OPERANDS, O_DIGITS, O_UNIQUE, O_TEMPLATE, O_LIMIT };
 
 static void set_str(json_t *o, const char *key, const char *s) {
     if (s) json_object_set_new(o, key, json_string(s));
@@ -105,6 +108,18 @@ static int run(const cli_cmd *cmd, const char **v) {
         tasks_gen_opts o;
         tasks_gen_opts_default(&o);
         if (v[O_OPS]) o.ops = v[O_OPS];
+        long long k;
+        if (v[O_OPERANDS]) {
+            if (cli_int(cmd, "--operands", v[O_OPERANDS], 2, 8, &k)) return CLI_EXIT_USAGE;
+            o.max_operands = (int)k;
+            if (o.min_operands > o.max_operands) o.min_operands = o.max_operands;
+        }
+        if (v[O_DIGITS]) {
+            if (cli_int(cmd, "--digits", v[O_DIGITS], 1, 6, &k)) return CLI_EXIT_USAGE;
+            o.max_digits = (int)k;
+            if (o.min_digits > o.max_digits) o.min_digits = o.max_digits;
+        }
+        o.unique = v[O_UNIQUE] != NULL;
         rc = tasks_generate(&ds, v[O_GENERATE], (size_t)n, (uint64_t)seed, &o, &err);
     }
     if (rc) return cli_fail(cmd, &err);
