@@ -78,10 +78,10 @@ if [ -n "$sanitizer" ]; then
 else
   summary+=("test_cuda_memcheck/racecheck: not run (no compute-sanitizer)")
 fi
-run test_policy_cpu_reference 30 $B/test_policy
+run test_policy_cpu_reference 40 $B/test_policy
 run bench_cuda 120 $B/bench_cuda --seq 1024 --batch 16 --steps 5 --warmup 2 --mirror
 if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  run bench_torch 100 python3 bench/torch_cuda.py --seq 1024 --batch 16 --steps 5 --warmup 2
+  run bench_torch 90 python3 bench/torch_cuda.py --seq 1024 --batch 16 --steps 5 --warmup 2
 else
   summary+=("bench_torch: not run (PyTorch with CUDA is not importable here)")
 fi
