@@ -45,6 +45,8 @@ src_dir=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' $B/CMakeCache.txt 2>/dev
 if [ -n "$src_dir" ] && [ "$src_dir" != "$PWD" ] && [ ! -e "$src_dir" ]; then
   mkdir -p "$(dirname "$src_dir")" && ln -s "$PWD" "$src_dir" && echo "linked $src_dir -> $PWD (fixtures)"
 fi
+echo "cuda: runtime $(ldd $B/test_cuda | awk '/libcudart/ {print $3}'), cuBLAS $(ldd $B/test_cuda | awk '/libcublas.so/ {print $3}')," \
+  "nvcc here: $( (nvcc --version 2>/dev/null || true) | grep -o 'release [0-9.]*' | head -1)"
 if ldd $B/test_cuda | grep -q "not found"; then
   echo "missing shared libraries (the CUDA toolkit here must provide cuBLAS of the build's major version):"
   ldd $B/test_cuda | grep "not found"
