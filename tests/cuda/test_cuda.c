@@ -14,7 +14,7 @@
  *    3, head_dim 64, sequences of 1, 17, 33 and 100 tokens across the attention tiles), temperature
  *    0.7. The yardstick is the CPU forward with only the weights rounded to bf16: CUDA's max and
  *    mean |d| from fp32 must be within 3x of that (or 5e-2 / 5e-3); gradients of sum(w * logp)
- *    per tensor within 5e-2 relative.
+ *    per tensor within 5e-2 relative. The same for head_dim 128 and 256 (Qwen3, no GQA).
  * 4. A 20-step SFT loss curve (masked CE, clip 1.0, AdamW through the policy_* calls train.c makes)
  *    on CUDA tracks the CPU curve: |d| <= 2e-2 + 3e-2 * loss_cpu at every step.
  * 5. Resident mode (device-side zero_grad/clip, no host transfers) gives the parameters of the
@@ -267,7 +267,7 @@ static void llama_five_adamw_steps_match_torch_in_bf16(void) { check_adamw_steps
 
 /* A small random model of arch with 6 heads over 2 kv heads of 64, weights scaled up from the HF
  * init (std 0.08 matrices, norms 1 +- 0.1, biases 0.02) so that attention is far from uniform. */
-static int random_model(policy_model *m, policy_arch arch, uint64_t seed) {
+static int random_model_shaped(policy_model *m, policy_arch arch, uint64_t seed, int nh, int nkv, int hd) {
     policy_config c;
     grpo_err e = {0};
     if (policy_config_preset(&c, arch, "tiny", &e)) return -1;
@@ -275,9 +275,9 @@ static int random_model(policy_model *m, policy_arch arch, uint64_t seed) {
     c.hidden_size = 192;
     c.intermediate_size = 320;
     c.num_hidden_layers = 2;
-    c.num_attention_heads = 6;
-    c.num_key_value_heads = 2;
-    c.head_dim = 64;
+    c.num_attention_heads = nh;
+    c.num_key_value_heads = nkv;
+    c.head_dim = hd;
     if (policy_build(m, &c, &e)) {
         fprintf(stderr, "\n  %s\n", e.msg);
         return -1;
@@ -299,6 +299,10 @@ static int random_model(policy_model *m, policy_arch arch, uint64_t seed) {
     return 0;
 }
 
+static int random_model(policy_model *m, policy_arch arch, uint64_t seed) {
+    return random_model_shaped(m, arch, seed, 6, 2, 64);
+}
+
 static int copy_model(policy_model *dst, const policy_model *src) {
     grpo_err e = {0};
     if (policy_build(dst, &src->cfg, &e)) return -1;
@@ -306,9 +310,9 @@ static int copy_model(policy_model *dst, const policy_model *src) {
     return 0;
 }
 
-static void check_cpu_vs_cuda(policy_arch arch) {
+static void check_cpu_vs_cuda_shaped(policy_arch arch, int nh, int nkv, int hd) {
     policy_model cpu, gpu;
-    CU_ASSERT_EQUAL_FATAL(random_model(&cpu, arch, 7), 0);
+    CU_ASSERT_EQUAL_FATAL(random_model_shaped(&cpu, arch, 7, nh, nkv, hd), 0);
     CU_ASSERT_EQUAL_FATAL(copy_model(&gpu, &cpu), 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(gpu.backend = cuda_be());
     grpo_err e = {0};
@@ -363,7 +367,7 @@ static void check_cpu_vs_cuda(policy_arch arch) {
         if (rel > 5e-2) fprintf(stderr, "\n  %s: relative gradient difference %.3e\n", p->name, rel);
         worst = fmax(worst, rel);
     }
-    printf("[grads worst rel %.2e] ", worst);
+    printf("[%d heads / %d kv of %d: grads worst rel %.2e] ", nh, nkv, hd, worst);
     CU_ASSERT(worst <= 5e-2);
     free(tok);
     free(lc);
@@ -373,7 +377,14 @@ static void check_cpu_vs_cuda(policy_arch arch) {
     policy_free(&gpu);
 }
 
+static void check_cpu_vs_cuda(policy_arch arch) { check_cpu_vs_cuda_shaped(arch, 6, 2, 64); }
+
 static void qwen2_cpu_and_cuda_logprobs_agree_on_the_same_weights(void) { check_cpu_vs_cuda(POLICY_ARCH_QWEN2); }
+/* head_dim 128 (4 dims per lane) and 256 (8 per lane, shared memory past the 48 KiB default), no GQA */
+static void qwen3_head_dim_128_and_256_agree_with_the_cpu(void) {
+    check_cpu_vs_cuda_shaped(POLICY_ARCH_QWEN3, 2, 2, 128);
+    check_cpu_vs_cuda_shaped(POLICY_ARCH_QWEN3, 2, 1, 256);
+}
 static void qwen3_cpu_and_cuda_logprobs_agree_on_the_same_weights(void) { check_cpu_vs_cuda(POLICY_ARCH_QWEN3); }
 static void llama_cpu_and_cuda_logprobs_agree_on_the_same_weights(void) {
     setenv("GRPO_CUDA_LM_ROWS", "37", 1); /* the lm_head GEMMs in chunks of 37 tokens, as for a big batch */
@@ -525,6 +536,7 @@ int main(void) {
     CU_add_test(s, "qwen2 CPU and CUDA logprobs agree on the same weights", qwen2_cpu_and_cuda_logprobs_agree_on_the_same_weights);
     CU_add_test(s, "qwen3 CPU and CUDA logprobs agree on the same weights", qwen3_cpu_and_cuda_logprobs_agree_on_the_same_weights);
     CU_add_test(s, "llama CPU and CUDA logprobs agree on the same weights (lm_head in chunks)", llama_cpu_and_cuda_logprobs_agree_on_the_same_weights);
+    CU_add_test(s, "qwen3 head_dim 128 and 256 agree with the CPU", qwen3_head_dim_128_and_256_agree_with_the_cpu);
     CU_add_test(s, "a 20-step SFT loss curve on CUDA tracks the CPU", sft_loss_curve_on_cuda_tracks_the_cpu_for_20_steps);
     CU_add_test(s, "resident mode gives the parameters of mirror mode", resident_mode_steps_give_the_parameters_of_mirror_mode);
     CU_add_test(s, "backward without a kept forward is an error", backward_without_a_kept_forward_is_an_error);
