@@ -158,7 +158,15 @@ static int state_get(policy_model *m, cuda_state **out, grpo_err *err) {
         S->magic = STATE_MAGIC;
         m->acts = (struct policy_acts *)S;
         m->acts_bytes = 0;
+        // One process per GPU (DESIGN §6): the launcher's local rank picks the device, unless the
+        // caller already chose one with cudaSetDevice.
         CUDA_CHECK(cudaGetDevice(&S->device));
+        const char *lr = getenv("GRPO_LOCAL_RANK");
+        if (!lr) lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+        if (!lr) lr = getenv("MV2_COMM_WORLD_LOCAL_RANK");
+        if (!lr) lr = getenv("SLURM_LOCALID");
+        if (!lr) lr = getenv("LOCAL_RANK");
+        if (S->device == 0 && lr && atoi(lr) > 0) S->device = atoi(lr) % ndev;
         CUBLAS_CHECK(cublasCreate(&S->blas));
         S->n_params = m->n_params;
         const size_t n = m->n_params;
