@@ -127,18 +127,59 @@ static void cuda_release(policy_model *m) {
     m->acts_bytes = 0;
 }
 
+static int train_arenas_alloc(cuda_state *S, float **g, float **mo, float **v, grpo_err *err) {
+    const size_t bytes = S->n_params * sizeof(float);
+    CUDA_CHECK(cudaMalloc(g, bytes));
+    CUDA_CHECK(cudaMalloc(mo, bytes));
+    CUDA_CHECK(cudaMalloc(v, bytes));
+    CUDA_CHECK(cudaMemset(*g, 0, bytes));
+    return GRPO_OK;
+}
+
+// The gradient and AdamW arenas, once the model trains (all three or none).
 static int ensure_train_arenas(policy_model *m, cuda_state *S, grpo_err *err) {
     if (!m->grad_mem || S->grad) return GRPO_OK;
-    const size_t bytes = S->n_params * sizeof(float);
-    CUDA_CHECK(cudaMalloc(&S->grad, bytes));
-    CUDA_CHECK(cudaMalloc(&S->mom, bytes));
-    CUDA_CHECK(cudaMalloc(&S->var, bytes));
-    CUDA_CHECK(cudaMemset(S->grad, 0, bytes));
+    float *g = NULL, *mo = NULL, *v = NULL;
+    int rc = train_arenas_alloc(S, &g, &mo, &v, err);
+    if (rc) {
+        cudaFree(g);
+        cudaFree(mo);
+        cudaFree(v);
+        return rc;
+    }
+    S->grad = g;
+    S->mom = mo;
+    S->var = v;
     S->opt_valid = 0;
     return GRPO_OK;
 }
 
-// The model's device state, created on first use (on the calling thread's current device).
+// Picks the device and makes the handle and the parameter arenas of a new state.
+static int state_init(policy_model *m, cuda_state *S, int ndev, grpo_err *err) {
+    const policy_config *c = &m->cfg;
+    // One process per GPU (DESIGN §6): the launcher's local rank picks the device, unless the
+    // caller already chose one with cudaSetDevice.
+    CUDA_CHECK(cudaGetDevice(&S->device));
+    const char *lr = getenv("GRPO_LOCAL_RANK");
+    if (!lr) lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!lr) lr = getenv("MV2_COMM_WORLD_LOCAL_RANK");
+    if (!lr) lr = getenv("SLURM_LOCALID");
+    if (!lr) lr = getenv("LOCAL_RANK");
+    if (S->device == 0 && lr && atoi(lr) > 0) S->device = atoi(lr) % ndev;
+    CUDA_CHECK(cudaSetDevice(S->device)); // before the handle and the arenas are made
+    CUBLAS_CHECK(cublasCreate(&S->blas));
+    S->n_params = m->n_params;
+    const size_t n = m->n_params;
+    CUDA_CHECK(cudaMalloc(&S->master, n * sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&S->wbf, n * sizeof(bf16)));
+    CUDA_CHECK(cudaMalloc(&S->inv_freq, (size_t)(c->head_dim / 2) * sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&S->d_sumsq, sizeof(double)));
+    CUDA_CHECK(cudaMemcpy(S->inv_freq, m->rope_inv_freq, (size_t)(c->head_dim / 2) * sizeof(float),
+                          cudaMemcpyHostToDevice));
+    return GRPO_OK;
+}
+
+// The model's device state, created on first use (a failed creation leaves none behind).
 static int state_get(policy_model *m, cuda_state **out, grpo_err *err) {
     cuda_state *S = state_of(m);
     if (!S) {
@@ -156,26 +197,13 @@ static int state_get(policy_model *m, cuda_state **out, grpo_err *err) {
         S = (cuda_state *)calloc(1, sizeof *S);
         if (!S) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
         S->magic = STATE_MAGIC;
+        int rc = state_init(m, S, ndev, err);
+        if (rc) {
+            state_free(S);
+            return rc;
+        }
         m->acts = (struct policy_acts *)S;
         m->acts_bytes = 0;
-        // One process per GPU (DESIGN §6): the launcher's local rank picks the device, unless the
-        // caller already chose one with cudaSetDevice.
-        CUDA_CHECK(cudaGetDevice(&S->device));
-        const char *lr = getenv("GRPO_LOCAL_RANK");
-        if (!lr) lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-        if (!lr) lr = getenv("MV2_COMM_WORLD_LOCAL_RANK");
-        if (!lr) lr = getenv("SLURM_LOCALID");
-        if (!lr) lr = getenv("LOCAL_RANK");
-        if (S->device == 0 && lr && atoi(lr) > 0) S->device = atoi(lr) % ndev;
-        CUBLAS_CHECK(cublasCreate(&S->blas));
-        S->n_params = m->n_params;
-        const size_t n = m->n_params;
-        CUDA_CHECK(cudaMalloc(&S->master, n * sizeof(float)));
-        CUDA_CHECK(cudaMalloc(&S->wbf, n * sizeof(bf16)));
-        CUDA_CHECK(cudaMalloc(&S->inv_freq, (size_t)(c->head_dim / 2) * sizeof(float)));
-        CUDA_CHECK(cudaMalloc(&S->d_sumsq, sizeof(double)));
-        CUDA_CHECK(cudaMemcpy(S->inv_freq, m->rope_inv_freq, (size_t)(c->head_dim / 2) * sizeof(float),
-                              cudaMemcpyHostToDevice));
     }
     CUDA_CHECK(cudaSetDevice(S->device));
     TRY(ensure_train_arenas(m, S, err));
