@@ -14,6 +14,9 @@
 #include <string.h>
 
 #define PANEL 32 /* rows per packed panel */
+#ifndef ROWDOT_SCHED
+#define ROWDOT_SCHED dynamic, 2
+#endif
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -169,7 +172,7 @@ void rowdot_multi(const rowdot_job *jobs, int n_jobs, const float *x, int M, int
             const int p = t / kchunks, k0 = t % kchunks * KC, k1 = k0 + KC < K ? k0 + KC : K;
             pack_panel(scratch + (size_t)p * PANEL * K, x, M, K, p, k0, k1);
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(ROWDOT_SCHED)
         for (int b = 0; b < total; b++) {
             int i = n_jobs - 1;
             while (start[i] > b) i--;

@@ -178,8 +178,12 @@ static inline __attribute__((always_inline)) void att_group16(const int ND, cons
     }
     float inv[8];
     for (int h = 0; h < HC; h++) {
-        float *e = sc + (size_t)h * n, mx = -INFINITY;
-        for (j = 0; j < n; j++) mx = e[j] > mx ? e[j] : mx;
+        float *e = sc + (size_t)h * n, m16[16], mx = -INFINITY;
+        for (int l = 0; l < 16; l++) m16[l] = -INFINITY;
+        for (j = 0; j + 16 <= n; j += 16) /* 16 lanes so that it vectorizes; max is exact in any order */
+            for (int l = 0; l < 16; l++) m16[l] = e[j + l] > m16[l] ? e[j + l] : m16[l];
+        for (int l = 0; l < 16; l++) mx = m16[l] > mx ? m16[l] : mx;
+        for (; j < n; j++) mx = e[j] > mx ? e[j] : mx;
         for (j = 0; j < n; j++) e[j] = cpu_expf(e[j] - mx);
         v16 sum16 = {0};
         for (j = 0; j + 16 <= n; j += 16) sum16 += load16(e + j);
