@@ -952,9 +952,10 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         if (cfg->dynamic_sampling)
             return grpo_errf(err, GRPO_EUNSUPPORTED, "dynamic_sampling with %d ranks is not supported yet (run one rank)", P);
     }
-    if (cfg->device[0] && strcmp(cfg->device, "cpu")) {
-        if (!policy_backend_get(cfg->device, err)) return err ? err->code : GRPO_EUNSUPPORTED;
-    }
+    /* the learner's forward/backward/AdamW run on this backend; rollouts decode on the CPU over the
+     * host weights (policy/cuda keeps the host arenas current) */
+    const policy_backend *be = policy_backend_get(cfg->device[0] ? cfg->device : "cpu", err);
+    if (!be) return err ? err->code : GRPO_EUNSUPPORTED;
     if (cfg->num_threads > 0) omp_set_num_threads(cfg->num_threads);
     learner_opts lo = {.loss_type = (learner_loss_type)learner_loss_type_from_name(cfg->loss_type),
                        .scale_rewards = (learner_scale)learner_scale_from_name(cfg->scale_rewards),
@@ -985,13 +986,16 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     if (resume && (rc = ckpt_find_latest(t->run_dir, ck, sizeof ck, err))) goto done;
     if (ck[0]) {
         if ((rc = ckpt_load(ck, &t->model, &cst, err))) goto done;
+        t->model.backend = be;
         if ((rc = policy_enable_training(&t->model, err))) goto done;
         t->step0 = cst.step;
         tasks_cursor_init(&t->cursor, (uint64_t)cfg->seed, cst.cursor_epoch, cst.cursor_pos);
         ckpt_state_free(&cst);
         logf_(t, "resumed from %s (step %lld)", ck, (long long)t->step0);
     } else {
-        if ((rc = load_model(t, &t->model, err)) || (rc = policy_enable_training(&t->model, err))) goto done;
+        if ((rc = load_model(t, &t->model, err))) goto done;
+        t->model.backend = be;
+        if ((rc = policy_enable_training(&t->model, err))) goto done;
         tasks_cursor_init(&t->cursor, (uint64_t)cfg->seed, 0, 0);
     }
     if ((rc = check_vocab(t, t->tok_dir, err))) goto done;
@@ -1037,6 +1041,7 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
             goto done;
         }
         if ((rc = policy_load(&t->ref, t->ref_dir, err))) goto done;
+        t->ref.backend = be;
         t->have_ref = 1;
     }
     if ((rc = evaluate(t, t->step0, &res->accuracy_before, err))) goto done;
