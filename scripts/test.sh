@@ -12,7 +12,7 @@ cmake --build build -j"$JOBS" 2>&1 | grep -E "warning|error" || true
 ctest --test-dir build --output-on-failure
 
 echo "== AddressSanitizer + UBSan build and ctest"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRPO_SANITIZE=ON -DGRPO_CUDA=OFF >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRPO_SANITIZE=ON -DGRPO_CUDA=OFF -DGRPO_CUDA_EMU_TEST=OFF >/dev/null
 cmake --build build-asan -j"$JOBS" 2>&1 | grep -E "warning|error" || true
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure
 
