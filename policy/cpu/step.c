@@ -154,6 +154,8 @@ static inline __attribute__((always_inline)) void att_group16(const int ND, cons
         for (int i = 0; i < a->n[s]; i += 16) {
             const int nb = a->n[s] - i < 16 ? a->n[s] - i : 16;
             const float *kr = a->k[s] + (size_t)i * st;
+            for (int t = 16; t < 32 && i + t < a->n[s]; t++) /* the next block's keys */
+                for (int d = 0; d < ND; d++) __builtin_prefetch(kr + (size_t)t * st + 16 * d, 0, 3);
             for (int h = 0; h < HC; h++) {
                 v16 qv[8];
 #pragma GCC unroll 8
@@ -200,6 +202,8 @@ static inline __attribute__((always_inline)) void att_group16(const int ND, cons
     for (int s = 0; s < 2; s++) {
         const float *vr = a->v[s];
         for (int i = 0; i < a->n[s]; i++, j++) {
+            if (i + 8 < a->n[s])
+                for (int d = 0; d < ND; d++) __builtin_prefetch(vr + (size_t)(i + 8) * st + 16 * d, 0, 3);
             v16 vv[8];
 #pragma GCC unroll 8
             for (int d = 0; d < ND; d++) vv[d] = load16(vr + (size_t)i * st + 16 * d);
