@@ -17,8 +17,9 @@
 #include <cuda_runtime.h>
 // kernel<<<grid, block, shared bytes>>>(args...)
 #define KLAUNCH(kernel, grid, block, smem, ...) kernel<<<grid, block, smem>>>(__VA_ARGS__)
-// the dynamic shared memory of a kernel, as float *name
-#define DYN_SMEM(name) extern __shared__ float name[]
+// the dynamic shared memory of a kernel, as float *name; 16-byte aligned because attention.cu
+// reads it with float4 loads (ld4), and CUDA documents no alignment beyond the declared type's
+#define DYN_SMEM(name) extern __shared__ __align__(16) float name[]
 // red zones between arena buffers: only the host emulation (tests/cuda/emu) uses them
 #define ARENA_GUARD 0
 #define ARENA_RESET(base, bytes) ((void)0)
