@@ -269,11 +269,19 @@ void emu_launch(const char *name, const void *kernel, dim3 grid, dim3 block, siz
         return;
     }
     if (threads % 32) emu_fatal("%s: block of %ld threads is not whole warps", name, (long)threads);
-    g_dyn.assign(smem ? smem : 1, 0xff);
     g_body = &body;
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) run_block(name, grid, block, x, y, z);
+    // Blocks run one after another, in ascending order on half of the launches and descending on
+    // the other half (decorrelated from the thread order's parity), so that a block reading what
+    // another block of the same launch writes gives different results under the two orders. Each
+    // block starts with dynamic shared memory full of NaN bytes, as a GPU gives it no values.
+    const size_t nb = (size_t)grid.x * grid.y * grid.z;
+    const bool reverse = (g_launches >> 1) & 1;
+    for (size_t i = 0; i < nb; i++) {
+        const size_t b = reverse ? nb - 1 - i : i;
+        g_dyn.assign(smem ? smem : 1, 0xff);
+        run_block(name, grid, block, (unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y),
+                  (unsigned)(b / ((size_t)grid.x * grid.y)));
+    }
 }
 
 extern "C" size_t emu_kernel_launches(void) { return g_launches; }

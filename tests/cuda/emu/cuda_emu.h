@@ -7,8 +7,9 @@
 // whose direction does not match where the pointers live. Device memory is filled with NaN bytes
 // on allocation, so reading something never written shows up in the results.
 //
-// Not emulated: real concurrency (races between blocks are invisible: blocks run one after
-// another), the memory model, timing, tensor-core rounding.
+// Not emulated: real concurrency (blocks run one after another; the order flips between launches,
+// so a block that depends on another block's writes shows, but two blocks racing on one address
+// do not), the memory model, timing, tensor-core rounding.
 #ifndef GRPO_CUDA_EMU_H
 #define GRPO_CUDA_EMU_H
 
