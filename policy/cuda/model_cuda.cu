@@ -78,8 +78,23 @@ static void unpin_all(cuda_state *S) {
 }
 
 // Page-locks a host arena once so that copies run at full speed; falls back to pageable copies.
+// Opt-in (GRPO_CUDA_PIN=1): the trainer fork()s in this process (rewards/sandbox.c, one fork per
+// code test, from parallel threads), and a fork of page-locked memory either copies every pinned
+// page into the child at once (Linux >= 5.9: up to 16 bytes per parameter, per fork) or, on
+// kernels and sandboxes without that fix, makes the pages copy-on-write, so that the parent's next
+// write moves the arena off the pages the GPU copies to and from (silently stale parameters or
+// gradients). Pageable copies are correct in both cases; use the flag where nothing forks (bench).
+static int pin_wanted(void) {
+    static int want = -1;
+    if (want < 0) {
+        const char *s = getenv("GRPO_CUDA_PIN");
+        want = s && s[0] == '1';
+    }
+    return want;
+}
+
 static void pin(cuda_state *S, int slot, void *p, size_t bytes) {
-    if (!p || S->pinned[slot] == p || S->pin_failed[slot]) return;
+    if (!p || !pin_wanted() || S->pinned[slot] == p || S->pin_failed[slot]) return;
     if (S->pinned[slot]) cudaHostUnregister(S->pinned[slot]);
     S->pinned[slot] = NULL;
     if (cudaHostRegister(p, bytes, cudaHostRegisterDefault) == cudaSuccess) S->pinned[slot] = p;
