@@ -15,7 +15,7 @@
 
 #define PANEL 32 /* rows per packed panel */
 #ifndef ROWDOT_SCHED
-#define ROWDOT_SCHED dynamic, 2
+#define ROWDOT_SCHED dynamic, 1
 #endif
 
 #if defined(__AVX512F__)
