@@ -174,26 +174,34 @@ static int train_fixture(const char *run, int max_steps, const char *extra) {
     return rc;
 }
 
-static void write_train_config(void) {
+/* Writes TMP/train.json, the config train_fixture runs. */
+static void write_config(const char *json) {
     char path[4200];
     snprintf(path, sizeof path, "%s/train.json", tmp);
     FILE *f = fopen(path, "w");
-    fputs("{\"dataset_format\": \"gsm8k\", \"eval_size\": 1, \"num_generations\": 4,\n"
-          " \"generation_batch_size\": 8, \"per_device_train_batch_size\": 4, \"max_completion_length\": 12,\n"
-          " \"max_prompt_length\": 200, \"reward_funcs\": [\"accuracy\", \"format\"], \"learning_rate\": 1e-3,\n"
-          " \"beta\": 0.04, \"num_iterations\": 2, \"save_steps\": 1, \"save_total_limit\": 0, \"seed\": 5}\n", f);
+    fputs(json, f);
     fclose(f);
 }
 
-static int count_steps(const char *run) {
+static void write_train_config(void) {
+    write_config("{\"dataset_format\": \"gsm8k\", \"eval_size\": 1, \"num_generations\": 4,\n"
+                 " \"generation_batch_size\": 8, \"per_device_train_batch_size\": 4, \"max_completion_length\": 12,\n"
+                 " \"max_prompt_length\": 200, \"reward_funcs\": [\"accuracy\", \"format\"], \"learning_rate\": 1e-3,\n"
+                 " \"beta\": 0.04, \"num_iterations\": 2, \"save_steps\": 1, \"save_total_limit\": 0, \"seed\": 5}\n");
+}
+
+/* The output of sqlite3 on run's database (caller frees; NULL when sqlite3 gave none). */
+static char *query(const char *run, const char *sql) {
     char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "sqlite3 %s/%s/rollouts.db 'SELECT count(*), count(DISTINCT step) FROM steps'", tmp, run);
-    if (tu_run(cmd, &out, 0)) {
-        free(out);
-        return -1;
-    }
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/%s/rollouts.db \"%s\"", tmp, run, sql);
+    if (tu_run(cmd, &out, 0)) fprintf(stderr, "\n  %s\n  %s\n", cmd, out ? out : "");
+    return out;
+}
+
+static int count_steps(const char *run) {
+    char *out = query(run, "SELECT count(*), count(DISTINCT step) FROM steps");
     int a = -1, b = -2;
-    sscanf(out, "%d|%d", &a, &b);
+    if (out) sscanf(out, "%d|%d", &a, &b);
     free(out);
     return a == b ? a : -1;
 }
@@ -214,32 +222,20 @@ static void train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward
 static void an_external_reward_command_adds_its_component(void) {
     write_train_config();
     CU_ASSERT_EQUAL_FATAL(train_fixture("ext", 1, "--external_reward_cmd \"while read l; do echo '{\\\"score\\\": 0.5}'; done\""), 0);
-    char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "sqlite3 %s/ext/rollouts.db \"SELECT count(*), min(value), max(value) FROM reward_components WHERE name = 'external'\"", tmp);
-    CU_ASSERT_EQUAL(tu_run(cmd, &out, 0), 0);
+    char *out = query("ext", "SELECT count(*), min(value), max(value) FROM reward_components WHERE name = 'external'");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     CU_ASSERT_STRING_EQUAL(out, "8|0.5|0.5\n");
     free(out);
-}
-
-static char *query(const char *run, const char *sql) {
-    char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "sqlite3 %s/%s/rollouts.db \"%s\"", tmp, run, sql);
-    if (tu_run(cmd, &out, 0)) fprintf(stderr, "\n  %s\n  %s\n", cmd, out ? out : "");
-    return out;
 }
 
 /* A random 0/1 reward with G = 2 leaves about half the groups with no spread. Dynamic sampling must drop
  * them and resample until the batch (4 groups) is full: no stored group has equal rewards, each step
  * still stores 8 rollouts, and the rounds are recorded. The steps also carry the policy's entropy. */
 static void dynamic_sampling_keeps_only_groups_with_reward_spread(void) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/train.json", tmp);
-    FILE *f = fopen(path, "w");
-    fputs("{\"dataset_format\": \"gsm8k\", \"eval_size\": 1, \"num_generations\": 2,\n"
-          " \"generation_batch_size\": 8, \"per_device_train_batch_size\": 8, \"max_completion_length\": 8,\n"
-          " \"max_prompt_length\": 200, \"reward_funcs\": [\"random\"], \"learning_rate\": 1e-3,\n"
-          " \"dynamic_sampling\": true, \"max_resample_rounds\": 30, \"save_steps\": 0, \"seed\": 11}\n", f);
-    fclose(f);
+    write_config("{\"dataset_format\": \"gsm8k\", \"eval_size\": 1, \"num_generations\": 2,\n"
+                 " \"generation_batch_size\": 8, \"per_device_train_batch_size\": 8, \"max_completion_length\": 8,\n"
+                 " \"max_prompt_length\": 200, \"reward_funcs\": [\"random\"], \"learning_rate\": 1e-3,\n"
+                 " \"dynamic_sampling\": true, \"max_resample_rounds\": 30, \"save_steps\": 0, \"seed\": 11}\n");
     CU_ASSERT_EQUAL_FATAL(train_fixture("dyn", 4, ""), 0);
     char *out = query("dyn", "SELECT count(*) FROM (SELECT step, prompt_id FROM rollouts GROUP BY step, prompt_id, "
                              "sample_index / 2 HAVING min(reward_total) = max(reward_total))");
