@@ -261,6 +261,25 @@ static int build_rewards(trainer *t, grpo_err *err) {
 
 /* ---- evaluation: greedy accuracy on the held-out set ---- */
 
+/* The run's sampling settings (top-k, top-p, min-p, repetition penalty) at the given temperature. */
+static smp_params run_sampling(const run_config *c, double temperature) {
+    return (smp_params){(float)temperature, c->top_k, (float)c->top_p, (float)c->min_p, (float)c->repetition_penalty};
+}
+
+/* Generation of n completions per prompt for this run: max_completion_length new tokens, the run's
+ * seed and EOS ids, the given sampling; max_batch 0 keeps gen_run's default. */
+static gen_params run_gen_params(const trainer *t, int n, smp_params sampling, int max_batch) {
+    gen_params gp = gen_defaults();
+    gp.n = n;
+    gp.max_new_tokens = t->cfg->max_completion_length;
+    gp.sampling = sampling;
+    gp.seed = (uint64_t)t->cfg->seed;
+    gp.eos_ids = t->eos;
+    gp.n_eos = t->n_eos;
+    if (max_batch) gp.max_batch = max_batch;
+    return gp;
+}
+
 static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     const tasks_dataset *ds = &t->eval;
     if (ds->n == 0) {
@@ -285,13 +304,9 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
         ids[nl] = ds->items[i].id;
         item[nl] = (size_t)i;
     }
-    gen_params gp = gen_defaults();
-    gp.n = 1;
-    gp.max_new_tokens = t->cfg->max_completion_length;
-    gp.sampling.temperature = 0.0f;
-    gp.eos_ids = t->eos;
-    gp.n_eos = t->n_eos;
-    gp.max_batch = 256;
+    smp_params greedy = smp_defaults();
+    greedy.temperature = 0.0f;
+    const gen_params gp = run_gen_params(t, 1, greedy, 256);
     int rc = nl ? gen_run(&t->model, pp, lens, ids, nl, &gp, out, NULL, err) : GRPO_OK;
     double correct = 0;
     if (!rc) {
@@ -479,17 +494,10 @@ static int sample_and_score(trainer *t, int64_t step, int round, int B, int g0, 
         pids[i] = t->train.items[idx[i]].id;
     }
     /* 1. sample G completions per prompt */
-    gen_params gp = gen_defaults();
-    gp.n = G;
-    gp.max_new_tokens = c->max_completion_length;
-    gp.sampling = (smp_params){(float)c->temperature, c->top_k, (float)c->top_p, (float)c->min_p,
-                               (float)c->repetition_penalty};
-    gp.seed = (uint64_t)c->seed;
+    gen_params gp = run_gen_params(t, G, run_sampling(c, c->temperature), 0);
     /* round 0 keeps the plain (seed, step, prompt, j) seeds; a resampling round must not repeat them
      * when the cursor brings the same prompt back within one step */
     gp.step = round == 0 ? step : (int64_t)((uint64_t)step ^ ((uint64_t)round << 48));
-    gp.eos_ids = t->eos;
-    gp.n_eos = t->n_eos;
     gen_stats gst;
     if ((rc = gen_run(&t->model, pp + g0, plens + g0, pids + g0, g1 - g0, &gp, gc + kl, &gst, err))) goto out;
     gs->decode_tokens += gst.decode_tokens;
@@ -1109,15 +1117,7 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
         lens[i] = t->peval[i].n;
         ids[i] = t->eval.items[i].id;
     }
-    gen_params gp = gen_defaults();
-    gp.n = k;
-    gp.max_new_tokens = cfg->max_completion_length;
-    gp.sampling = (smp_params){(float)temperature, cfg->top_k, (float)cfg->top_p, (float)cfg->min_p,
-                               (float)cfg->repetition_penalty};
-    gp.seed = (uint64_t)cfg->seed;
-    gp.eos_ids = t->eos;
-    gp.n_eos = t->n_eos;
-    gp.max_batch = 256;
+    const gen_params gp = run_gen_params(t, k, run_sampling(cfg, temperature), 256);
     rc = gen_run(&t->model, pp, lens, ids, n, &gp, out, NULL, err);
     if (!rc) {
         eval_tally tally = {0};

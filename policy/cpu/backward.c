@@ -174,10 +174,20 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
                             cpu_gemm_scratch_floats(kmax)};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
-    float *mem = NULL;
-    if (posix_memalign((void **)&mem, 64, total * sizeof(float)) != 0)
-        return grpo_errf(err, GRPO_ENOMEM, "out of memory allocating %.1f MiB of backward scratch",
-                         (double)total * 4 / 1048576.0);
+    /* kept between calls (freed by cpu_release): a fresh allocation of this size would be fresh
+     * pages, zeroed by the kernel on first touch, at every micro-batch */
+    if (a->bwd_cap < total) {
+        free(a->bwd);
+        a->bwd = NULL;
+        a->bwd_cap = 0;
+        if (posix_memalign((void **)&a->bwd, 64, total * sizeof(float)) != 0) {
+            a->bwd = NULL;
+            return grpo_errf(err, GRPO_ENOMEM, "out of memory allocating %.1f MiB of backward scratch",
+                             (double)total * 4 / 1048576.0);
+        }
+        a->bwd_cap = total;
+    }
+    float *mem = a->bwd;
     float *ptrs[sizeof sizes / sizeof sizes[0]];
     float *p = mem;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -214,7 +224,6 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
 #pragma omp parallel for schedule(static)
     for (int j = 0; j < H; j++)
         for (int n = 0; n < N; n++) m->g.embed[(size_t)b->tokens[n] * H + j] += G.dx[(size_t)n * H + j];
-    free(mem);
     /* the logits buffer now holds gradients: a second backward needs a new forward */
     a->keep = 0;
     return GRPO_OK;

@@ -47,6 +47,8 @@ typedef struct policy_acts {
     int att_off_cap;
     int *seq_off;          /* [n_seq] first token of each sequence */
     float *gemm;           /* cpu_gemm's packing scratch for the forward's inner dimensions */
+    float *bwd;            /* the backward's scratch (own allocation, kept between calls) */
+    size_t bwd_cap;        /* floats in bwd */
     int max_len;
 } policy_acts;
 

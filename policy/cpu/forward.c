@@ -135,6 +135,7 @@ int cpu_acts_prepare(policy_model *m, const policy_batch *b, int keep, grpo_err 
 void cpu_release(policy_model *m) {
     if (!m->acts) return;
     free(m->acts->mem);
+    free(m->acts->bwd);
     free(m->acts->layers);
     free(m->acts->att_off);
     free(m->acts);
