@@ -6,6 +6,7 @@
  * So a sequence's logits, and the tokens sampled from them, are the same whichever other sequences
  * share the step and however many threads run it. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +47,7 @@ static inline float dot_fixed(const float *a, const float *b, int n) {
 /* Scratch for one step, sized for R rows. */
 typedef struct {
     float *x, *xn, *q, *k, *v, *ctx, *gate, *up, *tmp, *last, *pack, *rope;
-    int *pos, *seq_of, *own_row;
+    int *pos, *seq_of, *own_row, *last_of;
     float *mem;
 } step_scratch;
 
@@ -60,7 +61,7 @@ static int scratch_alloc(step_scratch *S, const policy_config *c, int R, int n_s
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
     /* 64-byte aligned, and every buffer a multiple of 16 floats: rowdot's packed panels need it */
-    size_t bytes = (total * sizeof(float) + 3 * (size_t)R * sizeof(int) + 63) & ~(size_t)63;
+    size_t bytes = (total * sizeof(float) + 4 * (size_t)R * sizeof(int) + 63) & ~(size_t)63;
     S->mem = aligned_alloc(64, bytes);
     if (!S->mem) return -1;
     float *p = S->mem;
@@ -72,6 +73,7 @@ static int scratch_alloc(step_scratch *S, const policy_config *c, int R, int n_s
     S->pos = (int *)p;
     S->seq_of = S->pos + R;
     S->own_row = S->seq_of + R;
+    S->last_of = S->own_row + R;
     return 0;
 }
 
@@ -245,73 +247,249 @@ static void att_group(int hd, int hc, const float *q, const att_ctx *a, float sc
     for (int h = 0; h < hc; h++) att_head_any(hd, q + (size_t)h * hd, a, scale, sc, o + (size_t)h * hd);
 }
 
-/* Attention of every new row over its sequence's prefix and own rows (causal within own). Work
- * units are (row, kv head, chunk of its query heads). */
+/* All heads of one row, when its nkv kv heads of G query heads each (hd = 16 * ND) fit in
+ * registers: per head the same operations as att_group16 (so the same numbers), but each key
+ * and value row is read once, whole, for every head. The cache rows of one layer are contiguous,
+ * so the row's context is one sequential stream per segment; decode attention is bound by
+ * fetching that stream from L3, which the prefetches (a block of keys ahead, and the values
+ * while the scores are computed) keep in flight. sc holds NKV * G rows of n floats. */
+static inline __attribute__((always_inline)) void att_row16(const int ND, const int NKV, const int G, const float *q,
+                                                            const att_ctx *a, float scale, float *sc, float *o) {
+    enum { LINE = 16 }; /* floats per cache line */
+    const int n = a->n[0] + a->n[1], hd = 16 * ND, KV = NKV * hd;
+    const size_t st = (size_t)a->stride;
+    int j = 0;
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < a->n[s]; i += 16) {
+            const int nb = a->n[s] - i < 16 ? a->n[s] - i : 16;
+            const float *kr = a->k[s] + (size_t)i * st, *vb = a->v[s] + (size_t)i * st;
+            for (int t = 16; t < 32 && i + t < a->n[s]; t++) /* the next block's keys */
+                for (int d = 0; d < KV; d += LINE) __builtin_prefetch(kr + (size_t)t * st + d, 0, 3);
+            for (int t = 0; t < nb; t++) /* this block's values, read after the softmax */
+                for (int d = 0; d < KV; d += LINE) __builtin_prefetch(vb + (size_t)t * st + d, 0, 3);
+#pragma GCC unroll 8
+            for (int g = 0; g < NKV; g++)
+#pragma GCC unroll 8
+                for (int hh = 0; hh < G; hh++) {
+                    const int h = g * G + hh;
+                    v16 qv[8];
+#pragma GCC unroll 8
+                    for (int d = 0; d < ND; d++) qv[d] = load16(q + (size_t)h * hd + 16 * d);
+                    v16 p[16];
+#pragma GCC unroll 16
+                    for (int t = 0; t < 16; t++) {
+                        if (t < nb) {
+                            const float *kt = kr + (size_t)t * st + g * hd;
+                            p[t] = qv[0] * load16(kt);
+#pragma GCC unroll 8
+                            for (int d = 1; d < ND; d++) p[t] += qv[d] * load16(kt + 16 * d);
+                        } else {
+                            p[t] = (v16){0};
+                        }
+                    }
+                    const v16 w = lanesum16x16(p) * scale;
+                    memcpy(sc + (size_t)h * n + j, &w, (size_t)nb * sizeof(float));
+                }
+            j += nb;
+        }
+    }
+    float inv[16];
+    for (int h = 0; h < NKV * G; h++) {
+        float *e = sc + (size_t)h * n, m16[16], mx = -INFINITY;
+        for (int l = 0; l < 16; l++) m16[l] = -INFINITY;
+        for (j = 0; j + 16 <= n; j += 16)
+            for (int l = 0; l < 16; l++) m16[l] = e[j + l] > m16[l] ? e[j + l] : m16[l];
+        for (int l = 0; l < 16; l++) mx = m16[l] > mx ? m16[l] : mx;
+        for (; j < n; j++) mx = e[j] > mx ? e[j] : mx;
+        for (j = 0; j < n; j++) e[j] = cpu_expf(e[j] - mx);
+        v16 sum16 = {0};
+        for (j = 0; j + 16 <= n; j += 16) sum16 += load16(e + j);
+        float sum = hsum16(sum16);
+        for (; j < n; j++) sum += e[j];
+        inv[h] = 1.0f / sum;
+    }
+    v16 acc[16][8];
+#pragma GCC unroll 16
+    for (int h = 0; h < NKV * G; h++)
+#pragma GCC unroll 8
+        for (int d = 0; d < ND; d++) acc[h][d] = (v16){0};
+    j = 0;
+    for (int s = 0; s < 2; s++) {
+        const float *vr = a->v[s];
+        for (int i = 0; i < a->n[s]; i++, j++) {
+#pragma GCC unroll 8
+            for (int g = 0; g < NKV; g++) {
+                v16 vv[8];
+#pragma GCC unroll 8
+                for (int d = 0; d < ND; d++) vv[d] = load16(vr + (size_t)i * st + g * hd + 16 * d);
+#pragma GCC unroll 8
+                for (int hh = 0; hh < G; hh++) {
+                    const int h = g * G + hh;
+                    const float p = sc[(size_t)h * n + j];
+#pragma GCC unroll 8
+                    for (int d = 0; d < ND; d++) acc[h][d] += p * vv[d];
+                }
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int h = 0; h < NKV * G; h++)
+#pragma GCC unroll 8
+        for (int d = 0; d < ND; d++) {
+            const v16 r = acc[h][d] * inv[h];
+            memcpy(o + (size_t)h * hd + 16 * d, &r, sizeof r);
+        }
+}
+
+/* The shapes att_row16 is specialized for (the tiny presets and a few others whose heads * ND
+ * accumulators fit the 32 vector registers); att_row_covers says whether att_row runs a shape. */
+#define ATT_ROW_SHAPES(X) X(16, 2, 2) X(32, 2, 2) X(32, 1, 4) X(32, 4, 2) X(64, 1, 4) X(64, 2, 2) X(64, 2, 3)
+#define ATT_ROW_KEY(HD, NKV, G) ((HD) << 16 | (NKV) << 8 | (G))
+static int att_row_covers(int hd, int nkv, int group) {
+#define ATT_ROW_IS(HD, NKV, G) || ATT_ROW_KEY(hd, nkv, group) == ATT_ROW_KEY(HD, NKV, G)
+    return 0 ATT_ROW_SHAPES(ATT_ROW_IS);
+#undef ATT_ROW_IS
+}
+static void att_row(int hd, int nkv, int group, const float *q, const att_ctx *a, float scale, float *sc, float *o) {
+#define ATT_ROW_CASE(HD, NKV, G) \
+    case ATT_ROW_KEY(HD, NKV, G): att_row16((HD) / 16, NKV, G, q, a, scale, sc, o); return;
+    switch (ATT_ROW_KEY(hd, nkv, group)) { ATT_ROW_SHAPES(ATT_ROW_CASE) }
+#undef ATT_ROW_CASE
+}
+
+/* One row's RMSNorm of width d: the same operations as cpu_rmsnorm, so the same numbers. */
+static inline void rmsnorm_row(float *y, const float *x, const float *w, int d, float eps) {
+    double ss = 0.0;
+    for (int i = 0; i < d; i++) ss += (double)x[i] * x[i];
+    const float rs = 1.0f / sqrtf((float)(ss / d) + eps);
+    for (int i = 0; i < d; i++) y[i] = w[i] * (x[i] * rs);
+}
+
+/* Rotates pairs (i, i + hd/2) of each of n heads of one row by the row's angles cs (cos, then sin). */
+static inline void rope_row(float *v, int n, int hd, const float *cs) {
+    const int half = hd / 2;
+    const float *sn = cs + half;
+    for (int h = 0; h < n; h++, v += hd)
+        for (int i = 0; i < half; i++) {
+            const float x1 = v[i], x2 = v[i + half];
+            v[i] = x1 * cs[i] - x2 * sn[i];
+            v[i + half] = x2 * cs[i] + x1 * sn[i];
+        }
+}
+
+/* Prefetches n floats from p into L2. Decode attention reads every row's whole context from
+ * the cache once per step (16 MB of K and V at 128 rows of 64 + 9 tokens, tiny preset): short
+ * streams, one per row, layer and segment, that the hardware prefetcher only picks up after
+ * some misses, so the step's attention time was mostly waiting on L3. Fetching the next row's
+ * context while this row computes hides most of it (about half the attention time went). */
+static inline void prefetch_l2(const float *p, size_t n) {
+    for (size_t f = 0; f < n; f += 16) __builtin_prefetch(p + f, 0, 1);
+}
+
+/* Everything between the QKV product and the output projection, in one parallel region (the
+ * step runs this for every layer, so fork/join counts): per row, QK-norm (Qwen3), RoPE and the
+ * append of K and V to the sequence's own block; then, once every row of the step has appended
+ * (a prefill row attends to the rows before it), attention. Attention work units are rows when
+ * att_row covers the shape, else (row, kv head, chunk of its query heads). */
 static void step_attention(const policy_model *m, const policy_step *st, int l, const step_scratch *S, int R) {
     const policy_config *c = &m->cfg;
+    const policy_layer *W = &m->w.layers[l];
     const int nh = c->num_attention_heads, nkv = c->num_key_value_heads, hd = c->head_dim;
     const int Q = nh * hd, KV = nkv * hd, group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)hd);
+    const int whole = att_row_covers(hd, nkv, group);
     const int fast = hd == 16 || hd == 32 || hd == 64 || hd == 128;
     const int hc = fast ? (group < att_heads_per_call(hd) ? group : att_heads_per_call(hd)) : 1;
     const int chunks = (group + hc - 1) / hc, units = R * nkv * chunks;
 #pragma omp parallel
     {
-        float *sc = NULL;
-        int sc_cap = 0;
-#pragma omp for schedule(dynamic, 1)
-        for (int u = 0; u < units; u++) {
-            const int r = u / (nkv * chunks), g = u / chunks % nkv, h0 = g * group + u % chunks * hc;
-            const int nhc = g * group + group - h0 < hc ? g * group + group - h0 : hc, s = S->seq_of[r];
-            const policy_kv_block *pb = st->prefix ? st->prefix[s] : NULL, *ob = st->own[s];
-            att_ctx a = {.stride = KV};
-            a.n[0] = pb ? st->prefix_len[s] : 0;
-            a.n[1] = S->own_row[r] + 1;
-            a.k[0] = pb ? pb->k + (size_t)l * pb->cap * KV + g * hd : NULL;
-            a.v[0] = pb ? pb->v + (size_t)l * pb->cap * KV + g * hd : NULL;
-            a.k[1] = ob->k + (size_t)l * ob->cap * KV + g * hd;
-            a.v[1] = ob->v + (size_t)l * ob->cap * KV + g * hd;
-            const int n = a.n[0] + a.n[1];
-            if ((size_t)n * nhc > (size_t)sc_cap) {
-                free(sc);
-                sc_cap = (n + 64) * hc;
-                sc = malloc((size_t)sc_cap * sizeof(float));
+#pragma omp for schedule(static)
+        for (int r = 0; r < R; r++) {
+            float *q = S->q + (size_t)r * Q, *k = S->k + (size_t)r * KV;
+            if (c->qk_norm) { /* in place: each norm reads its head before writing it */
+                for (int h = 0; h < nh; h++) rmsnorm_row(q + (size_t)h * hd, q + (size_t)h * hd, W->q_norm, hd, c->rms_norm_eps);
+                for (int h = 0; h < nkv; h++) rmsnorm_row(k + (size_t)h * hd, k + (size_t)h * hd, W->k_norm, hd, c->rms_norm_eps);
             }
-            const float *q = S->q + (size_t)r * Q + h0 * hd;
-            float *o = S->ctx + (size_t)r * Q + h0 * hd;
-            if (fast) att_group(hd, nhc, q, &a, scale, sc, o);
-            else att_head_any(hd, q, &a, scale, sc, o);
+            rope_row(q, nh, hd, S->rope + (size_t)r * hd);
+            rope_row(k, nkv, hd, S->rope + (size_t)r * hd);
+            policy_kv_block *ob = st->own[S->seq_of[r]];
+            memcpy(ob->k + ((size_t)l * ob->cap + S->own_row[r]) * KV, k, KV * sizeof(float));
+            memcpy(ob->v + ((size_t)l * ob->cap + S->own_row[r]) * KV, S->v + (size_t)r * KV, KV * sizeof(float));
+        }
+        /* (the implicit barrier: every row's K and V are in place) */
+        float *sc = NULL;
+        size_t sc_cap = 0;
+        if (whole) {
+            /* rows dealt round robin, so that a thread knows its next row */
+            const int nt = omp_get_num_threads();
+#pragma omp for schedule(static, 1)
+            for (int r = 0; r < R; r++) {
+                const int s = S->seq_of[r];
+                if (r + nt < R) { /* this thread's next row, into L2 (see above) */
+                    const int s2 = S->seq_of[r + nt];
+                    const policy_kv_block *ob = st->own[s2], *pb = st->prefix ? st->prefix[s2] : NULL;
+                    prefetch_l2(ob->k + (size_t)l * ob->cap * KV, (size_t)(S->own_row[r + nt] + 1) * KV);
+                    prefetch_l2(ob->v + (size_t)l * ob->cap * KV, (size_t)(S->own_row[r + nt] + 1) * KV);
+                    if (pb && pb != st->prefix[s]) { /* a prefix is shared by consecutive rows */
+                        prefetch_l2(pb->k + (size_t)l * pb->cap * KV, (size_t)st->prefix_len[s2] * KV);
+                        prefetch_l2(pb->v + (size_t)l * pb->cap * KV, (size_t)st->prefix_len[s2] * KV);
+                    }
+                }
+                const policy_kv_block *pb = st->prefix ? st->prefix[s] : NULL, *ob = st->own[s];
+                att_ctx a = {.stride = KV};
+                a.n[0] = pb ? st->prefix_len[s] : 0;
+                a.n[1] = S->own_row[r] + 1;
+                a.k[0] = pb ? pb->k + (size_t)l * pb->cap * KV : NULL;
+                a.v[0] = pb ? pb->v + (size_t)l * pb->cap * KV : NULL;
+                a.k[1] = ob->k + (size_t)l * ob->cap * KV;
+                a.v[1] = ob->v + (size_t)l * ob->cap * KV;
+                const size_t n = (size_t)(a.n[0] + a.n[1]);
+                if (n * nh > sc_cap) {
+                    free(sc);
+                    sc_cap = (n + 64) * nh;
+                    sc = malloc(sc_cap * sizeof(float));
+                }
+                att_row(hd, nkv, group, S->q + (size_t)r * Q, &a, scale, sc, S->ctx + (size_t)r * Q);
+            }
+        } else {
+#pragma omp for schedule(dynamic, 1)
+            for (int u = 0; u < units; u++) {
+                const int r = u / (nkv * chunks), g = u / chunks % nkv, h0 = g * group + u % chunks * hc;
+                const int nhc = g * group + group - h0 < hc ? g * group + group - h0 : hc, s = S->seq_of[r];
+                const policy_kv_block *pb = st->prefix ? st->prefix[s] : NULL, *ob = st->own[s];
+                att_ctx a = {.stride = KV};
+                a.n[0] = pb ? st->prefix_len[s] : 0;
+                a.n[1] = S->own_row[r] + 1;
+                a.k[0] = pb ? pb->k + (size_t)l * pb->cap * KV + g * hd : NULL;
+                a.v[0] = pb ? pb->v + (size_t)l * pb->cap * KV + g * hd : NULL;
+                a.k[1] = ob->k + (size_t)l * ob->cap * KV + g * hd;
+                a.v[1] = ob->v + (size_t)l * ob->cap * KV + g * hd;
+                const size_t n = (size_t)(a.n[0] + a.n[1]);
+                if (n * hc > sc_cap) {
+                    free(sc);
+                    sc_cap = (n + 64) * hc;
+                    sc = malloc(sc_cap * sizeof(float));
+                }
+                const float *q = S->q + (size_t)r * Q + h0 * hd;
+                float *o = S->ctx + (size_t)r * Q + h0 * hd;
+                if (fast) att_group(hd, nhc, q, &a, scale, sc, o);
+                else att_head_any(hd, q, &a, scale, sc, o);
+            }
         }
         free(sc);
     }
 }
 
-/* cs[r] = cos, then sin, of pos[r] * inv_freq[i] for i < hd/2. */
-static void rope_tables(float *cs, int R, int hd, const int *pos, const float *inv_freq) {
-    const int half = hd / 2;
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < R; r++)
-        for (int i = 0; i < half; i++) {
-            const float ang = (float)pos[r] * inv_freq[i];
-            cs[(size_t)r * hd + i] = cosf(ang);
-            cs[(size_t)r * hd + half + i] = sinf(ang);
-        }
-}
-
-/* Rotates pairs (i, i + hd/2) of every head of q and k by the row's angles. */
-static void rope_qk(float *q, float *k, int R, int nh, int nkv, int hd, const float *cs) {
-    const int half = hd / 2;
+/* x += y, then xn = RMSNorm(x) with w, row by row: one pass and one parallel region for what
+ * would be two. With out, only the rows r with out[r] >= 0 are normed, into row out[r] of xn. */
+static void residual_norm(float *x, float *xn, const float *y, const float *w, const int *out, int R, int H, float eps) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < R; r++) {
-        const float *c = cs + (size_t)r * hd, *sn = c + half;
-        for (int h = 0; h < nh + nkv; h++) {
-            float *v = h < nh ? q + ((size_t)r * nh + h) * hd : k + ((size_t)r * nkv + h - nh) * hd;
-            for (int i = 0; i < half; i++) {
-                const float x1 = v[i], x2 = v[i + half];
-                v[i] = x1 * c[i] - x2 * sn[i];
-                v[i + half] = x2 * c[i] + x1 * sn[i];
-            }
-        }
+        float *xr = x + (size_t)r * H;
+        const float *yr = y + (size_t)r * H;
+        for (int i = 0; i < H; i++) xr[i] += yr[i];
+        const int o = out ? out[r] : r;
+        if (o >= 0) rmsnorm_row(xn + (size_t)o * H, xr, w, H, eps);
     }
 }
 
@@ -319,6 +497,8 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
     const policy_config *c = &m->cfg;
     const int H = c->hidden_size, F = c->intermediate_size, V = c->vocab_size, hd = c->head_dim;
     const int nh = c->num_attention_heads, nkv = c->num_key_value_heads, Q = nh * hd, KV = nkv * hd;
+    const int L = c->num_hidden_layers;
+    const float eps = c->rms_norm_eps;
     int R = 0;
     for (int s = 0; s < st->n_seq; s++) R += st->rows[s];
     step_scratch S;
@@ -329,41 +509,31 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
             S.seq_of[r] = s;
             S.own_row[r] = st->own_start[s] + i;
             S.pos[r] = pl + st->own_start[s] + i;
+            S.last_of[r] = i == st->rows[s] - 1 ? s : -1; /* logits come from each sequence's last row */
         }
     }
+    /* embeddings, the rows' RoPE angles (cos, then sin, of pos * inv_freq[i], i < hd/2) and the
+     * first layer's input norm */
+    const int half = hd / 2;
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < R; r++) memcpy(S.x + (size_t)r * H, m->w.embed + (size_t)st->tokens[r] * H, H * sizeof(float));
-
-    rope_tables(S.rope, R, hd, S.pos, m->rope_inv_freq);
-    float *rstd = S.tmp; /* R floats; tmp is free until the MLP */
-    for (int l = 0; l < c->num_hidden_layers; l++) {
+    for (int r = 0; r < R; r++) {
+        float *xr = S.x + (size_t)r * H, *cs = S.rope + (size_t)r * hd;
+        memcpy(xr, m->w.embed + (size_t)st->tokens[r] * H, H * sizeof(float));
+        for (int i = 0; i < half; i++) {
+            const float ang = (float)S.pos[r] * m->rope_inv_freq[i];
+            cs[i] = cosf(ang);
+            cs[half + i] = sinf(ang);
+        }
+        if (L > 0) rmsnorm_row(S.xn + (size_t)r * H, xr, m->w.layers[0].input_norm, H, eps);
+        else if (S.last_of[r] >= 0) rmsnorm_row(S.last + (size_t)S.last_of[r] * H, xr, m->w.final_norm, H, eps);
+    }
+    for (int l = 0; l < L; l++) {
         const policy_layer *W = &m->w.layers[l];
-        cpu_rmsnorm(S.xn, rstd, S.x, W->input_norm, R, H, c->rms_norm_eps);
         const rowdot_job qkv[3] = {{S.q, W->wq, W->bq, Q}, {S.k, W->wk, W->bk, KV}, {S.v, W->wv, W->bv, KV}};
         rowdot_multi(qkv, 3, S.xn, R, H, S.pack);
-        if (c->qk_norm) {
-            /* in place: each row's norm reads its row before writing it */
-            float *rq = malloc((size_t)R * (nh + nkv) * sizeof(float));
-            if (!rq) {
-                free(S.mem);
-                return grpo_errf(err, GRPO_ENOMEM, "out of memory");
-            }
-            cpu_rmsnorm(S.q, rq, S.q, W->q_norm, (size_t)R * nh, hd, c->rms_norm_eps);
-            cpu_rmsnorm(S.k, rq + (size_t)R * nh, S.k, W->k_norm, (size_t)R * nkv, hd, c->rms_norm_eps);
-            free(rq);
-        }
-        rope_qk(S.q, S.k, R, nh, nkv, hd, S.rope);
-        /* append the new rows' K and V to their sequences' own blocks */
-        for (int r = 0; r < R; r++) {
-            policy_kv_block *ob = st->own[S.seq_of[r]];
-            memcpy(ob->k + ((size_t)l * ob->cap + S.own_row[r]) * KV, S.k + (size_t)r * KV, KV * sizeof(float));
-            memcpy(ob->v + ((size_t)l * ob->cap + S.own_row[r]) * KV, S.v + (size_t)r * KV, KV * sizeof(float));
-        }
         step_attention(m, st, l, &S, R);
         rowdot_gemm(S.tmp, S.ctx, W->wo, W->bo, R, Q, H, S.pack);
-        const size_t RH = (size_t)R * H;
-        for (size_t i = 0; i < RH; i++) S.x[i] += S.tmp[i];
-        cpu_rmsnorm(S.xn, rstd, S.x, W->post_norm, R, H, c->rms_norm_eps);
+        residual_norm(S.x, S.xn, S.tmp, W->post_norm, NULL, R, H, eps);
         const rowdot_job gu[2] = {{S.gate, W->w_gate, NULL, F}, {S.up, W->w_up, NULL, F}};
         rowdot_multi(gu, 2, S.xn, R, H, S.pack);
         const size_t RF = (size_t)R * F;
@@ -373,14 +543,11 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
             S.gate[i] = g / (1.0f + cpu_expf(-g)) * S.up[i];
         }
         rowdot_gemm(S.tmp, S.gate, W->w_down, NULL, R, F, H, S.pack);
-        for (size_t i = 0; i < RH; i++) S.x[i] += S.tmp[i];
+        /* then the next layer's input norm, or after the last layer the final norm of the rows
+         * whose logits are wanted */
+        if (l + 1 < L) residual_norm(S.x, S.xn, S.tmp, m->w.layers[l + 1].input_norm, NULL, R, H, eps);
+        else residual_norm(S.x, S.last, S.tmp, m->w.final_norm, S.last_of, R, H, eps);
     }
-    /* logits of each sequence's last row only */
-    for (int s = 0, r = 0; s < st->n_seq; s++) {
-        r += st->rows[s];
-        memcpy(S.xn + (size_t)s * H, S.x + (size_t)(r - 1) * H, H * sizeof(float));
-    }
-    cpu_rmsnorm(S.last, rstd, S.xn, m->w.final_norm, st->n_seq, H, c->rms_norm_eps);
     rowdot_gemm(logits, S.last, m->w.lm_head, NULL, st->n_seq, H, V, S.pack);
     free(S.mem);
     return GRPO_OK;
