@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 gen_params gen_defaults(void) {
@@ -51,6 +52,22 @@ static int block_alloc(policy_kv_block *b, const policy_model *m, int cap) {
     b->k = malloc((half ? half : 1) * 2 * sizeof(float));
     b->v = b->k ? b->k + half : NULL;
     return b->k ? 0 : -1;
+}
+
+/* One allocation for every completion's own KV block (floats of them). Decode reads all of it
+ * every step and first-touches it during the run: in 2 MiB pages (where transparent huge pages
+ * are on for madvise) that is a few page faults instead of one per 4 KiB, and far fewer TLB
+ * misses for the attention's scattered row streams. */
+static float *kv_arena_alloc(size_t floats) {
+    enum { HUGE = 2 << 20 };
+    size_t bytes = (floats ? floats : 1) * sizeof(float);
+    if (bytes < HUGE) return malloc(bytes);
+    bytes = (bytes + HUGE - 1) & ~(size_t)(HUGE - 1);
+    float *a = aligned_alloc(HUGE, bytes);
+#ifdef MADV_HUGEPAGE
+    if (a) madvise(a, bytes, MADV_HUGEPAGE); /* advice only: without it the pages are 4 KiB */
+#endif
+    return a;
 }
 
 static int ends_with_stop(const gen_params *p, const live_seq *s) {
@@ -117,7 +134,14 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     float *drawn_lp = NULL, *drawn_ent = NULL;
     const policy_kv_block **pref = NULL;
     policy_kv_block **own = NULL;
-    if (!pblocks || !seqs) goto oom;
+    /* own blocks, 16-float aligned, end to end in one arena */
+    size_t arena_floats = 0;
+    for (int i = 0; i < n_prompts; i++) {
+        const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
+        arena_floats += (size_t)G * ((policy_kv_block_floats(m, cap) + 15) & ~(size_t)15);
+    }
+    float *arena = kv_arena_alloc(arena_floats), *next_block = arena;
+    if (!pblocks || !seqs || !arena) goto oom;
 
     for (int i = 0; i < n_prompts; i++)
         for (int j = 0; j < G; j++) {
@@ -130,8 +154,11 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
             c->logprobs = malloc((size_t)p->max_new_tokens * sizeof(float));
             s->out = c;
             rng_seed(&s->rng, gen_seed(p->seed, p->step, prompt_ids ? prompt_ids[i] : i, j));
-            int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
-            if (!c->tokens || !c->logprobs || block_alloc(&s->own, m, cap)) goto oom;
+            const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
+            const size_t half = policy_kv_block_floats(m, cap) / 2;
+            s->own = (policy_kv_block){.k = next_block, .v = next_block + half, .cap = cap};
+            next_block += (2 * half + 15) & ~(size_t)15;
+            if (!c->tokens || !c->logprobs) goto oom;
         }
     int nbuf = maxb > n_prompts ? maxb : n_prompts;
     logits = malloc((size_t)nbuf * V * sizeof(float));
@@ -218,8 +245,7 @@ oom:
 done:
     if (pblocks)
         for (int i = 0; i < n_prompts; i++) free(pblocks[i].k);
-    if (seqs)
-        for (int k = 0; k < total; k++) free(seqs[k].own.k);
+    free(arena);
     free(pblocks);
     free(seqs);
     free(logits);
