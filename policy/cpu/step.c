@@ -480,16 +480,34 @@ static void step_attention(const policy_model *m, const policy_step *st, int l, 
     }
 }
 
-/* x += y, then xn = RMSNorm(x) with w, row by row: one pass and one parallel region for what
- * would be two. With out, only the rows r with out[r] >= 0 are normed, into row out[r] of xn. */
+/* x += y, then xn = RMSNorm(x) with w: one pass and one parallel region for what would be two.
+ * With out, only the rows r with out[r] >= 0 are normed, into row out[r] of xn. Rows go in
+ * groups of 8 whose sums of squares interleave: each row's is still the one sequential double
+ * chain of rmsnorm_row (so the same numbers), but 8 independent chains hide the latency of the
+ * additions, which bounded a lone row's norm. */
 static void residual_norm(float *x, float *xn, const float *y, const float *w, const int *out, int R, int H, float eps) {
+    enum { G = 8 };
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < R; r++) {
-        float *xr = x + (size_t)r * H;
-        const float *yr = y + (size_t)r * H;
-        for (int i = 0; i < H; i++) xr[i] += yr[i];
-        const int o = out ? out[r] : r;
-        if (o >= 0) rmsnorm_row(xn + (size_t)o * H, xr, w, H, eps);
+    for (int r0 = 0; r0 < R; r0 += G) {
+        const int nb = R - r0 < G ? R - r0 : G;
+        float *xr = x + (size_t)r0 * H;
+        const float *yr = y + (size_t)r0 * H;
+        for (size_t i = 0; i < (size_t)nb * H; i++) xr[i] += yr[i];
+        double ss[G] = {0};
+        if (nb == G)
+            for (int i = 0; i < H; i++)
+#pragma GCC unroll 8
+                for (int b = 0; b < G; b++) ss[b] += (double)xr[(size_t)b * H + i] * xr[(size_t)b * H + i];
+        else
+            for (int b = 0; b < nb; b++)
+                for (int i = 0; i < H; i++) ss[b] += (double)xr[(size_t)b * H + i] * xr[(size_t)b * H + i];
+        for (int b = 0; b < nb; b++) {
+            const int o = out ? out[r0 + b] : r0 + b;
+            if (o < 0) continue;
+            const float rs = 1.0f / sqrtf((float)(ss[b] / H) + eps), *xb = xr + (size_t)b * H;
+            float *yb = xn + (size_t)o * H;
+            for (int i = 0; i < H; i++) yb[i] = w[i] * (xb[i] * rs);
+        }
     }
 }
 
