@@ -11,13 +11,11 @@
 #include <string.h>
 
 #include "cpu.h"
-#include "gemm.h"
 
-/* dW[out, in] += dy[N, out]^T @ x[N, in]; db[out] += sum_n dy[n, :]; dx[N, in] (+)= dy @ W
- * (accumulate_dx adds into dx). scratch: cpu_gemm_scratch_floats(max(N, out)). */
-static void linear_backward(float *dx, int accumulate_dx, float *dW, float *db, const float *dy, const float *x,
-                            const float *W, int N, int in, int out, float *scratch) {
-    cpu_gemm(1, 0, out, in, N, dy, out, x, in, dW, in, NULL, 1, scratch);
+/* dW[out, in] += dy[N, out]^T @ x[N, in]; db[out] += sum_n dy[n, :]; dx[N, in] (+)= dy @ W */
+static void linear_backward(float *dx, float dx_beta, float *dW, float *db, const float *dy, const float *x,
+                            const float *W, int N, int in, int out) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
     if (db) {
 #pragma omp parallel for schedule(static)
         for (int j = 0; j < out; j++) {
@@ -26,7 +24,7 @@ static void linear_backward(float *dx, int accumulate_dx, float *dW, float *db, 
             db[j] += s;
         }
     }
-    if (dx) cpu_gemm(0, 0, N, in, out, dy, out, W, in, dx, in, NULL, accumulate_dx, scratch);
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
 }
 
 /* RMSNorm backward for rows of width d: y = w * x * rstd.
@@ -69,7 +67,6 @@ typedef struct {
     float *dqr;     /* [N, Q] before q_norm (Qwen3) */
     float *dkr;     /* [N, KV] */
     float *dP;      /* [threads, max_len^2] */
-    float *gemm;    /* cpu_gemm's packing scratch */
 } grads_scratch;
 
 /* Attention backward for every (sequence, kv head): the query heads of one group write
@@ -126,19 +123,20 @@ static void layer_backward(policy_model *m, const policy_batch *b, const policy_
 
     /* MLP: out = x_mid + act @ Wd^T, act = silu(gate) * up */
     float *dact = G->dgate; /* reuse: dact is consumed element-wise into dgate/dup below */
-    linear_backward(dact, 0, D->w_down, NULL, G->dx, L->act, W->w_down, N, F, H, G->gemm);
+    linear_backward(NULL, 0.0f, D->w_down, NULL, G->dx, L->act, W->w_down, N, F, H);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F, H, 1.0f, G->dx, H, W->w_down, F, 0.0f, dact, F);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NI; i++) {
         float g = L->gate[i], sg = 1.0f / (1.0f + cpu_expf(-g)), da = dact[i];
         G->dup[i] = da * g * sg;
         G->dgate[i] = da * L->up[i] * sg * (1.0f + g * (1.0f - sg));
     }
-    linear_backward(G->dxn, 0, D->w_gate, NULL, G->dgate, L->xn2, W->w_gate, N, H, F, G->gemm);
-    linear_backward(G->dxn, 1, D->w_up, NULL, G->dup, L->xn2, W->w_up, N, H, F, G->gemm);
+    linear_backward(G->dxn, 0.0f, D->w_gate, NULL, G->dgate, L->xn2, W->w_gate, N, H, F);
+    linear_backward(G->dxn, 1.0f, D->w_up, NULL, G->dup, L->xn2, W->w_up, N, H, F);
     rmsnorm_backward(G->dx, D->post_norm, G->dxn, L->x_mid, W->post_norm, L->rstd2, N, H, 1);
 
     /* attention output: x_mid = x_in + ctx @ Wo^T + bo */
-    linear_backward(G->dctx, 0, D->wo, D->bo, G->dx, L->ctx, W->wo, N, Q, H, G->gemm);
+    linear_backward(G->dctx, 0.0f, D->wo, D->bo, G->dx, L->ctx, W->wo, N, Q, H);
     attention_backward(m, b, a, L, G);
     cpu_rope(G->dq, N, nh, hd, a->pos, a->cos, a->sin, -1);
     cpu_rope(G->dk, N, nkv, hd, a->pos, a->cos, a->sin, -1);
@@ -149,9 +147,9 @@ static void layer_backward(policy_model *m, const policy_batch *b, const policy_
         dq = G->dqr;
         dk = G->dkr;
     }
-    linear_backward(G->dxn, 0, D->wq, D->bq, dq, L->xn1, W->wq, N, H, Q, G->gemm);
-    linear_backward(G->dxn, 1, D->wk, D->bk, dk, L->xn1, W->wk, N, H, KV, G->gemm);
-    linear_backward(G->dxn, 1, D->wv, D->bv, G->dv, L->xn1, W->wv, N, H, KV, G->gemm);
+    linear_backward(G->dxn, 0.0f, D->wq, D->bq, dq, L->xn1, W->wq, N, H, Q);
+    linear_backward(G->dxn, 1.0f, D->wk, D->bk, dk, L->xn1, W->wk, N, H, KV);
+    linear_backward(G->dxn, 1.0f, D->wv, D->bv, G->dv, L->xn1, W->wv, N, H, KV);
     rmsnorm_backward(G->dx, D->input_norm, G->dxn, L->x_in, W->input_norm, L->rstd1, N, H, 1);
 }
 
@@ -163,15 +161,9 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
     const int N = a->n_tokens, H = c->hidden_size, V = c->vocab_size, F = c->intermediate_size;
     const int Q = c->num_attention_heads * c->head_dim, KV = c->num_key_value_heads * c->head_dim;
     const int nthreads = omp_get_max_threads();
-    /* inner dimensions: the tokens (dW) and every projection's output width (dx) */
-    int kmax = N > V ? N : V;
-    if (F > kmax) kmax = F;
-    if (H > kmax) kmax = H;
-    if (Q > kmax) kmax = Q;
     const size_t sizes[] = {(size_t)N * H, (size_t)N * H, (size_t)N * Q, (size_t)N * KV, (size_t)N * KV,
                             (size_t)N * Q, (size_t)N * F, (size_t)N * F, c->qk_norm ? (size_t)N * Q : 0,
-                            c->qk_norm ? (size_t)N * KV : 0, (size_t)nthreads * a->max_len * a->max_len,
-                            cpu_gemm_scratch_floats(kmax)};
+                            c->qk_norm ? (size_t)N * KV : 0, (size_t)nthreads * a->max_len * a->max_len};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
     /* kept between calls (freed by cpu_release): a fresh allocation of this size would be fresh
@@ -194,7 +186,7 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
         ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
-    grads_scratch G = {ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9], ptrs[10], ptrs[11]};
+    grads_scratch G = {ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9], ptrs[10]};
 
     /* dlogits, in place over the saved logits */
     const float invT = 1.0f / temperature;
@@ -217,7 +209,7 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
         }
     }
     /* logits = xnf @ lm_head^T */
-    linear_backward(G.dxn, 0, m->g.lm_head, NULL, a->logits, a->xnf, m->w.lm_head, N, H, V, G.gemm);
+    linear_backward(G.dxn, 0.0f, m->g.lm_head, NULL, a->logits, a->xnf, m->w.lm_head, N, H, V);
     rmsnorm_backward(G.dx, m->g.final_norm, G.dxn, a->x_out, m->w.final_norm, a->rstdf, N, H, 0);
     for (int l = c->num_hidden_layers - 1; l >= 0; l--) layer_backward(m, b, a, l, &a->layers[l], &G);
     /* embedding: scatter-add rows; parallel over columns so that repeated tokens never race */

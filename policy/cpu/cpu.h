@@ -46,7 +46,6 @@ typedef struct policy_acts {
     size_t *att_off;       /* [n_seq] offset of each sequence's attention block (own allocation) */
     int att_off_cap;
     int *seq_off;          /* [n_seq] first token of each sequence */
-    float *gemm;           /* cpu_gemm's packing scratch for the forward's inner dimensions */
     float *bwd;            /* the backward's scratch (own allocation, kept between calls) */
     size_t bwd_cap;        /* floats in bwd */
     int max_len;
@@ -98,7 +97,7 @@ static inline double cpu_logsumexp(const float *z, int n, float inv_t, float *ma
 }
 
 /* y[N, out] = x[N, in] @ W[out, in]^T (+ bias) */
-void cpu_linear(float *y, const float *x, const float *W, const float *bias, int N, int in, int out, float *scratch);
+void cpu_linear(float *y, const float *x, const float *W, const float *bias, int N, int in, int out);
 /* RMSNorm over rows of width d: y = w * (x * rstd), rstd saved per row (groups of d within rows). */
 void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, size_t rows, int d, float eps);
 /* Rotates pairs (i, i + hd/2) of each head in place by the angle of each token's position;

@@ -1,5 +1,4 @@
-/* policy/cpu/forward.c: the fp32 reference forward pass on CPU (packed GEMMs of gemm.c for the
- * projections, OpenBLAS for the small per-head attention products, OpenMP loops).
+/* policy/cpu/forward.c: the fp32 reference forward pass on CPU (OpenBLAS GEMMs, OpenMP loops).
  *
  * Data flow per layer, as in transformers' Qwen2/Qwen3/Llama modeling code:
  *   xn1 = RMSNorm(x)                      # input_layernorm
@@ -18,7 +17,6 @@
 #include <string.h>
 
 #include "cpu.h"
-#include "gemm.h"
 
 /* ---- the activation arena ---- */
 
@@ -38,11 +36,7 @@ int cpu_acts_prepare(policy_model *m, const policy_batch *b, int keep, grpo_err 
     int slots = keep ? c->num_hidden_layers : 1;
     /* integers (positions, offsets) are stored in float-sized cells */
     size_t total = per_layer * slots + N * H * 2 + N + N * V + 2 * (size_t)max_len * half + N + 2 * (size_t)b->n_seq;
-    size_t kmax = H > F ? H : F;
-    if (Q > kmax) kmax = Q;
-    const size_t gemm = cpu_gemm_scratch_floats((int)kmax);
-    total += gemm;
-    total += 17 * 64; /* alignment slack */
+    total += 16 * 64; /* alignment slack */
 
     policy_acts *a = m->acts;
     if (!a) {
@@ -104,7 +98,6 @@ int cpu_acts_prepare(policy_model *m, const policy_batch *b, int keep, grpo_err 
     a->sin = TAKE((size_t)max_len * half);
     a->pos = (int *)TAKE(N);
     a->seq_off = (int *)TAKE((size_t)b->n_seq);
-    a->gemm = TAKE(gemm);
 #undef TAKE
     if (a->att_off_cap < b->n_seq) {
         size_t *no = realloc(a->att_off, (size_t)b->n_seq * sizeof *no);
@@ -145,8 +138,13 @@ void cpu_release(policy_model *m) {
 
 /* ---- kernels ---- */
 
-void cpu_linear(float *y, const float *x, const float *W, const float *bias, int N, int in, int out, float *scratch) {
-    cpu_gemm(0, 1, N, out, in, x, in, W, in, y, out, bias, 0, scratch);
+void cpu_linear(float *y, const float *x, const float *W, const float *bias, int N, int in, int out) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, W, in, 0.0f, y, out);
+    if (bias) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < out; j++) y[(size_t)n * out + j] += bias[j];
+    }
 }
 
 void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, size_t rows, int d, float eps) {
@@ -221,26 +219,31 @@ static void layer_forward(const policy_model *m, const policy_batch *b, const po
 
     cpu_rmsnorm(L->xn1, L->rstd1, L->x_in, W->input_norm, N, H, c->rms_norm_eps);
     if (c->qk_norm) {
-        cpu_linear(L->q_raw, L->xn1, W->wq, W->bq, N, H, Q, a->gemm);
-        cpu_linear(L->k_raw, L->xn1, W->wk, W->bk, N, H, KV, a->gemm);
+        cpu_linear(L->q_raw, L->xn1, W->wq, W->bq, N, H, Q);
+        cpu_linear(L->k_raw, L->xn1, W->wk, W->bk, N, H, KV);
         cpu_rmsnorm(L->q, L->rstd_q, L->q_raw, W->q_norm, (size_t)N * nh, hd, c->rms_norm_eps);
         cpu_rmsnorm(L->k, L->rstd_k, L->k_raw, W->k_norm, (size_t)N * nkv, hd, c->rms_norm_eps);
     } else {
-        cpu_linear(L->q, L->xn1, W->wq, W->bq, N, H, Q, a->gemm);
-        cpu_linear(L->k, L->xn1, W->wk, W->bk, N, H, KV, a->gemm);
+        cpu_linear(L->q, L->xn1, W->wq, W->bq, N, H, Q);
+        cpu_linear(L->k, L->xn1, W->wk, W->bk, N, H, KV);
     }
-    cpu_linear(L->v, L->xn1, W->wv, W->bv, N, H, KV, a->gemm);
+    cpu_linear(L->v, L->xn1, W->wv, W->bv, N, H, KV);
     cpu_rope(L->q, N, nh, hd, a->pos, a->cos, a->sin, +1);
     cpu_rope(L->k, N, nkv, hd, a->pos, a->cos, a->sin, +1);
     attention_forward(m, b, a, L);
 
     /* x_mid = x_in + ctx @ Wo^T (+ bo) */
     memcpy(L->x_mid, L->x_in, (size_t)N * H * sizeof(float));
-    cpu_gemm(0, 1, N, H, Q, L->ctx, Q, W->wo, Q, L->x_mid, H, W->bo, 1, a->gemm);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, Q, 1.0f, L->ctx, Q, W->wo, Q, 1.0f, L->x_mid, H);
+    if (W->bo) {
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < N; n++)
+            for (int j = 0; j < H; j++) L->x_mid[(size_t)n * H + j] += W->bo[j];
+    }
 
     cpu_rmsnorm(L->xn2, L->rstd2, L->x_mid, W->post_norm, N, H, c->rms_norm_eps);
-    cpu_linear(L->gate, L->xn2, W->w_gate, NULL, N, H, F, a->gemm);
-    cpu_linear(L->up, L->xn2, W->w_up, NULL, N, H, F, a->gemm);
+    cpu_linear(L->gate, L->xn2, W->w_gate, NULL, N, H, F);
+    cpu_linear(L->up, L->xn2, W->w_up, NULL, N, H, F);
     const size_t NI = (size_t)N * F;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NI; i++) {
@@ -248,7 +251,7 @@ static void layer_forward(const policy_model *m, const policy_batch *b, const po
         L->act[i] = g / (1.0f + cpu_expf(-g)) * L->up[i];
     }
     memcpy(x_next, L->x_mid, (size_t)N * H * sizeof(float));
-    cpu_gemm(0, 1, N, H, F, L->act, F, W->w_down, F, x_next, H, NULL, 1, a->gemm);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, F, 1.0f, L->act, F, W->w_down, F, 1.0f, x_next, H);
 }
 
 int cpu_forward(policy_model *m, const policy_batch *b, float temperature, float *logp, float *logits, int keep,
@@ -271,7 +274,7 @@ int cpu_forward(policy_model *m, const policy_batch *b, float temperature, float
         layer_forward(m, b, a, l, L, x_next);
     }
     cpu_rmsnorm(a->xnf, a->rstdf, a->x_out, m->w.final_norm, N, H, c->rms_norm_eps);
-    cpu_linear(a->logits, a->xnf, m->w.lm_head, NULL, N, H, V, a->gemm);
+    cpu_linear(a->logits, a->xnf, m->w.lm_head, NULL, N, H, V);
     if (logits) memcpy(logits, a->logits, (size_t)N * V * sizeof(float));
 
     if (logp) {

@@ -18,12 +18,74 @@
 #define ROWDOT_SCHED dynamic, 1
 #endif
 
-#include "simd.h"
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define VL 16
+typedef __m512 vec;
+#define VZERO() _mm512_setzero_ps()
+#define VLOAD(p) _mm512_load_ps(p)
+#define VSTORE(p, v) _mm512_store_ps(p, v)
+#define VBCAST(s) _mm512_set1_ps(s)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#elif defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+#define VL 8
+typedef __m256 vec;
+#define VZERO() _mm256_setzero_ps()
+#define VLOAD(p) _mm256_load_ps(p)
+#define VSTORE(p, v) _mm256_store_ps(p, v)
+#define VBCAST(s) _mm256_set1_ps(s)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+#include <math.h>
+#define VL 8
+typedef struct {
+    float f[8];
+} vec;
+static inline vec v_zero(void) { return (vec){{0}}; }
+static inline vec v_load(const float *p) {
+    vec r;
+    memcpy(&r, p, sizeof r);
+    return r;
+}
+static inline vec v_bcast(float s) {
+    vec r;
+    for (int i = 0; i < 8; i++) r.f[i] = s;
+    return r;
+}
+static inline vec v_fma(vec a, vec b, vec c) {
+    for (int i = 0; i < 8; i++) c.f[i] = fmaf(a.f[i], b.f[i], c.f[i]);
+    return c;
+}
+#define VZERO() v_zero()
+#define VLOAD(p) v_load(p)
+#define VSTORE(p, v) memcpy(p, &(v), sizeof(vec))
+#define VBCAST(s) v_bcast(s)
+#define VFMA(a, b, c) v_fma(a, b, c)
+#endif
 
 #define NVF (PANEL / VL) /* vectors in a full panel */
 #define NVH (NVF / 2)    /* vectors in a half panel */
 
-#define KERNEL(NAME, NV, JB) PK_KERNEL(NAME, PANEL, NV, JB, b * ldw + k)
+/* out[b * PANEL + i] = sum_k xp[k * PANEL + i] * W[b * ldw + k] for NV vectors of rows and JB
+ * columns; each lane is one FMA chain in k order. */
+#define KERNEL(NAME, NV, JB)                                                                        \
+    static void NAME(const float *restrict xp, int K, const float *restrict W, size_t ldw,         \
+                     float *restrict out) {                                                         \
+        vec acc[NV][JB];                                                                            \
+        _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++)                                      \
+            _Pragma("GCC unroll 32") for (int b = 0; b < JB; b++) acc[v][b] = VZERO();             \
+        for (int k = 0; k < K; k++) {                                                               \
+            vec xv[NV];                                                                             \
+            _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++) xv[v] = VLOAD(xp + (size_t)k * PANEL + v * VL); \
+            _Pragma("GCC unroll 32") for (int b = 0; b < JB; b++) {                                \
+                const vec w = VBCAST(W[b * ldw + k]);                                               \
+                _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++) acc[v][b] = VFMA(xv[v], w, acc[v][b]); \
+            }                                                                                       \
+        }                                                                                           \
+        _Pragma("GCC unroll 32") for (int v = 0; v < NV; v++)                                      \
+            _Pragma("GCC unroll 32") for (int b = 0; b < JB; b++) VSTORE(out + b * PANEL + v * VL, acc[v][b]); \
+    }
 
 #if VL == 16
 /* full panel: 2 x 12 zmm accumulators; half panel: 1 x 24 */

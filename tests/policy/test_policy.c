@@ -5,14 +5,12 @@
  * the 5 AdamW-step losses within 1e-4. */
 #include <CUnit/CUnit.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../common/fsutil.h"
 #include "../../policy/cpu/cpu.h"
-#include "../../policy/cpu/gemm.h"
 #include "../../policy/model.h"
 #include "../../policy/safetensors.h"
 #include "../test_util.h"
@@ -427,66 +425,6 @@ static void fast_expf_matches_exp_to_a_few_ulp_over_its_range(void) {
     CU_ASSERT(cpu_expf(-1000.0f) >= 0.0f && cpu_expf(-1000.0f) < 1e-37f); /* clamped, not NaN */
 }
 
-
-/* ---- the training GEMM (policy/cpu/gemm.c) ---- */
-
-static float urand(unsigned *st) {
-    *st = *st * 1664525u + 1013904223u;
-    return (float)((*st >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-/* Every element must equal, bit for bit, one scalar fmaf chain over k from zero, then + y (when
- * accumulating) and + bias: whatever the transposes, the edge tiles, the leading dimensions and
- * the thread count. Elements outside the M x N window must stay untouched. */
-static void gemm_equals_one_fma_chain_per_element(void) {
-    const int Ms[] = {1, 4, 5, 12, 13, 31, 45, 100}, Ns[] = {1, 3, 17, 32, 33, 70}, Ks[] = {1, 7, 64, 130};
-    const int nthreads = omp_get_max_threads();
-    unsigned st = 12345;
-    int cases = 0, bad = 0;
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++)
-            for (size_t im = 0; im < sizeof Ms / sizeof *Ms; im++)
-                for (size_t in = 0; in < sizeof Ns / sizeof *Ns; in++)
-                    for (size_t ik = 0; ik < sizeof Ks / sizeof *Ks; ik++) {
-                        const int M = Ms[im], N = Ns[in], K = Ks[ik], acc = (int)((im + in + ik) % 2);
-                        const int use_bias = (int)((im + ik) % 3 == 0);
-                        const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldy = N + 5;
-                        float *a = malloc(sizeof(float) * (size_t)lda * (ta ? K : M));
-                        float *b = malloc(sizeof(float) * (size_t)ldb * (tb ? N : K));
-                        float *y = malloc(sizeof(float) * (size_t)ldy * M), *y0 = malloc(sizeof(float) * (size_t)ldy * M);
-                        float *bias = malloc(sizeof(float) * (size_t)N);
-                        float *scr = aligned_alloc(64, (cpu_gemm_scratch_floats(K) * sizeof(float) + 63) / 64 * 64);
-                        CU_ASSERT_FATAL(a && b && y && y0 && bias && scr);
-                        for (int i = 0; i < lda * (ta ? K : M); i++) a[i] = urand(&st);
-                        for (int i = 0; i < ldb * (tb ? N : K); i++) b[i] = urand(&st);
-                        for (int i = 0; i < ldy * M; i++) y0[i] = urand(&st);
-                        for (int i = 0; i < N; i++) bias[i] = urand(&st);
-                        for (int threads = 1; threads <= 2; threads++) {
-                            omp_set_num_threads(threads);
-                            memcpy(y, y0, sizeof(float) * (size_t)ldy * M);
-                            cpu_gemm(ta, tb, M, N, K, a, lda, b, ldb, y, ldy, use_bias ? bias : NULL, acc, scr);
-                            for (int m = 0; m < M; m++)
-                                for (int n = 0; n < ldy; n++) {
-                                    float want = y0[m * ldy + n];
-                                    if (n < N) {
-                                        float c = 0.0f;
-                                        for (int k = 0; k < K; k++)
-                                            c = fmaf(ta ? a[k * lda + m] : a[m * lda + k],
-                                                     tb ? b[n * ldb + k] : b[k * ldb + n], c);
-                                        want = acc ? want + c : c;
-                                        if (use_bias) want += bias[n];
-                                    }
-                                    if (memcmp(&want, &y[m * ldy + n], sizeof want) != 0) bad++;
-                                }
-                            cases++;
-                        }
-                        omp_set_num_threads(nthreads);
-                        free(a), free(b), free(y), free(y0), free(bias), free(scr);
-                    }
-    printf("[%d cases, %d elements differ] ", cases, bad);
-    CU_ASSERT_EQUAL(bad, 0);
-}
-
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("policy", NULL, NULL);
@@ -517,7 +455,6 @@ int main(void) {
                 saved_model_reloads_with_identical_logprobs_fp32_and_bf16_rounded);
     CU_add_test(s, "init_presets_build_for_every_arch", init_presets_build_for_every_arch);
     CU_add_test(s, "fast_expf_matches_exp_to_a_few_ulp_over_its_range", fast_expf_matches_exp_to_a_few_ulp_over_its_range);
-    CU_add_test(s, "gemm_equals_one_fma_chain_per_element", gemm_equals_one_fma_chain_per_element);
     if (register_safetensors_suite() != 0) return 1;
     return tu_run_registry();
 }
