@@ -142,6 +142,48 @@ static void att_head_any(int hd, const float *q, const att_ctx *a, float scale, 
         }
 }
 
+/* One head's scores against a block of nb <= 16 keys at kr, kr + st, ... (hd = 16 * ND):
+ * (q . k_t) * scale, each a fixed FMA chain over 16-lane chunks, then lanesum16x16; padding keys
+ * are zeros that change nothing. nb floats into out. */
+static inline __attribute__((always_inline)) void block_scores16(const int ND, const float *qh, const float *kr,
+                                                                 size_t st, int nb, float scale, float *out) {
+    v16 qv[8];
+#pragma GCC unroll 8
+    for (int d = 0; d < ND; d++) qv[d] = load16(qh + 16 * d);
+    v16 p[16];
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++) {
+        if (t < nb) {
+            const float *kt = kr + (size_t)t * st;
+            p[t] = qv[0] * load16(kt);
+#pragma GCC unroll 8
+            for (int d = 1; d < ND; d++) p[t] += qv[d] * load16(kt + 16 * d);
+        } else {
+            p[t] = (v16){0};
+        }
+    }
+    const v16 w = lanesum16x16(p) * scale;
+    memcpy(out, &w, (size_t)nb * sizeof(float));
+}
+
+/* e[j] = exp(s[j] - max) in place over one head's n scores; returns 1 / sum_j e[j], the sum taken
+ * in 16 lanes by j, then a fixed lane sum. */
+static inline float softmax_unnormalized(float *e, int n) {
+    float m16[16], mx = -INFINITY;
+    int j;
+    for (int l = 0; l < 16; l++) m16[l] = -INFINITY;
+    for (j = 0; j + 16 <= n; j += 16) /* 16 lanes so that it vectorizes; max is exact in any order */
+        for (int l = 0; l < 16; l++) m16[l] = e[j + l] > m16[l] ? e[j + l] : m16[l];
+    for (int l = 0; l < 16; l++) mx = m16[l] > mx ? m16[l] : mx;
+    for (; j < n; j++) mx = e[j] > mx ? e[j] : mx;
+    for (j = 0; j < n; j++) e[j] = cpu_expf(e[j] - mx);
+    v16 sum16 = {0};
+    for (j = 0; j + 16 <= n; j += 16) sum16 += load16(e + j);
+    float sum = hsum16(sum16);
+    for (; j < n; j++) sum += e[j];
+    return 1.0f / sum;
+}
+
 /* HC heads of one row that share a kv head, hd = 16 * ND. Scores s_j = (q . k_j) / sqrt(hd): a
  * fixed FMA chain over 16-lane chunks, then lanesum16x16, blocks of 16 keys read once for all HC
  * heads. Softmax: e_j = exp(s_j - max), their sum taken in 16 lanes by j, then a fixed lane sum.
@@ -158,43 +200,12 @@ static inline __attribute__((always_inline)) void att_group16(const int ND, cons
             const float *kr = a->k[s] + (size_t)i * st;
             for (int t = 16; t < 32 && i + t < a->n[s]; t++) /* the next block's keys */
                 for (int d = 0; d < ND; d++) __builtin_prefetch(kr + (size_t)t * st + 16 * d, 0, 3);
-            for (int h = 0; h < HC; h++) {
-                v16 qv[8];
-#pragma GCC unroll 8
-                for (int d = 0; d < ND; d++) qv[d] = load16(q + (size_t)h * hd + 16 * d);
-                v16 p[16];
-#pragma GCC unroll 16
-                for (int t = 0; t < 16; t++) {
-                    if (t < nb) {
-                        const float *kt = kr + (size_t)t * st;
-                        p[t] = qv[0] * load16(kt);
-#pragma GCC unroll 8
-                        for (int d = 1; d < ND; d++) p[t] += qv[d] * load16(kt + 16 * d);
-                    } else {
-                        p[t] = (v16){0};
-                    }
-                }
-                const v16 w = lanesum16x16(p) * scale;
-                memcpy(sc + (size_t)h * n + j, &w, (size_t)nb * sizeof(float));
-            }
+            for (int h = 0; h < HC; h++) block_scores16(ND, q + (size_t)h * hd, kr, st, nb, scale, sc + (size_t)h * n + j);
             j += nb;
         }
     }
     float inv[8];
-    for (int h = 0; h < HC; h++) {
-        float *e = sc + (size_t)h * n, m16[16], mx = -INFINITY;
-        for (int l = 0; l < 16; l++) m16[l] = -INFINITY;
-        for (j = 0; j + 16 <= n; j += 16) /* 16 lanes so that it vectorizes; max is exact in any order */
-            for (int l = 0; l < 16; l++) m16[l] = e[j + l] > m16[l] ? e[j + l] : m16[l];
-        for (int l = 0; l < 16; l++) mx = m16[l] > mx ? m16[l] : mx;
-        for (; j < n; j++) mx = e[j] > mx ? e[j] : mx;
-        for (j = 0; j < n; j++) e[j] = cpu_expf(e[j] - mx);
-        v16 sum16 = {0};
-        for (j = 0; j + 16 <= n; j += 16) sum16 += load16(e + j);
-        float sum = hsum16(sum16);
-        for (; j < n; j++) sum += e[j];
-        inv[h] = 1.0f / sum;
-    }
+    for (int h = 0; h < HC; h++) inv[h] = softmax_unnormalized(sc + (size_t)h * n, n);
     v16 acc[8][8];
 #pragma GCC unroll 8
     for (int h = 0; h < HC; h++)
@@ -272,42 +283,13 @@ static inline __attribute__((always_inline)) void att_row16(const int ND, const 
 #pragma GCC unroll 8
                 for (int hh = 0; hh < G; hh++) {
                     const int h = g * G + hh;
-                    v16 qv[8];
-#pragma GCC unroll 8
-                    for (int d = 0; d < ND; d++) qv[d] = load16(q + (size_t)h * hd + 16 * d);
-                    v16 p[16];
-#pragma GCC unroll 16
-                    for (int t = 0; t < 16; t++) {
-                        if (t < nb) {
-                            const float *kt = kr + (size_t)t * st + g * hd;
-                            p[t] = qv[0] * load16(kt);
-#pragma GCC unroll 8
-                            for (int d = 1; d < ND; d++) p[t] += qv[d] * load16(kt + 16 * d);
-                        } else {
-                            p[t] = (v16){0};
-                        }
-                    }
-                    const v16 w = lanesum16x16(p) * scale;
-                    memcpy(sc + (size_t)h * n + j, &w, (size_t)nb * sizeof(float));
+                    block_scores16(ND, q + (size_t)h * hd, kr + g * hd, st, nb, scale, sc + (size_t)h * n + j);
                 }
             j += nb;
         }
     }
     float inv[16];
-    for (int h = 0; h < NKV * G; h++) {
-        float *e = sc + (size_t)h * n, m16[16], mx = -INFINITY;
-        for (int l = 0; l < 16; l++) m16[l] = -INFINITY;
-        for (j = 0; j + 16 <= n; j += 16)
-            for (int l = 0; l < 16; l++) m16[l] = e[j + l] > m16[l] ? e[j + l] : m16[l];
-        for (int l = 0; l < 16; l++) mx = m16[l] > mx ? m16[l] : mx;
-        for (; j < n; j++) mx = e[j] > mx ? e[j] : mx;
-        for (j = 0; j < n; j++) e[j] = cpu_expf(e[j] - mx);
-        v16 sum16 = {0};
-        for (j = 0; j + 16 <= n; j += 16) sum16 += load16(e + j);
-        float sum = hsum16(sum16);
-        for (; j < n; j++) sum += e[j];
-        inv[h] = 1.0f / sum;
-    }
+    for (int h = 0; h < NKV * G; h++) inv[h] = softmax_unnormalized(sc + (size_t)h * n, n);
     v16 acc[16][8];
 #pragma GCC unroll 16
     for (int h = 0; h < NKV * G; h++)
