@@ -92,7 +92,7 @@ typedef struct policy_model {
     float *rope_inv_freq;      /* [head_dim / 2] */
     int adam_t;                /* AdamW steps taken */
     struct policy_acts *acts;  /* activations kept for backward (backend-owned) */
-    size_t acts_bytes;         /* bytes the backend holds in acts */
+    size_t acts_bytes;         /* bytes the backend holds in acts (activations and backward scratch) */
     const struct policy_backend *backend;
 } policy_model;
 

@@ -59,11 +59,11 @@ static int block_alloc(policy_kv_block *b, const policy_model *m, int cap) {
  * are on for madvise) that is a few page faults instead of one per 4 KiB, and far fewer TLB
  * misses for the attention's scattered row streams. */
 static float *kv_arena_alloc(size_t floats) {
-    enum { HUGE = 2 << 20 };
+    enum { HUGE_PAGE = 2 << 20 };
     size_t bytes = (floats ? floats : 1) * sizeof(float);
-    if (bytes < HUGE) return malloc(bytes);
-    bytes = (bytes + HUGE - 1) & ~(size_t)(HUGE - 1);
-    float *a = aligned_alloc(HUGE, bytes);
+    if (bytes < HUGE_PAGE) return malloc(bytes);
+    bytes = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    float *a = aligned_alloc(HUGE_PAGE, bytes);
 #ifdef MADV_HUGEPAGE
     if (a) madvise(a, bytes, MADV_HUGEPAGE); /* advice only: without it the pages are 4 KiB */
 #endif
@@ -134,7 +134,7 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     float *drawn_lp = NULL, *drawn_ent = NULL;
     const policy_kv_block **pref = NULL;
     policy_kv_block **own = NULL;
-    /* own blocks, 16-float aligned, end to end in one arena */
+    /* own blocks end to end in one arena, each a multiple of 16 floats long */
     size_t arena_floats = 0;
     for (int i = 0; i < n_prompts; i++) {
         const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;

@@ -174,10 +174,12 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
         a->bwd_cap = 0;
         if (posix_memalign((void **)&a->bwd, 64, total * sizeof(float)) != 0) {
             a->bwd = NULL;
+            m->acts_bytes = a->cap * sizeof(float);
             return grpo_errf(err, GRPO_ENOMEM, "out of memory allocating %.1f MiB of backward scratch",
                              (double)total * 4 / 1048576.0);
         }
         a->bwd_cap = total;
+        m->acts_bytes = (a->cap + a->bwd_cap) * sizeof(float);
     }
     float *mem = a->bwd;
     float *ptrs[sizeof sizes / sizeof sizes[0]];

@@ -50,13 +50,13 @@ int cpu_acts_prepare(policy_model *m, const policy_batch *b, int keep, grpo_err 
         void *p = NULL;
         if (posix_memalign(&p, 64, total * sizeof(float)) != 0) {
             a->cap = 0;
-            m->acts_bytes = 0;
+            m->acts_bytes = a->bwd_cap * sizeof(float);
             return grpo_errf(err, GRPO_ENOMEM, "out of memory allocating %.1f MiB of activations for %zu tokens",
                              (double)total * 4 / 1048576.0, N);
         }
         a->mem = p;
         a->cap = total;
-        m->acts_bytes = total * sizeof(float);
+        m->acts_bytes = (a->cap + a->bwd_cap) * sizeof(float);
     }
     if (a->n_layer_slots < slots) {
         cpu_layer_acts *nl = realloc(a->layers, (size_t)slots * sizeof *nl);

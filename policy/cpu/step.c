@@ -47,17 +47,21 @@ static inline float dot_fixed(const float *a, const float *b, int n) {
 /* Scratch for one step, sized for R rows. */
 typedef struct {
     float *x, *xn, *q, *k, *v, *ctx, *gate, *up, *tmp, *last, *pack, *rope;
+    float *sc;        /* attention scores: per thread sc_stride floats (every head of the longest context) */
+    size_t sc_stride;
     int *pos, *seq_of, *own_row, *last_of;
     float *mem;
 } step_scratch;
 
-static int scratch_alloc(step_scratch *S, const policy_config *c, int R, int n_seq) {
+static int scratch_alloc(step_scratch *S, const policy_config *c, int R, int n_seq, int max_ctx) {
     const size_t H = c->hidden_size, F = c->intermediate_size, Q = (size_t)c->num_attention_heads * c->head_dim;
     const size_t KV = (size_t)c->num_key_value_heads * c->head_dim;
     const int Kmax = (int)(F > H ? (F > Q ? F : Q) : (H > Q ? H : Q));
     size_t pack = rowdot_scratch_floats(R, Kmax), pack_lm = rowdot_scratch_floats(n_seq, (int)H);
+    S->sc_stride = ((size_t)max_ctx * c->num_attention_heads + 15) & ~(size_t)15;
     size_t sizes[] = {R * H, R * H, R * Q, R * KV, R * KV, R * Q, R * F, R * F, R * H, (size_t)n_seq * H,
-                      pack > pack_lm ? pack : pack_lm, R * (size_t)c->head_dim};
+                      pack > pack_lm ? pack : pack_lm, R * (size_t)c->head_dim,
+                      (size_t)omp_get_max_threads() * S->sc_stride};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
     /* 64-byte aligned, and every buffer a multiple of 16 floats: rowdot's packed panels need it */
@@ -65,7 +69,8 @@ static int scratch_alloc(step_scratch *S, const policy_config *c, int R, int n_s
     S->mem = aligned_alloc(64, bytes);
     if (!S->mem) return -1;
     float *p = S->mem;
-    float **dst[] = {&S->x, &S->xn, &S->q, &S->k, &S->v, &S->ctx, &S->gate, &S->up, &S->tmp, &S->last, &S->pack, &S->rope};
+    float **dst[] = {&S->x,   &S->xn,  &S->q,    &S->k,    &S->v,    &S->ctx,  &S->gate,
+                     &S->up,  &S->tmp, &S->last, &S->pack, &S->rope, &S->sc};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *dst[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
@@ -399,8 +404,7 @@ static void step_attention(const policy_model *m, const policy_step *st, int l, 
             memcpy(ob->v + ((size_t)l * ob->cap + S->own_row[r]) * KV, S->v + (size_t)r * KV, KV * sizeof(float));
         }
         /* (the implicit barrier: every row's K and V are in place) */
-        float *sc = NULL;
-        size_t sc_cap = 0;
+        float *sc = S->sc + (size_t)omp_get_thread_num() * S->sc_stride;
         if (whole) {
             /* rows dealt round robin, so that a thread knows its next row */
             const int nt = omp_get_num_threads();
@@ -425,12 +429,6 @@ static void step_attention(const policy_model *m, const policy_step *st, int l, 
                 a.v[0] = pb ? pb->v + (size_t)l * pb->cap * KV : NULL;
                 a.k[1] = ob->k + (size_t)l * ob->cap * KV;
                 a.v[1] = ob->v + (size_t)l * ob->cap * KV;
-                const size_t n = (size_t)(a.n[0] + a.n[1]);
-                if (n * nh > sc_cap) {
-                    free(sc);
-                    sc_cap = (n + 64) * nh;
-                    sc = malloc(sc_cap * sizeof(float));
-                }
                 att_row(hd, nkv, group, S->q + (size_t)r * Q, &a, scale, sc, S->ctx + (size_t)r * Q);
             }
         } else {
@@ -446,19 +444,12 @@ static void step_attention(const policy_model *m, const policy_step *st, int l, 
                 a.v[0] = pb ? pb->v + (size_t)l * pb->cap * KV + g * hd : NULL;
                 a.k[1] = ob->k + (size_t)l * ob->cap * KV + g * hd;
                 a.v[1] = ob->v + (size_t)l * ob->cap * KV + g * hd;
-                const size_t n = (size_t)(a.n[0] + a.n[1]);
-                if (n * hc > sc_cap) {
-                    free(sc);
-                    sc_cap = (n + 64) * hc;
-                    sc = malloc(sc_cap * sizeof(float));
-                }
                 const float *q = S->q + (size_t)r * Q + h0 * hd;
                 float *o = S->ctx + (size_t)r * Q + h0 * hd;
                 if (fast) att_group(hd, nhc, q, &a, scale, sc, o);
                 else att_head_any(hd, q, &a, scale, sc, o);
             }
         }
-        free(sc);
     }
 }
 
@@ -501,8 +492,14 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
     const float eps = c->rms_norm_eps;
     int R = 0;
     for (int s = 0; s < st->n_seq; s++) R += st->rows[s];
+    int max_ctx = 0; /* the longest context a row attends to */
+    for (int s = 0; s < st->n_seq; s++) {
+        const int n = (st->prefix && st->prefix[s] ? st->prefix_len[s] : 0) + st->own_start[s] + st->rows[s];
+        if (n > max_ctx) max_ctx = n;
+    }
     step_scratch S;
-    if (scratch_alloc(&S, c, R, st->n_seq) != 0) return grpo_errf(err, GRPO_ENOMEM, "out of memory for a %d-row step", R);
+    if (scratch_alloc(&S, c, R, st->n_seq, max_ctx) != 0)
+        return grpo_errf(err, GRPO_ENOMEM, "out of memory for a %d-row step", R);
     for (int s = 0, r = 0; s < st->n_seq; s++) {
         const int pl = st->prefix && st->prefix[s] ? st->prefix_len[s] : 0;
         for (int i = 0; i < st->rows[s]; i++, r++) {

@@ -69,15 +69,15 @@ static int same_tokens(const gen_completion *a, const gen_completion *b) {
 
 /* ---- consistency with the uncached forward ---- */
 
-static void check_logprobs_match_full_forward(const char *fixture, float temperature) {
-    policy_model m = load_fixture(fixture);
-    prompt_set ps = make_prompts(3, m.cfg.vocab_size, 7);
+/* Max |recorded logprob - full forward's| over 9 sampled completions of m at temperature. */
+static double logprob_gap_to_full_forward(policy_model *m, float temperature) {
+    prompt_set ps = make_prompts(3, m->cfg.vocab_size, 7);
     gen_params gp = gen_defaults();
     gp.n = 3;
     gp.max_new_tokens = 20;
     gp.sampling.temperature = temperature;
     gp.seed = 11;
-    gen_completion *out = generate(&m, &ps, &gp);
+    gen_completion *out = generate(m, &ps, &gp);
     CU_ASSERT_PTR_NOT_NULL_FATAL(out);
     double maxd = 0;
     grpo_err e = {0};
@@ -89,16 +89,22 @@ static void check_logprobs_match_full_forward(const char *fixture, float tempera
         memcpy(seq + P, c->tokens, c->n_tokens * sizeof(int));
         float *lp = malloc(L * sizeof(float));
         policy_batch b = {.n_seq = 1, .seq_len = &L, .tokens = seq};
-        CU_ASSERT_EQUAL_FATAL(policy_forward(&m, &b, temperature, lp, NULL, 0, &e), GRPO_OK);
+        CU_ASSERT_EQUAL_FATAL(policy_forward(m, &b, temperature, lp, NULL, 0, &e), GRPO_OK);
         for (int t = 0; t < c->n_tokens; t++) maxd = fmax(maxd, fabs((double)lp[P - 1 + t] - c->logprobs[t]));
         free(seq);
         free(lp);
     }
-    printf("[%s T=%.1f max|d| %.2e] ", fixture, temperature, maxd);
-    CU_ASSERT(maxd <= 1e-5);
     gen_completions_free(out, ps.n * gp.n);
     free(out);
     free_prompts(&ps);
+    return maxd;
+}
+
+static void check_logprobs_match_full_forward(const char *fixture, float temperature) {
+    policy_model m = load_fixture(fixture);
+    const double maxd = logprob_gap_to_full_forward(&m, temperature);
+    printf("[%s T=%.1f max|d| %.2e] ", fixture, temperature, maxd);
+    CU_ASSERT(maxd <= 1e-5);
     policy_free(&m);
 }
 
@@ -206,6 +212,59 @@ static void tokens_do_not_depend_on_batch_size_or_threads(void) {
     free(ref);
     free_prompts(&ps);
     policy_free(&m);
+}
+
+
+/* The decode attention has three code paths, picked by the head shape: whole rows (the tiny
+ * presets, which every fixture above uses), groups of heads (head_dim 16/32/64/128, e.g.
+ * Qwen2.5-0.5B's 64 x 14 heads over 2 kv heads) and one head at a time (any other head_dim).
+ * Each must match the full forward and give the same tokens for any batch size and thread count. */
+static void every_decode_attention_path_matches_and_is_invariant(void) {
+    const struct {
+        int hd, nh, nkv;
+    } shapes[] = {{32, 4, 2}, {64, 14, 2}, {16, 3, 1}, {24, 4, 2}};
+    const int saved = omp_get_max_threads();
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        policy_config c;
+        policy_model m;
+        grpo_err e = {0};
+        CU_ASSERT_EQUAL_FATAL(policy_config_preset(&c, POLICY_ARCH_QWEN2, "tiny", &e), GRPO_OK);
+        c.head_dim = shapes[i].hd;
+        c.num_attention_heads = shapes[i].nh;
+        c.num_key_value_heads = shapes[i].nkv;
+        c.num_hidden_layers = 2;
+        CU_ASSERT_EQUAL_FATAL(policy_build(&m, &c, &e), GRPO_OK);
+        policy_init_random(&m, 5 + i);
+        const double gap = logprob_gap_to_full_forward(&m, 1.0f);
+        printf("[hd %d, %d/%d heads: max|d| %.2e] ", shapes[i].hd, shapes[i].nh, shapes[i].nkv, gap);
+        CU_ASSERT(gap <= 1e-5);
+        prompt_set ps = make_prompts(5, c.vocab_size, 3);
+        gen_params gp = gen_defaults();
+        gp.n = 4;
+        gp.max_new_tokens = 40;
+        gp.seed = 9;
+        gen_completion *ref = generate(&m, &ps, &gp), *o[3];
+        gp.max_batch = 1;
+        o[0] = generate(&m, &ps, &gp);
+        gp.max_batch = 0;
+        for (int th = 1; th <= 2; th++) {
+            omp_set_num_threads(th);
+            o[th] = generate(&m, &ps, &gp);
+        }
+        omp_set_num_threads(saved);
+        CU_ASSERT_FATAL(ref && o[0] && o[1] && o[2]);
+        int same = 1;
+        for (int v = 0; v < 3; v++) {
+            for (int k = 0; k < 20; k++) same &= same_tokens(&ref[k], &o[v][k]);
+            gen_completions_free(o[v], 20);
+            free(o[v]);
+        }
+        CU_ASSERT(same);
+        gen_completions_free(ref, 20);
+        free(ref);
+        free_prompts(&ps);
+        policy_free(&m);
+    }
 }
 
 static void completion_j_of_n4_equals_completion_j_of_n8(void) {
@@ -319,6 +378,8 @@ int main(void) {
     CU_add_test(s, "recorded_logprobs_equal_full_forward_at_t07", recorded_logprobs_equal_full_forward_at_t07);
     CU_add_test(s, "cached_greedy_equals_greedy_by_repeated_full_forwards", cached_greedy_equals_greedy_by_repeated_full_forwards);
     CU_add_test(s, "tokens_do_not_depend_on_batch_size_or_threads", tokens_do_not_depend_on_batch_size_or_threads);
+    CU_add_test(s, "every_decode_attention_path_matches_and_is_invariant",
+                every_decode_attention_path_matches_and_is_invariant);
     CU_add_test(s, "completion_j_of_n4_equals_completion_j_of_n8", completion_j_of_n4_equals_completion_j_of_n8);
     CU_add_test(s, "eos_stops_a_completion_and_is_kept", eos_stops_a_completion_and_is_kept);
     CU_add_test(s, "request_over_the_kv_budget_fails_before_any_work", request_over_the_kv_budget_fails_before_any_work);
