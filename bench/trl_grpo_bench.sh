@@ -20,7 +20,9 @@
 # WARMUP (2 steps left out of the means), G (8), PROMPTS (16 per step), MB (32 completions per
 # micro-batch), LEN (64), LR (1e-5), THREADS (2), SEED (42), WORK (a fresh /tmp directory),
 # NICE (e.g. -15: both sides at that nice level; root only; run under setsid so that the session's
-# autogroup is raised too), WAIT_IDLE (seconds to wait for an idle machine before each side; 60).
+# autogroup is raised too), WAIT_IDLE (seconds to wait for an idle machine before each side; 60),
+# FROM (a model directory to start both sides from instead of the random `grpo init` one, e.g. the
+# demo's last checkpoint runs/demo/checkpoints/step-00000200, whose rewards are not all zero).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,6 +42,7 @@ SEED="${SEED:-42}"
 WORK="${WORK:-$(mktemp -d /tmp/trl-grpo-bench.XXXXXX)}"
 NICE="${NICE:-}"
 WAIT_IDLE="${WAIT_IDLE:-60}"
+FROM="${FROM:-}"
 mkdir -p "$WORK"
 
 [[ -x "$GRPO" ]] || { echo "no grpo binary at $GRPO (set GRPO=...)" >&2; exit 1; }
@@ -86,8 +89,14 @@ loadavg "at the start"
 
 # ---- 1. the model, its no-EOS view for grpo, and the prompts ----
 MODEL="$WORK/model"
-"$GRPO" init --arch qwen2 --preset tiny --vocab 1024 --seed "$SEED" --out "$MODEL" --force
-cp data/demo-tokenizer/* "$MODEL/"
+if [[ -n "$FROM" ]]; then
+    # a trained policy (e.g. the demo's checkpoint), so that rewards and advantages are not all zero
+    mkdir -p "$MODEL"
+    cp "$FROM"/config.json "$FROM"/model.safetensors "$FROM"/tokenizer.json "$FROM"/tokenizer_config.json "$MODEL/"
+else
+    "$GRPO" init --arch qwen2 --preset tiny --vocab 1024 --seed "$SEED" --out "$MODEL" --force
+    cp data/demo-tokenizer/* "$MODEL/"
+fi
 NOEOS="$WORK/model-noeos"
 mkdir -p "$NOEOS"
 "$PYTHON" - "$MODEL" "$NOEOS" <<'EOF'
