@@ -24,13 +24,18 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Floats of a completion's own block in the arena: its K and V, rounded up to 16 floats so that
+ * every block starts on a 64-byte boundary of the arena. */
+static size_t own_block_floats(const policy_model *m, const int *prompt_lens, int i, const gen_params *p) {
+    const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
+    return (policy_kv_block_floats(m, cap) + 15) & ~(size_t)15;
+}
+
 size_t gen_kv_bytes(const policy_model *m, const int *prompt_lens, int n_prompts, const gen_params *p) {
     size_t floats = 0;
     for (int i = 0; i < n_prompts; i++) {
-        if (p->share_prefix)
-            floats += policy_kv_block_floats(m, prompt_lens[i]) + (size_t)p->n * policy_kv_block_floats(m, p->max_new_tokens);
-        else
-            floats += (size_t)p->n * policy_kv_block_floats(m, prompt_lens[i] + p->max_new_tokens);
+        if (p->share_prefix) floats += policy_kv_block_floats(m, prompt_lens[i]);
+        floats += (size_t)p->n * own_block_floats(m, prompt_lens, i, p);
     }
     return floats * sizeof(float);
 }
@@ -136,10 +141,7 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     policy_kv_block **own = NULL;
     /* own blocks end to end in one arena, each a multiple of 16 floats long */
     size_t arena_floats = 0;
-    for (int i = 0; i < n_prompts; i++) {
-        const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
-        arena_floats += (size_t)G * ((policy_kv_block_floats(m, cap) + 15) & ~(size_t)15);
-    }
+    for (int i = 0; i < n_prompts; i++) arena_floats += (size_t)G * own_block_floats(m, prompt_lens, i, p);
     float *arena = kv_arena_alloc(arena_floats), *next_block = arena;
     if (!pblocks || !seqs || !arena) goto oom;
 
@@ -157,7 +159,7 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
             const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
             const size_t half = policy_kv_block_floats(m, cap) / 2;
             s->own = (policy_kv_block){.k = next_block, .v = next_block + half, .cap = cap};
-            next_block += (2 * half + 15) & ~(size_t)15;
+            next_block += own_block_floats(m, prompt_lens, i, p);
             if (!c->tokens || !c->logprobs) goto oom;
         }
     int nbuf = maxb > n_prompts ? maxb : n_prompts;

@@ -57,7 +57,8 @@ typedef struct {
 /* Defaults: n 1, 256 new tokens, sampling defaults, seed 0, step 0, sharing on, no budget. */
 gen_params gen_defaults(void);
 
-/* Bytes of KV cache a request needs (all prompt blocks plus all completion blocks). */
+/* Bytes of KV cache a request needs (all prompt blocks plus all completion blocks, as allocated;
+ * the arena of completion blocks may round up to a whole 2 MiB page beyond this). */
 size_t gen_kv_bytes(const policy_model *m, const int *prompt_lens, int n_prompts, const gen_params *p);
 
 /* Generates p->n completions for each prompt into out[prompt * n + j] (index order).
