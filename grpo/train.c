@@ -259,8 +259,6 @@ static int build_rewards(trainer *t, grpo_err *err) {
     return rc;
 }
 
-/* ---- evaluation: greedy accuracy on the held-out set ---- */
-
 /* The run's sampling settings (top-k, top-p, min-p, repetition penalty) at the given temperature. */
 static smp_params run_sampling(const run_config *c, double temperature) {
     return (smp_params){(float)temperature, c->top_k, (float)c->top_p, (float)c->min_p, (float)c->repetition_penalty};
@@ -279,6 +277,8 @@ static gen_params run_gen_params(const trainer *t, int n, smp_params sampling, i
     if (max_batch) gp.max_batch = max_batch;
     return gp;
 }
+
+/* ---- evaluation: greedy accuracy on the held-out set ---- */
 
 static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     const tasks_dataset *ds = &t->eval;
