@@ -189,82 +189,10 @@ static inline float softmax_unnormalized(float *e, int n) {
     return 1.0f / sum;
 }
 
-/* HC heads of one row that share a kv head, hd = 16 * ND. Scores s_j = (q . k_j) / sqrt(hd): a
- * fixed FMA chain over 16-lane chunks, then lanesum16x16, blocks of 16 keys read once for all HC
- * heads. Softmax: e_j = exp(s_j - max), their sum taken in 16 lanes by j, then a fixed lane sum.
- * o = (sum_j e_j v_j, in j order) / sum, each v_j loaded once for all HC heads. sc holds HC rows
- * of n floats. */
-static inline __attribute__((always_inline)) void att_group16(const int ND, const int HC, const float *q, int hd,
-                                                              const att_ctx *a, float scale, float *sc, float *o) {
-    const int n = a->n[0] + a->n[1];
-    const size_t st = (size_t)a->stride;
-    int j = 0;
-    for (int s = 0; s < 2; s++) {
-        for (int i = 0; i < a->n[s]; i += 16) {
-            const int nb = a->n[s] - i < 16 ? a->n[s] - i : 16;
-            const float *kr = a->k[s] + (size_t)i * st;
-            for (int t = 16; t < 32 && i + t < a->n[s]; t++) /* the next block's keys */
-                for (int d = 0; d < ND; d++) __builtin_prefetch(kr + (size_t)t * st + 16 * d, 0, 3);
-            for (int h = 0; h < HC; h++) block_scores16(ND, q + (size_t)h * hd, kr, st, nb, scale, sc + (size_t)h * n + j);
-            j += nb;
-        }
-    }
-    float inv[8];
-    for (int h = 0; h < HC; h++) inv[h] = softmax_unnormalized(sc + (size_t)h * n, n);
-    v16 acc[8][8];
-#pragma GCC unroll 8
-    for (int h = 0; h < HC; h++)
-#pragma GCC unroll 8
-        for (int d = 0; d < ND; d++) acc[h][d] = (v16){0};
-    j = 0;
-    for (int s = 0; s < 2; s++) {
-        const float *vr = a->v[s];
-        for (int i = 0; i < a->n[s]; i++, j++) {
-            if (i + 8 < a->n[s])
-                for (int d = 0; d < ND; d++) __builtin_prefetch(vr + (size_t)(i + 8) * st + 16 * d, 0, 3);
-            v16 vv[8];
-#pragma GCC unroll 8
-            for (int d = 0; d < ND; d++) vv[d] = load16(vr + (size_t)i * st + 16 * d);
-#pragma GCC unroll 8
-            for (int h = 0; h < HC; h++) {
-                const float p = sc[(size_t)h * n + j];
-#pragma GCC unroll 8
-                for (int d = 0; d < ND; d++) acc[h][d] += p * vv[d];
-            }
-        }
-    }
-#pragma GCC unroll 8
-    for (int h = 0; h < HC; h++)
-#pragma GCC unroll 8
-        for (int d = 0; d < ND; d++) {
-            const v16 r = acc[h][d] * inv[h];
-            memcpy(o + (size_t)h * hd + 16 * d, &r, sizeof r);
-        }
-}
-
-/* Dispatches to a specialized att_group16: hc (1..6, and hc * hd <= 384) heads at a time. */
-#define ATT_CASES(ND)                                                              \
-    switch (hc) {                                                                  \
-    case 1: att_group16(ND, 1, q, hd, a, scale, sc, o); return;                   \
-    case 2: att_group16(ND, 2, q, hd, a, scale, sc, o); return;                   \
-    case 3: att_group16(ND, 3, q, hd, a, scale, sc, o); return;                   \
-    case 4: if (ND <= 4) { att_group16(ND, 4, q, hd, a, scale, sc, o); return; } break; \
-    case 5: if (ND <= 4) { att_group16(ND, 5, q, hd, a, scale, sc, o); return; } break; \
-    case 6: if (ND <= 4) { att_group16(ND, 6, q, hd, a, scale, sc, o); return; } break; \
-    }
-static int att_heads_per_call(int hd) { return hd > 64 ? 3 : 6; }
-static void att_group(int hd, int hc, const float *q, const att_ctx *a, float scale, float *sc, float *o) {
-    switch (hd) {
-    case 16: ATT_CASES(1) break;
-    case 32: ATT_CASES(2) break;
-    case 64: ATT_CASES(4) break;
-    case 128: ATT_CASES(8) break;
-    }
-    for (int h = 0; h < hc; h++) att_head_any(hd, q + (size_t)h * hd, a, scale, sc, o + (size_t)h * hd);
-}
-
 /* All heads of one row, when its nkv kv heads of G query heads each (hd = 16 * ND) fit in
- * registers: per head the same operations as att_group16 (so the same numbers), but each key
+ * registers. Scores s_j = (q . k_j) / sqrt(hd) in blocks of 16 keys (block_scores16); softmax:
+ * e_j = exp(s_j - max), their sum in 16 lanes by j, then a fixed lane sum; o = (sum_j e_j v_j, in
+ * j order) / sum. The same operations for every head, whatever NKV and G; each key
  * and value row is read once, whole, for every head. The cache rows of one layer are contiguous,
  * so the row's context is one sequential stream per segment; decode attention is bound by
  * fetching that stream from L3, which the prefetches (a block of keys ahead, and the values
@@ -326,6 +254,28 @@ static inline __attribute__((always_inline)) void att_row16(const int ND, const 
             const v16 r = acc[h][d] * inv[h];
             memcpy(o + (size_t)h * hd + 16 * d, &r, sizeof r);
         }
+}
+
+/* hc (1..6, and hc * hd <= 384) heads of one row that share a kv head (a points at that kv head's
+ * rows): att_row16 with one kv head, specialized; any other head_dim one head at a time. */
+#define ATT_CASES(ND)                                                              \
+    switch (hc) {                                                                  \
+    case 1: att_row16(ND, 1, 1, q, a, scale, sc, o); return;                   \
+    case 2: att_row16(ND, 1, 2, q, a, scale, sc, o); return;                   \
+    case 3: att_row16(ND, 1, 3, q, a, scale, sc, o); return;                   \
+    case 4: if (ND <= 4) { att_row16(ND, 1, 4, q, a, scale, sc, o); return; } break; \
+    case 5: if (ND <= 4) { att_row16(ND, 1, 5, q, a, scale, sc, o); return; } break; \
+    case 6: if (ND <= 4) { att_row16(ND, 1, 6, q, a, scale, sc, o); return; } break; \
+    }
+static int att_heads_per_call(int hd) { return hd > 64 ? 3 : 6; }
+static void att_group(int hd, int hc, const float *q, const att_ctx *a, float scale, float *sc, float *o) {
+    switch (hd) {
+    case 16: ATT_CASES(1) break;
+    case 32: ATT_CASES(2) break;
+    case 64: ATT_CASES(4) break;
+    case 128: ATT_CASES(8) break;
+    }
+    for (int h = 0; h < hc; h++) att_head_any(hd, q + (size_t)h * hd, a, scale, sc, o + (size_t)h * hd);
 }
 
 /* The shapes att_row16 is specialized for (the tiny presets and a few others whose heads * ND
