@@ -24,18 +24,20 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Floats of a completion's own block in the arena: its K and V, rounded up to 16 floats so that
- * every block starts on a 64-byte boundary of the arena. */
-static size_t own_block_floats(const policy_model *m, const int *prompt_lens, int i, const gen_params *p) {
-    const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
-    return (policy_kv_block_floats(m, cap) + 15) & ~(size_t)15;
+/* Rows of a completion's own block for prompt i: its new tokens, and the prompt too without sharing. */
+static int own_cap(const gen_params *p, const int *prompt_lens, int i) {
+    return p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
 }
+
+/* Floats of an own block of cap rows in the arena: its K and V, rounded up to 16 floats so that
+ * every block starts on a 64-byte boundary of the arena. */
+static size_t own_block_floats(const policy_model *m, int cap) { return (policy_kv_block_floats(m, cap) + 15) & ~(size_t)15; }
 
 size_t gen_kv_bytes(const policy_model *m, const int *prompt_lens, int n_prompts, const gen_params *p) {
     size_t floats = 0;
     for (int i = 0; i < n_prompts; i++) {
         if (p->share_prefix) floats += policy_kv_block_floats(m, prompt_lens[i]);
-        floats += (size_t)p->n * own_block_floats(m, prompt_lens, i, p);
+        floats += (size_t)p->n * own_block_floats(m, own_cap(p, prompt_lens, i));
     }
     return floats * sizeof(float);
 }
@@ -141,7 +143,7 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
     policy_kv_block **own = NULL;
     /* own blocks end to end in one arena, each a multiple of 16 floats long */
     size_t arena_floats = 0;
-    for (int i = 0; i < n_prompts; i++) arena_floats += (size_t)G * own_block_floats(m, prompt_lens, i, p);
+    for (int i = 0; i < n_prompts; i++) arena_floats += (size_t)G * own_block_floats(m, own_cap(p, prompt_lens, i));
     float *arena = kv_arena_alloc(arena_floats), *next_block = arena;
     if (!pblocks || !seqs || !arena) goto oom;
 
@@ -156,10 +158,9 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
             c->logprobs = malloc((size_t)p->max_new_tokens * sizeof(float));
             s->out = c;
             rng_seed(&s->rng, gen_seed(p->seed, p->step, prompt_ids ? prompt_ids[i] : i, j));
-            const int cap = p->share_prefix ? p->max_new_tokens : prompt_lens[i] + p->max_new_tokens;
-            const size_t half = policy_kv_block_floats(m, cap) / 2;
-            s->own = (policy_kv_block){.k = next_block, .v = next_block + half, .cap = cap};
-            next_block += own_block_floats(m, prompt_lens, i, p);
+            const int cap = own_cap(p, prompt_lens, i);
+            s->own = (policy_kv_block){.k = next_block, .v = next_block + policy_kv_block_floats(m, cap) / 2, .cap = cap};
+            next_block += own_block_floats(m, cap);
             if (!c->tokens || !c->logprobs) goto oom;
         }
     int nbuf = maxb > n_prompts ? maxb : n_prompts;
