@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ typedef struct {
     size_t n, cap, off;
 } table_builder;
 
-static int tb_add(table_builder *tb, const char *name, int ndim, int64_t d0, int64_t d1) {
+static int tb_add(table_builder *tb, const char *name, int ndim, int64_t d0, int64_t d1, int layer, size_t slot) {
     if (tb->n == tb->cap) {
         size_t cap = tb->cap ? tb->cap * 2 : 64;
         policy_param *np = realloc(tb->p, cap * sizeof *np);
@@ -34,46 +35,77 @@ static int tb_add(table_builder *tb, const char *name, int ndim, int64_t d0, int
     e->shape[1] = ndim == 2 ? d1 : 1;
     e->numel = (size_t)d0 * (size_t)e->shape[1];
     e->decay = ndim == 2;
+    e->layer = layer;
+    e->slot = slot;
     /* 16-float alignment keeps every tensor 64-byte aligned for vector loads. */
     e->offset = tb->off;
     tb->off += (e->numel + 15) & ~(size_t)15;
     return 0;
 }
 
+/* The sizes a tensor's shape is written in. */
+typedef enum { D_ONE, D_H, D_I, D_Q, D_KV, D_HD } dim;
+
+/* One tensor of a decoder layer: its HF name suffix, shape, the field of policy_layer that points
+ * at it, and the config flag it depends on (0: always present). The one table that both the
+ * parameter table and every view (weights, gradients) follow. */
+typedef enum { ALWAYS, IF_QKV_BIAS, IF_O_BIAS, IF_QK_NORM } presence;
+static const struct {
+    const char *suffix;
+    int ndim;
+    dim d0, d1;
+    size_t field;
+    presence when;
+} LAYER_TENSORS[] = {
+    {"input_layernorm.weight", 1, D_H, D_ONE, offsetof(policy_layer, input_norm), ALWAYS},
+    {"self_attn.q_proj.weight", 2, D_Q, D_H, offsetof(policy_layer, wq), ALWAYS},
+    {"self_attn.q_proj.bias", 1, D_Q, D_ONE, offsetof(policy_layer, bq), IF_QKV_BIAS},
+    {"self_attn.k_proj.weight", 2, D_KV, D_H, offsetof(policy_layer, wk), ALWAYS},
+    {"self_attn.k_proj.bias", 1, D_KV, D_ONE, offsetof(policy_layer, bk), IF_QKV_BIAS},
+    {"self_attn.v_proj.weight", 2, D_KV, D_H, offsetof(policy_layer, wv), ALWAYS},
+    {"self_attn.v_proj.bias", 1, D_KV, D_ONE, offsetof(policy_layer, bv), IF_QKV_BIAS},
+    {"self_attn.o_proj.weight", 2, D_H, D_Q, offsetof(policy_layer, wo), ALWAYS},
+    {"self_attn.o_proj.bias", 1, D_H, D_ONE, offsetof(policy_layer, bo), IF_O_BIAS},
+    {"self_attn.q_norm.weight", 1, D_HD, D_ONE, offsetof(policy_layer, q_norm), IF_QK_NORM},
+    {"self_attn.k_norm.weight", 1, D_HD, D_ONE, offsetof(policy_layer, k_norm), IF_QK_NORM},
+    {"post_attention_layernorm.weight", 1, D_H, D_ONE, offsetof(policy_layer, post_norm), ALWAYS},
+    {"mlp.gate_proj.weight", 2, D_I, D_H, offsetof(policy_layer, w_gate), ALWAYS},
+    {"mlp.up_proj.weight", 2, D_I, D_H, offsetof(policy_layer, w_up), ALWAYS},
+    {"mlp.down_proj.weight", 2, D_H, D_I, offsetof(policy_layer, w_down), ALWAYS},
+};
+
+static int64_t dim_size(const policy_config *c, dim d) {
+    switch (d) {
+    case D_H: return c->hidden_size;
+    case D_I: return c->intermediate_size;
+    case D_Q: return (int64_t)c->num_attention_heads * c->head_dim;
+    case D_KV: return (int64_t)c->num_key_value_heads * c->head_dim;
+    case D_HD: return c->head_dim;
+    default: return 1;
+    }
+}
+
+static int present(const policy_config *c, presence p) {
+    return p == ALWAYS || (p == IF_QKV_BIAS && c->qkv_bias) || (p == IF_O_BIAS && c->o_bias) ||
+           (p == IF_QK_NORM && c->qk_norm);
+}
+
+/* Builds m->params in HF order: embeddings, each layer's LAYER_TENSORS, final norm, lm_head. */
 static int build_table(policy_model *m, grpo_err *err) {
     const policy_config *c = &m->cfg;
-    const int64_t H = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
-    const int64_t Q = (int64_t)c->num_attention_heads * c->head_dim, KV = (int64_t)c->num_key_value_heads * c->head_dim;
+    const int64_t H = c->hidden_size, V = c->vocab_size;
     table_builder tb = {0};
     char n[96];
-    int bad = tb_add(&tb, "model.embed_tokens.weight", 2, V, H);
-    for (int l = 0; l < c->num_hidden_layers && !bad; l++) {
-#define ADD(suffix, nd, a, b)                                            \
-    do {                                                                 \
-        snprintf(n, sizeof n, "model.layers.%d.%s", l, suffix);          \
-        bad |= tb_add(&tb, n, nd, a, b);                                 \
-    } while (0)
-        ADD("input_layernorm.weight", 1, H, 1);
-        ADD("self_attn.q_proj.weight", 2, Q, H);
-        if (c->qkv_bias) ADD("self_attn.q_proj.bias", 1, Q, 1);
-        ADD("self_attn.k_proj.weight", 2, KV, H);
-        if (c->qkv_bias) ADD("self_attn.k_proj.bias", 1, KV, 1);
-        ADD("self_attn.v_proj.weight", 2, KV, H);
-        if (c->qkv_bias) ADD("self_attn.v_proj.bias", 1, KV, 1);
-        ADD("self_attn.o_proj.weight", 2, H, Q);
-        if (c->o_bias) ADD("self_attn.o_proj.bias", 1, H, 1);
-        if (c->qk_norm) {
-            ADD("self_attn.q_norm.weight", 1, c->head_dim, 1);
-            ADD("self_attn.k_norm.weight", 1, c->head_dim, 1);
+    int bad = tb_add(&tb, "model.embed_tokens.weight", 2, V, H, -1, offsetof(policy_weights, embed));
+    for (int l = 0; l < c->num_hidden_layers && !bad; l++)
+        for (size_t i = 0; i < sizeof LAYER_TENSORS / sizeof LAYER_TENSORS[0] && !bad; i++) {
+            if (!present(c, LAYER_TENSORS[i].when)) continue;
+            snprintf(n, sizeof n, "model.layers.%d.%s", l, LAYER_TENSORS[i].suffix);
+            bad |= tb_add(&tb, n, LAYER_TENSORS[i].ndim, dim_size(c, LAYER_TENSORS[i].d0),
+                          dim_size(c, LAYER_TENSORS[i].d1), l, LAYER_TENSORS[i].field);
         }
-        ADD("post_attention_layernorm.weight", 1, H, 1);
-        ADD("mlp.gate_proj.weight", 2, I, H);
-        ADD("mlp.up_proj.weight", 2, I, H);
-        ADD("mlp.down_proj.weight", 2, H, I);
-#undef ADD
-    }
-    bad |= tb_add(&tb, "model.norm.weight", 1, H, 1);
-    if (!c->tie_word_embeddings) bad |= tb_add(&tb, "lm_head.weight", 2, V, H);
+    bad |= tb_add(&tb, "model.norm.weight", 1, H, 1, -1, offsetof(policy_weights, final_norm));
+    if (!c->tie_word_embeddings) bad |= tb_add(&tb, "lm_head.weight", 2, V, H, -1, offsetof(policy_weights, lm_head));
     if (bad) {
         free(tb.p);
         return grpo_errf(err, GRPO_ENOMEM, "out of memory building the parameter table");
@@ -90,36 +122,16 @@ const policy_param *policy_find_param(const policy_model *m, const char *name) {
     return NULL;
 }
 
-/* Points a policy_weights view at arena base, following the table order of build_table. */
+/* Points a policy_weights view at arena base: every pointer where the parameter table says. */
 static void bind_view(const policy_model *m, float *base, policy_weights *w) {
-    const policy_config *c = &m->cfg;
-    size_t i = 0;
-#define NEXT() (base + m->params[i++].offset)
-    w->embed = NEXT();
-    for (int l = 0; l < c->num_hidden_layers; l++) {
-        policy_layer *L = &w->layers[l];
-        memset(L, 0, sizeof *L);
-        L->input_norm = NEXT();
-        L->wq = NEXT();
-        if (c->qkv_bias) L->bq = NEXT();
-        L->wk = NEXT();
-        if (c->qkv_bias) L->bk = NEXT();
-        L->wv = NEXT();
-        if (c->qkv_bias) L->bv = NEXT();
-        L->wo = NEXT();
-        if (c->o_bias) L->bo = NEXT();
-        if (c->qk_norm) {
-            L->q_norm = NEXT();
-            L->k_norm = NEXT();
-        }
-        L->post_norm = NEXT();
-        L->w_gate = NEXT();
-        L->w_up = NEXT();
-        L->w_down = NEXT();
+    for (int l = 0; l < m->cfg.num_hidden_layers; l++) memset(&w->layers[l], 0, sizeof w->layers[l]);
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const policy_param *p = &m->params[i];
+        char *owner = p->layer < 0 ? (char *)w : (char *)&w->layers[p->layer];
+        float *at = base + p->offset;
+        memcpy(owner + p->slot, &at, sizeof at);
     }
-    w->final_norm = NEXT();
-    w->lm_head = c->tie_word_embeddings ? w->embed : NEXT();
-#undef NEXT
+    if (m->cfg.tie_word_embeddings) w->lm_head = w->embed;
 }
 
 static float *arena_alloc(size_t n) {

@@ -43,6 +43,8 @@ typedef struct {
     int ndim;
     int64_t shape[2];
     int decay;           /* AdamW weight decay applies (matrices and embeddings, as HF Trainer) */
+    int layer;           /* decoder layer it belongs to, -1 for embeddings, final norm and lm_head */
+    size_t slot;         /* offsetof the float * that points at it, in policy_layer (layer >= 0) or policy_weights */
 } policy_param;
 
 typedef struct policy_batch {

@@ -13,3 +13,8 @@ add_test(NAME rollout COMMAND test_rollout)
 
 add_executable(bench_generate bench/bench_generate.c)
 target_link_libraries(bench_generate PRIVATE grpo_rollout)
+
+# deep and oddly shaped models through every arena (forward, backward, SFT, GRPO step, generate)
+add_executable(test_shapes tests/policy/test_shapes.c)
+target_link_libraries(test_shapes PRIVATE grpo_rollout grpo_learner PkgConfig::CUNIT)
+add_test(NAME shapes COMMAND test_shapes)

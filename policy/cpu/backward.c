@@ -31,10 +31,15 @@ static void linear_backward(float *dx, float dx_beta, float *dW, float *db, cons
  * dx (+)= rstd * (dy*w) - x * rstd^3 / d * sum(dy*w*x); dw += sum_rows dy * x * rstd.
  * accumulate != 0 adds into dx (the residual stream), else overwrites it. */
 static void rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *rstd,
-                             size_t rows, int d, int accumulate) {
+                             size_t rows, int d, int accumulate, float *dw_scratch) {
+    int used = 1;
 #pragma omp parallel
     {
-        float *dw_local = calloc((size_t)d, sizeof(float));
+        /* this thread's partial dw: its own row of dw_scratch ([threads][d], from the scratch table) */
+        float *dw_local = dw_scratch + (size_t)omp_get_thread_num() * d;
+        memset(dw_local, 0, (size_t)d * sizeof(float));
+#pragma omp single nowait
+        used = omp_get_num_threads();
 #pragma omp for schedule(static)
         for (size_t r = 0; r < rows; r++) {
             const float *xr = x + r * d, *dyr = dy + r * d;
@@ -49,10 +54,10 @@ static void rmsnorm_backward(float *dx, float *dw, const float *dy, const float 
                 dw_local[i] += dyr[i] * xr[i] * rs;
             }
         }
-#pragma omp critical
-        for (int i = 0; i < d; i++) dw[i] += dw_local[i];
-        free(dw_local);
     }
+    /* partial sums added in thread order, so dw does not depend on which thread finished first */
+    for (int t = 0; t < used; t++)
+        for (int i = 0; i < d; i++) dw[i] += dw_scratch[(size_t)t * d + i];
 }
 
 typedef struct {
@@ -67,6 +72,7 @@ typedef struct {
     float *dqr;     /* [N, Q] before q_norm (Qwen3) */
     float *dkr;     /* [N, KV] */
     float *dP;      /* [threads, max_len^2] */
+    float *dw;      /* [threads, max(H, head_dim)] per-thread partial RMSNorm weight gradients */
 } grads_scratch;
 
 /* Attention backward for every (sequence, kv head): the query heads of one group write
@@ -133,7 +139,7 @@ static void layer_backward(policy_model *m, const policy_batch *b, const policy_
     }
     linear_backward(G->dxn, 0.0f, D->w_gate, NULL, G->dgate, L->xn2, W->w_gate, N, H, F);
     linear_backward(G->dxn, 1.0f, D->w_up, NULL, G->dup, L->xn2, W->w_up, N, H, F);
-    rmsnorm_backward(G->dx, D->post_norm, G->dxn, L->x_mid, W->post_norm, L->rstd2, N, H, 1);
+    rmsnorm_backward(G->dx, D->post_norm, G->dxn, L->x_mid, W->post_norm, L->rstd2, N, H, 1, G->dw);
 
     /* attention output: x_mid = x_in + ctx @ Wo^T + bo */
     linear_backward(G->dctx, 0.0f, D->wo, D->bo, G->dx, L->ctx, W->wo, N, Q, H);
@@ -142,15 +148,15 @@ static void layer_backward(policy_model *m, const policy_batch *b, const policy_
     cpu_rope(G->dk, N, nkv, hd, a->pos, a->cos, a->sin, -1);
     const float *dq = G->dq, *dk = G->dk;
     if (c->qk_norm) {
-        rmsnorm_backward(G->dqr, D->q_norm, G->dq, L->q_raw, W->q_norm, L->rstd_q, (size_t)N * nh, hd, 0);
-        rmsnorm_backward(G->dkr, D->k_norm, G->dk, L->k_raw, W->k_norm, L->rstd_k, (size_t)N * nkv, hd, 0);
+        rmsnorm_backward(G->dqr, D->q_norm, G->dq, L->q_raw, W->q_norm, L->rstd_q, (size_t)N * nh, hd, 0, G->dw);
+        rmsnorm_backward(G->dkr, D->k_norm, G->dk, L->k_raw, W->k_norm, L->rstd_k, (size_t)N * nkv, hd, 0, G->dw);
         dq = G->dqr;
         dk = G->dkr;
     }
     linear_backward(G->dxn, 0.0f, D->wq, D->bq, dq, L->xn1, W->wq, N, H, Q);
     linear_backward(G->dxn, 1.0f, D->wk, D->bk, dk, L->xn1, W->wk, N, H, KV);
     linear_backward(G->dxn, 1.0f, D->wv, D->bv, G->dv, L->xn1, W->wv, N, H, KV);
-    rmsnorm_backward(G->dx, D->input_norm, G->dxn, L->x_in, W->input_norm, L->rstd1, N, H, 1);
+    rmsnorm_backward(G->dx, D->input_norm, G->dxn, L->x_in, W->input_norm, L->rstd1, N, H, 1, G->dw);
 }
 
 int cpu_backward(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err) {
@@ -163,7 +169,8 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
     const int nthreads = omp_get_max_threads();
     const size_t sizes[] = {(size_t)N * H, (size_t)N * H, (size_t)N * Q, (size_t)N * KV, (size_t)N * KV,
                             (size_t)N * Q, (size_t)N * F, (size_t)N * F, c->qk_norm ? (size_t)N * Q : 0,
-                            c->qk_norm ? (size_t)N * KV : 0, (size_t)nthreads * a->max_len * a->max_len};
+                            c->qk_norm ? (size_t)N * KV : 0, (size_t)nthreads * a->max_len * a->max_len,
+                            (size_t)nthreads * (H > c->head_dim ? H : c->head_dim)};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(size_t)15;
     /* kept between calls (freed by cpu_release): a fresh allocation of this size would be fresh
@@ -188,7 +195,7 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
         ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
-    grads_scratch G = {ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9], ptrs[10]};
+    grads_scratch G = {ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9], ptrs[10], ptrs[11]};
 
     /* dlogits, in place over the saved logits */
     const float invT = 1.0f / temperature;
@@ -212,7 +219,7 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
     }
     /* logits = xnf @ lm_head^T */
     linear_backward(G.dxn, 0.0f, m->g.lm_head, NULL, a->logits, a->xnf, m->w.lm_head, N, H, V);
-    rmsnorm_backward(G.dx, m->g.final_norm, G.dxn, a->x_out, m->w.final_norm, a->rstdf, N, H, 0);
+    rmsnorm_backward(G.dx, m->g.final_norm, G.dxn, a->x_out, m->w.final_norm, a->rstdf, N, H, 0, G.dw);
     for (int l = c->num_hidden_layers - 1; l >= 0; l--) layer_backward(m, b, a, l, &a->layers[l], &G);
     /* embedding: scatter-add rows; parallel over columns so that repeated tokens never race */
 #pragma omp parallel for schedule(static)

@@ -20,94 +20,82 @@
 
 /* ---- the activation arena ---- */
 
-int cpu_acts_prepare(policy_model *m, const policy_batch *b, int keep, grpo_err *err) {
-    const policy_config *c = &m->cfg;
-    const size_t N = policy_batch_tokens(b), H = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;
-    const size_t Q = (size_t)c->num_attention_heads * c->head_dim, KV = (size_t)c->num_key_value_heads * c->head_dim;
-    const size_t nh = c->num_attention_heads, nkv = c->num_key_value_heads, half = c->head_dim / 2;
-    size_t att = 0;
-    int max_len = 0;
-    for (int s = 0; s < b->n_seq; s++) {
-        att += nh * (size_t)b->seq_len[s] * b->seq_len[s];
-        if (b->seq_len[s] > max_len) max_len = b->seq_len[s];
-    }
-    size_t per_layer = N * H * 4 + N * 2 + N * Q * 2 + N * KV * 2 + att + N * F * 3;
-    if (c->qk_norm) per_layer += N * Q + N * KV + N * nh + N * nkv;
-    int slots = keep ? c->num_hidden_layers : 1;
-    /* integers (positions, offsets) are stored in float-sized cells */
-    size_t total = per_layer * slots + N * H * 2 + N + N * V + 2 * (size_t)max_len * half + N + 2 * (size_t)b->n_seq;
-    total += 16 * 64; /* alignment slack */
+/* The next piece of n floats at *off (NULL while only counting), rounded up to 16 floats so that
+ * every buffer stays 64-byte aligned. */
+static float *take(float *base, size_t *off, size_t n) {
+    float *p = base ? base + *off : NULL;
+    *off += (n + 15) & ~(size_t)15;
+    return p;
+}
 
-    policy_acts *a = m->acts;
-    if (!a) {
-        a = calloc(1, sizeof *a);
-        if (!a) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
-        m->acts = a;
-    }
-    if (a->cap < total) {
-        free(a->mem);
-        a->mem = NULL;
-        void *p = NULL;
-        if (posix_memalign(&p, 64, total * sizeof(float)) != 0) {
-            a->cap = 0;
-            m->acts_bytes = a->bwd_cap * sizeof(float);
-            return grpo_errf(err, GRPO_ENOMEM, "out of memory allocating %.1f MiB of activations for %zu tokens",
-                             (double)total * 4 / 1048576.0, N);
-        }
-        a->mem = p;
-        a->cap = total;
-        m->acts_bytes = (a->cap + a->bwd_cap) * sizeof(float);
-    }
-    if (a->n_layer_slots < slots) {
-        cpu_layer_acts *nl = realloc(a->layers, (size_t)slots * sizeof *nl);
-        if (!nl) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
-        a->layers = nl;
-        a->n_layer_slots = slots;
-    }
-    float *p = a->mem;
-#define TAKE(n) (p += (((n) + 15) & ~(size_t)15), p - (((n) + 15) & ~(size_t)15))
+/* The arena's one layout: with base == NULL it only counts the floats; otherwise it points every
+ * buffer of a (and of a->layers[0..slots-1]) into base. Sizing and carving are the same walk, so
+ * they cannot disagree. Integers (positions, offsets) live in float-sized cells. */
+static size_t acts_layout(const policy_config *c, size_t N, size_t att, int max_len, int n_seq, int slots,
+                          policy_acts *a, float *base) {
+    const size_t H = c->hidden_size, F = c->intermediate_size, V = c->vocab_size, half = c->head_dim / 2;
+    const size_t Q = (size_t)c->num_attention_heads * c->head_dim, KV = (size_t)c->num_key_value_heads * c->head_dim;
+    const size_t nh = c->num_attention_heads, nkv = c->num_key_value_heads;
+    size_t off = 0;
+    cpu_layer_acts counting;
     for (int l = 0; l < slots; l++) {
-        cpu_layer_acts *L = &a->layers[l];
+        cpu_layer_acts *L = base ? &a->layers[l] : &counting;
         memset(L, 0, sizeof *L);
-        L->x_in = TAKE(N * H);
-        L->rstd1 = TAKE(N);
-        L->xn1 = TAKE(N * H);
+        L->x_in = take(base, &off, N * H);
+        L->rstd1 = take(base, &off, N);
+        L->xn1 = take(base, &off, N * H);
         if (c->qk_norm) {
-            L->q_raw = TAKE(N * Q);
-            L->k_raw = TAKE(N * KV);
-            L->rstd_q = TAKE(N * nh);
-            L->rstd_k = TAKE(N * nkv);
+            L->q_raw = take(base, &off, N * Q);
+            L->k_raw = take(base, &off, N * KV);
+            L->rstd_q = take(base, &off, N * nh);
+            L->rstd_k = take(base, &off, N * nkv);
         }
-        L->q = TAKE(N * Q);
-        L->k = TAKE(N * KV);
-        L->v = TAKE(N * KV);
-        L->att = TAKE(att);
-        L->ctx = TAKE(N * Q);
-        L->x_mid = TAKE(N * H);
-        L->rstd2 = TAKE(N);
-        L->xn2 = TAKE(N * H);
-        L->gate = TAKE(N * F);
-        L->up = TAKE(N * F);
-        L->act = TAKE(N * F);
+        L->q = take(base, &off, N * Q);
+        L->k = take(base, &off, N * KV);
+        L->v = take(base, &off, N * KV);
+        L->att = take(base, &off, att);
+        L->ctx = take(base, &off, N * Q);
+        L->x_mid = take(base, &off, N * H);
+        L->rstd2 = take(base, &off, N);
+        L->xn2 = take(base, &off, N * H);
+        L->gate = take(base, &off, N * F);
+        L->up = take(base, &off, N * F);
+        L->act = take(base, &off, N * F);
     }
-    a->x_out = TAKE(N * H);
-    a->rstdf = TAKE(N);
-    a->xnf = TAKE(N * H);
-    a->logits = TAKE(N * V);
-    a->cos = TAKE((size_t)max_len * half);
-    a->sin = TAKE((size_t)max_len * half);
-    a->pos = (int *)TAKE(N);
-    a->seq_off = (int *)TAKE((size_t)b->n_seq);
-#undef TAKE
-    if (a->att_off_cap < b->n_seq) {
-        size_t *no = realloc(a->att_off, (size_t)b->n_seq * sizeof *no);
-        if (!no) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
-        a->att_off = no;
-        a->att_off_cap = b->n_seq;
+    policy_acts counting_top;
+    policy_acts *A = base ? a : &counting_top;
+    A->x_out = take(base, &off, N * H);
+    A->rstdf = take(base, &off, N);
+    A->xnf = take(base, &off, N * H);
+    A->logits = take(base, &off, N * V);
+    A->cos = take(base, &off, (size_t)max_len * half);
+    A->sin = take(base, &off, (size_t)max_len * half);
+    A->pos = (int *)take(base, &off, N);
+    A->seq_off = (int *)take(base, &off, (size_t)n_seq);
+    return off;
+}
+
+/* Makes the arena hold total floats (keeps a larger one). */
+static int acts_reserve(policy_model *m, policy_acts *a, size_t total, size_t N, grpo_err *err) {
+    if (a->cap >= total) return GRPO_OK;
+    free(a->mem);
+    a->mem = NULL;
+    a->cap = 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, total * sizeof(float)) != 0) {
+        m->acts_bytes = a->bwd_cap * sizeof(float);
+        return grpo_errf(err, GRPO_ENOMEM, "out of memory allocating %.1f MiB of activations for %zu tokens",
+                         (double)total * 4 / 1048576.0, N);
     }
-    a->n_tokens = (int)N;
-    a->keep = keep;
-    a->max_len = max_len;
+    a->mem = p;
+    a->cap = total;
+    m->acts_bytes = (a->cap + a->bwd_cap) * sizeof(float);
+    return GRPO_OK;
+}
+
+/* Fills positions, per-sequence offsets and the RoPE tables for b. */
+static void acts_fill_positions(const policy_model *m, const policy_batch *b, policy_acts *a) {
+    const size_t nh = m->cfg.num_attention_heads, half = m->cfg.head_dim / 2;
     int k = 0;
     size_t aoff = 0;
     for (int s = 0; s < b->n_seq; s++) {
@@ -116,12 +104,53 @@ int cpu_acts_prepare(policy_model *m, const policy_batch *b, int keep, grpo_err 
         aoff += nh * (size_t)b->seq_len[s] * b->seq_len[s];
         for (int t = 0; t < b->seq_len[s]; t++) a->pos[k++] = t;
     }
-    for (int t = 0; t < max_len; t++)
+    for (int t = 0; t < a->max_len; t++)
         for (size_t i = 0; i < half; i++) {
             float ang = (float)t * m->rope_inv_freq[i];
             a->cos[t * half + i] = cosf(ang);
             a->sin[t * half + i] = sinf(ang);
         }
+}
+
+int cpu_acts_prepare(policy_model *m, const policy_batch *b, int keep, grpo_err *err) {
+    const policy_config *c = &m->cfg;
+    const size_t N = policy_batch_tokens(b), nh = c->num_attention_heads;
+    size_t att = 0;
+    int max_len = 0;
+    for (int s = 0; s < b->n_seq; s++) {
+        att += nh * (size_t)b->seq_len[s] * b->seq_len[s];
+        if (b->seq_len[s] > max_len) max_len = b->seq_len[s];
+    }
+    const int slots = keep ? c->num_hidden_layers : 1;
+    const size_t total = acts_layout(c, N, att, max_len, b->n_seq, slots, NULL, NULL);
+
+    policy_acts *a = m->acts;
+    if (!a) {
+        a = calloc(1, sizeof *a);
+        if (!a) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
+        m->acts = a;
+    }
+    a->keep = 0; /* until this batch's buffers are in place, no backward may use the old ones */
+    a->n_tokens = 0;
+    int rc = acts_reserve(m, a, total, N, err);
+    if (rc) return rc;
+    if (a->n_layer_slots < slots) {
+        cpu_layer_acts *nl = realloc(a->layers, (size_t)slots * sizeof *nl);
+        if (!nl) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
+        a->layers = nl;
+        a->n_layer_slots = slots;
+    }
+    if (a->att_off_cap < b->n_seq) {
+        size_t *no = realloc(a->att_off, (size_t)b->n_seq * sizeof *no);
+        if (!no) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
+        a->att_off = no;
+        a->att_off_cap = b->n_seq;
+    }
+    acts_layout(c, N, att, max_len, b->n_seq, slots, a, a->mem);
+    a->n_tokens = (int)N;
+    a->keep = keep;
+    a->max_len = max_len;
+    acts_fill_positions(m, b, a);
     return GRPO_OK;
 }
 
