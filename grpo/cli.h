@@ -40,6 +40,9 @@ int cli_float(const cli_cmd *cmd, const char *opt, const char *s, double *out);
  * naming opt and the bad entry. */
 int cli_parse_ints(const char *opt, const char *s, int **out, grpo_err *err);
 
+/* The program as it was started (argv[0]), for the commands a user is told to run next. */
+extern const char *cli_program;
+
 extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_train, cmd_eval, cmd_selfcheck, cmd_generate, cmd_tokenize, cmd_reward, cmd_db, cmd_tasks;
 
 #endif

@@ -137,6 +137,16 @@ static int run(const cli_cmd *cmd, const char **v) {
         if (tok) tok_free(tok);
         return cli_fail(cmd, &err);
     }
+    if (tok && tok_get_info(tok)->vocab_size > m.cfg.vocab_size) {
+        grpo_errf(&err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tpath,
+                  tok_get_info(tok)->vocab_size, m.cfg.vocab_size);
+        free(ids);
+        free(eos);
+        tok_free(tok);
+        policy_free(&m);
+        return cli_fail(cmd, &err);
+    }
+    if (tok) tok_set_model_vocab(tok, m.cfg.vocab_size); /* padding ids decode to "" */
     int eos_all[TOK_MAX_EOS + POLICY_MAX_EOS];
     if (!eos) n_eos = train_eos_ids(tok, &m, eos_all, (int)(sizeof eos_all / sizeof eos_all[0]));
     gp.eos_ids = eos ? eos : eos_all;

@@ -72,7 +72,7 @@ static int run_and_report(const char *cmd, const run_config *c, int resume, int 
     printf("checkpoint: %s\n", res.last_checkpoint);
     printf("database:   %s\n", res.db_path);
     printf("inspect:    sqlite3 %s 'SELECT step, reward_mean, accuracy, kl FROM steps'\n", res.db_path);
-    printf("            build/grpo db steps --db %s\n", res.db_path);
+    printf("            %s db steps --db %s\n", cli_program, res.db_path);
     if (demo_json)
         printf("{\"accuracy_before\": %.4f, \"accuracy_after\": %.4f, \"db\": \"%s\"}\n", res.accuracy_before,
                res.accuracy_after, res.db_path);

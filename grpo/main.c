@@ -13,7 +13,10 @@ static void usage(FILE *f) {
     fprintf(f, "\nRun 'grpo COMMAND --help' for a command's options.\n");
 }
 
+const char *cli_program = "grpo";
+
 int main(int argc, char **argv) {
+    if (argc > 0 && argv[0] && *argv[0]) cli_program = argv[0];
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;

@@ -199,12 +199,14 @@ static int load_model(trainer *t, policy_model *m, grpo_err *err) {
     return policy_load(m, spec, err);
 }
 
-/* The tokenizer must not produce ids the model has no embedding for. */
+/* The tokenizer must not produce ids the model has no embedding for. The model may have more
+ * (padded embeddings): those ids then decode to empty text (tok_set_model_vocab). */
 static int check_vocab(const trainer *t, const char *tokdir, grpo_err *err) {
     const tok_info *ti = tok_get_info(t->tok);
     if (ti->vocab_size > t->model.cfg.vocab_size)
         return grpo_errf(err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tokdir,
                          ti->vocab_size, t->model.cfg.vocab_size);
+    tok_set_model_vocab(t->tok, t->model.cfg.vocab_size);
     return GRPO_OK;
 }
 

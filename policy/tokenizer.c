@@ -427,6 +427,7 @@ typedef struct {
 
 struct tok_tokenizer {
     tok_info info;
+    int model_vocab;             /* 0, or the model's vocabulary: ids below it that no token has decode to "" */
     /* id -> bytes it decodes to */
     buf_t bytes;
     uint32_t *tok_off, *tok_len; /* tok_len == UINT32_MAX: no token has this id */
@@ -1080,6 +1081,10 @@ const char *tok_token_bytes(const tok_tokenizer *t, int id, size_t *len) {
     return t->bytes.p + t->tok_off[id];
 }
 
+void tok_set_model_vocab(tok_tokenizer *t, int n) {
+    t->model_vocab = n > t->info.vocab_size ? n : t->info.vocab_size;
+}
+
 int tok_is_special(const tok_tokenizer *t, int id) {
     return id >= 0 && id < t->info.vocab_size && t->special[id];
 }
@@ -1482,8 +1487,9 @@ int tok_encode(tok_tokenizer *t, const char *text, size_t len, int flags, int **
 static int append_id(const tok_tokenizer *t, buf_t *b, int id, int flags, size_t pos, grpo_err *err) {
     size_t len;
     const char *p = tok_token_bytes(t, id, &len);
+    if (!p && id >= 0 && id < t->model_vocab) return 0; /* a padding row of the model's embedding: "" as in HF */
     if (!p) return FAIL(GRPO_EINVAL, "tok_decode: token id %d at position %zu is outside the vocabulary (size %d)", id,
-                        pos, t->info.vocab_size);
+                        pos, t->model_vocab ? t->model_vocab : t->info.vocab_size);
     if ((flags & TOK_SKIP_SPECIAL) && t->special[id]) return 0;
     if (buf_add(b, p, len)) return FAIL(GRPO_ENOMEM, "tok_decode: out of memory");
     return 0;

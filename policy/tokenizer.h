@@ -58,7 +58,7 @@ int tok_encode(tok_tokenizer *t, const char *text, size_t len, int flags, int **
 
 /* Decodes ids into malloc'd NUL-terminated text (*len excludes the NUL). Bytes that are not valid
  * UTF-8 become U+FFFD, one per maximal invalid subpart, exactly as HF does. flags: TOK_SKIP_SPECIAL.
- * An id outside the vocabulary is an error naming its position. */
+ * An id outside the vocabulary (see tok_set_model_vocab) is an error naming its position. */
 int tok_decode(const tok_tokenizer *t, const int *ids, size_t n, int flags, char **text, size_t *len, grpo_err *err);
 
 /* The id of a token given by its text (an added token's content, or a vocab entry in its
@@ -67,6 +67,12 @@ int tok_token_id(const tok_tokenizer *t, const char *token);
 
 /* The bytes a token decodes to (*len set), or NULL for an id outside the vocabulary. */
 const char *tok_token_bytes(const tok_tokenizer *t, int id, size_t *len);
+
+/* Tells the tokenizer the model's vocabulary size n. Real checkpoints (Qwen2.5, Qwen3) pad their
+ * embedding beyond the tokenizer's ids; a policy can sample such an id. Ids in [vocab_size, n), and
+ * ids inside the tokenizer's range that no token has, then decode to empty text, as Hugging Face's
+ * tokenizers do; ids outside [0, n) stay errors. Without a call every id no token has is an error. */
+void tok_set_model_vocab(tok_tokenizer *t, int n);
 
 /* 1 when id is a special added token. */
 int tok_is_special(const tok_tokenizer *t, int id);

@@ -182,6 +182,33 @@ static void decode_names_an_out_of_range_id_and_its_position(void) {
     tok_free(t);
 }
 
+/* Real checkpoints pad the embedding beyond the tokenizer (Qwen2.5: 151,936 rows, 151,646 ids). Told
+ * the model's size, the tokenizer decodes such ids, and ids no token has, to "" as HF does; batch
+ * and streaming decoding agree; ids beyond the model stay errors. */
+static void padding_ids_of_the_model_decode_to_empty_text(void) {
+    tok_tokenizer *t = load_ok(tj(NULL, "[{\"id\":12,\"content\":\"<s>\",\"special\":true}]", NULL));
+    char *plain, *padded;
+    size_t lp, lq;
+    grpo_err e = {0};
+    tok_set_model_vocab(t, 20);
+    CU_ASSERT_EQUAL_FATAL(tok_decode(t, (int[]){0, 1}, 2, 0, &plain, &lp, &e), 0);
+    CU_ASSERT_EQUAL_FATAL(tok_decode(t, (int[]){13, 0, 19, 10, 1, 15}, 6, 0, &padded, &lq, &e), 0);
+    CU_ASSERT_TRUE(lp > 0 && lp == lq && !memcmp(plain, padded, lp));
+    tok_stream st;
+    tok_stream_init(&st, t, 0);
+    const char *piece;
+    size_t n;
+    CU_ASSERT_EQUAL(tok_stream_push(&st, 17, &piece, &n, &e), 0);
+    CU_ASSERT_EQUAL(n, 0);
+    tok_stream_free(&st);
+    free(padded);
+    CU_ASSERT_EQUAL(tok_decode(t, (int[]){0, 20}, 2, 0, &padded, &lq, &e), GRPO_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "token id 20 at position 1 is outside the vocabulary (size 20)"));
+    free(plain);
+    free(padded);
+    tok_free(t);
+}
+
 /* A tokenizer whose ids 0..255 are the bytes 0..255, to decode any byte string. */
 static tok_tokenizer *bytes_tokenizer(void) {
     tok_tokenizer *t = NULL;
@@ -378,6 +405,7 @@ void tok_suite_unit(void) {
     CU_add_test(s, "encode refuses invalid UTF-8 naming the byte", encode_refuses_invalid_utf8_naming_the_byte);
     CU_add_test(s, "long runs encode in reasonable time and round-trip", long_runs_encode_in_reasonable_time_and_round_trip);
     CU_add_test(s, "decode names an out-of-range id and its position", decode_names_an_out_of_range_id_and_its_position);
+    CU_add_test(s, "padding ids of the model decode to empty text", padding_ids_of_the_model_decode_to_empty_text);
     CU_add_test(s, "invalid bytes decode to one U+FFFD per maximal subpart", invalid_bytes_decode_to_one_replacement_per_maximal_subpart);
     CU_add_test(s, "streaming holds back partial characters and equals decode", streaming_holds_back_partial_characters_and_equals_decode);
     CU_add_test(s, "demo tokenizer reads eos and pad from its configs", demo_tokenizer_reads_eos_and_pad_from_its_configs);
