@@ -107,13 +107,17 @@ int cli_parse_ints(const char *opt, const char *s, int **out, grpo_err *err) {
         }
         if (n == cap) {
             int *nv = realloc(v, (cap *= 2) * sizeof *v);
-            if (!nv) break;
+            if (!nv) {
+                free(v);
+                return -grpo_errf(err, GRPO_ENOMEM, "option %s: out of memory after %zu entries", opt, n);
+            }
             v = nv;
         }
         v[n++] = (int)x;
         p = *end ? end + 1 : end;
     }
-    if (!v || n == 0) {
+    if (!v) return -grpo_errf(err, GRPO_ENOMEM, "option %s: out of memory", opt);
+    if (n == 0) {
         free(v);
         return -grpo_errf(err, GRPO_EINVAL, "option %s: no integers given", opt);
     }

@@ -47,6 +47,10 @@ static int parse_ids(const char *s, int **ids, size_t *n, grpo_err *err) {
         }
         *n = json_array_size(v);
         *ids = malloc((*n ? *n : 1) * sizeof **ids);
+        if (!*ids) {
+            json_decref(v);
+            return grpo_errf(err, GRPO_ENOMEM, "out of memory reading %zu token ids", *n);
+        }
         for (size_t i = 0; i < *n; i++) {
             json_t *x = json_array_get(v, i);
             if (!json_is_integer(x) || json_integer_value(x) < -2147483647LL || json_integer_value(x) > 2147483647LL) {
@@ -62,6 +66,7 @@ static int parse_ids(const char *s, int **ids, size_t *n, grpo_err *err) {
     size_t cap = 16;
     *n = 0;
     *ids = malloc(cap * sizeof **ids);
+    if (!*ids) return grpo_errf(err, GRPO_ENOMEM, "out of memory reading token ids");
     while (*p) {
         char *end;
         long x = strtol(p, &end, 10);
@@ -69,7 +74,15 @@ static int parse_ids(const char *s, int **ids, size_t *n, grpo_err *err) {
             free(*ids);
             return grpo_errf(err, GRPO_EINVAL, "entry %zu ('%.20s') is not an integer", *n, p);
         }
-        if (*n == cap) *ids = realloc(*ids, (cap *= 2) * sizeof **ids);
+        if (*n == cap) {
+            int *grown = realloc(*ids, (cap *= 2) * sizeof **ids);
+            if (!grown) {
+                free(*ids);
+                *ids = NULL;
+                return grpo_errf(err, GRPO_ENOMEM, "out of memory after %zu token ids", *n);
+            }
+            *ids = grown;
+        }
         (*ids)[(*n)++] = (int)x;
         p = end;
         while (*p == ' ') p++;

@@ -94,6 +94,17 @@ static void fmt_duration(double s, char *out, size_t cap) {
 
 /* ---- setup ---- */
 
+/* Reads a JSONL dataset at path with the config's format and field mapping (the one mapping that
+ * training, its held-out set and `grpo eval` use). */
+static int load_jsonl(const run_config *c, const char *path, tasks_dataset *out, grpo_err *err) {
+    tasks_format f;
+    tasks_fields map = {0};
+    if (c->prompt_field[0]) map.prompt = c->prompt_field;
+    if (c->answer_field[0]) map.answer = c->answer_field;
+    int rc = tasks_format_parse(c->dataset_format, &f, err);
+    return rc ? rc : tasks_load_jsonl(out, path, &map, f, err);
+}
+
 static int load_data(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
     tasks_dataset all = {0};
@@ -107,22 +118,11 @@ static int load_data(trainer *t, grpo_err *err) {
         o.max_digits = c->builtin_digits;
         size_t n = (size_t)c->train_size + (c->eval_dataset[0] ? 0 : (size_t)c->eval_size);
         if ((rc = tasks_generate(&all, gen, n, (uint64_t)c->seed, &o, err))) return rc;
-    } else {
-        tasks_format f;
-        if ((rc = tasks_format_parse(c->dataset_format, &f, err))) return rc;
-        tasks_fields map = {0};
-        if (c->prompt_field[0]) map.prompt = c->prompt_field;
-        if (c->answer_field[0]) map.answer = c->answer_field;
-        if ((rc = tasks_load_jsonl(&all, c->dataset, &map, f, err))) return rc;
+    } else if ((rc = load_jsonl(c, c->dataset, &all, err))) {
+        return rc;
     }
     if (c->eval_dataset[0]) {
-        tasks_format f;
-        tasks_fields map = {0};
-        if (c->prompt_field[0]) map.prompt = c->prompt_field;
-        if (c->answer_field[0]) map.answer = c->answer_field;
-        if ((rc = tasks_format_parse(c->dataset_format, &f, err)) ||
-            (rc = tasks_load_jsonl(&t->eval, c->eval_dataset, &map, f, err)) ||
-            (rc = tasks_exclude(&all, &t->eval, NULL, err))) {
+        if ((rc = load_jsonl(c, c->eval_dataset, &t->eval, err)) || (rc = tasks_exclude(&all, &t->eval, NULL, err))) {
             tasks_dataset_free(&all);
             return rc;
         }
@@ -280,55 +280,66 @@ static gen_params run_gen_params(const trainer *t, int n, smp_params sampling, i
     return gp;
 }
 
-/* ---- evaluation: greedy accuracy on the held-out set ---- */
+/* ---- evaluation: k samples per held-out problem, scored by the correctness reward ---- */
 
-static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
-    const tasks_dataset *ds = &t->eval;
-    if (ds->n == 0) {
-        *acc = -1;
-        return GRPO_OK;
+/* Scores the k samples of one problem (out[0..k)) into tally: correctness and extracted answers. */
+static int tally_problem(const trainer *t, const tasks_item *it, const gen_completion *out, int k, eval_tally *tally,
+                         grpo_err *err) {
+    char(*ans)[256] = malloc((size_t)k * sizeof *ans);
+    const char **ansp = malloc((size_t)k * sizeof *ansp);
+    int *ok = malloc((size_t)k * sizeof *ok), rc = GRPO_OK;
+    if (!ans || !ansp || !ok) rc = grpo_errf(err, GRPO_ENOMEM, "eval: out of memory");
+    for (int j = 0; j < k && !rc; j++) {
+        char *text = NULL, raw[256];
+        size_t tl;
+        ans[j][0] = '\0';
+        ansp[j] = ans[j];
+        if ((rc = tok_decode(t->tok, out[j].tokens, out[j].n_tokens, TOK_SKIP_SPECIAL, &text, &tl, err))) break;
+        ok[j] = is_correct(t, it, text);
+        if (math_extract(text, MATH_FALLBACK_NONE, raw, sizeof raw)) math_normalize(raw, ans[j], sizeof ans[j]);
+        free(text);
     }
-    /* with several ranks each takes every P-th problem (greedy rows do not depend on the batch) */
+    if (!rc) eval_tally_add(tally, ok, ansp, k);
+    free(ans);
+    free(ansp);
+    free(ok);
+    return rc;
+}
+
+/* The one evaluation path (training's held-out accuracy and `grpo eval`): k completions of every
+ * problem of ds at the given sampling, tallied as pass@1, pass@k and maj@k. With several ranks each
+ * takes every P-th problem (a row's tokens do not depend on the batch) and the sums are added up. */
+static int eval_run(trainer *t, const tasks_dataset *ds, const prompt_cache *pc, int k, smp_params sampling,
+                    eval_result *res, grpo_err *err) {
     const int n = (int)ds->n, P = dist_size(), R = dist_rank();
-    const int **pp = malloc(n * sizeof *pp);
-    int *lens = malloc(n * sizeof *lens);
-    int64_t *ids = malloc(n * sizeof *ids);
-    size_t *item = malloc(n * sizeof *item);
-    gen_completion *out = calloc(n, sizeof *out);
-    if (!pp || !lens || !ids || !item || !out) {
-        free(pp), free(lens), free(ids), free(item), free(out);
-        return grpo_errf(err, GRPO_ENOMEM, "out of memory for %d held-out problems", n);
-    }
+    memset(res, 0, sizeof *res);
+    const int **pp = malloc((n ? n : 1) * sizeof *pp);
+    int *lens = malloc((n ? n : 1) * sizeof *lens);
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    size_t *item = malloc((n ? n : 1) * sizeof *item);
+    gen_completion *out = calloc((size_t)(n ? n : 1) * k, sizeof *out);
+    int rc = pp && lens && ids && item && out ? GRPO_OK
+                                              : grpo_errf(err, GRPO_ENOMEM, "out of memory for %d held-out problems", n);
     int nl = 0;
-    for (int i = R; i < n; i += P, nl++) {
-        pp[nl] = t->peval[i].ids;
-        lens[nl] = t->peval[i].n;
+    for (int i = R; i < n && !rc; i += P, nl++) {
+        pp[nl] = pc[i].ids;
+        lens[nl] = pc[i].n;
         ids[nl] = ds->items[i].id;
         item[nl] = (size_t)i;
     }
-    smp_params greedy = smp_defaults();
-    greedy.temperature = 0.0f;
-    const gen_params gp = run_gen_params(t, 1, greedy, 256);
-    int rc = nl ? gen_run(&t->model, pp, lens, ids, nl, &gp, out, NULL, err) : GRPO_OK;
-    double correct = 0;
+    const gen_params gp = run_gen_params(t, k, sampling, 256);
+    if (!rc && nl) rc = gen_run(&t->model, pp, lens, ids, nl, &gp, out, NULL, err);
+    eval_tally tally = {0};
+    for (int i = 0; i < nl && !rc; i++) rc = tally_problem(t, &ds->items[item[i]], out + (size_t)i * k, k, &tally, err);
+    if (out) gen_completions_free(out, nl * k); /* calloc'd, and gen_run clears what it frees on failure */
+    double sums[3] = {tally.pass1_sum, tally.pass_k_sum, tally.maj_k_sum};
+    if (!rc) rc = dist_sum_f64(sums, 3, err);
     if (!rc) {
-        for (int i = 0; i < nl; i++) {
-            char *text = NULL;
-            size_t tl;
-            if (tok_decode(t->tok, out[i].tokens, out[i].n_tokens, TOK_SKIP_SPECIAL, &text, &tl, NULL) == GRPO_OK)
-                correct += is_correct(t, &ds->items[item[i]], text);
-            free(text);
-        }
-        gen_completions_free(out, nl);
-        rc = dist_sum_f64(&correct, 1, err);
-    }
-    if (!rc) {
-        *acc = correct / n;
-        if (t->db) {
-            store_eval ev = {.step = step, .name = t->cfg->dataset, .split = "eval", .metric = "accuracy_greedy",
-                             .value = *acc, .n = n, .detail_json = "{\"temperature\":0}"};
-            rc = store_add_eval(t->db, &ev, err);
-        }
+        res->n_problems = n;
+        res->k = k;
+        res->pass1 = n ? sums[0] / n : 0;
+        res->pass_k = n ? sums[1] / n : 0;
+        res->maj_k = n ? sums[2] / n : 0;
     }
     free(pp);
     free(lens);
@@ -336,6 +347,22 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     free(item);
     free(out);
     return rc;
+}
+
+/* Greedy accuracy on the held-out set (-1 when there is none), stored as an eval row. */
+static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
+    *acc = -1;
+    if (t->eval.n == 0) return GRPO_OK;
+    smp_params greedy = smp_defaults();
+    greedy.temperature = 0.0f;
+    eval_result r;
+    int rc = eval_run(t, &t->eval, t->peval, 1, greedy, &r, err);
+    if (rc) return rc;
+    *acc = r.pass1;
+    if (!t->db) return GRPO_OK;
+    store_eval ev = {.step = step, .name = t->cfg->dataset, .split = "eval", .metric = "accuracy_greedy",
+                     .value = *acc, .n = r.n_problems, .detail_json = "{\"temperature\":0}"};
+    return store_add_eval(t->db, &ev, err);
 }
 
 /* The tokenizer (cfg->tokenizer, else the model directory), the chat format, the prompt template and
@@ -377,18 +404,25 @@ static void trainer_free(trainer *t) {
 static int sft(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
     const tasks_dataset *ds = &t->train;
-    int *sol_n = calloc(ds->n, sizeof *sol_n), **sol = calloc(ds->n, sizeof *sol), have = 0, rc = GRPO_OK;
-    for (size_t i = 0; i < ds->n; i++) {
+    int *sol_n = calloc(ds->n ? ds->n : 1, sizeof *sol_n), **sol = calloc(ds->n ? ds->n : 1, sizeof *sol), have = 0;
+    int rc = sol_n && sol ? GRPO_OK : grpo_errf(err, GRPO_ENOMEM, "sft: out of memory");
+    for (size_t i = 0; i < ds->n && !rc; i++) {
         if (!ds->items[i].solution) continue;
         size_t n;
         /* solutions are plain text (flags 0): tags such as <think> stay ordinary tokens, so that decoding
          * with TOK_SKIP_SPECIAL for the rewards keeps them in the completion's text */
         if ((rc = tok_encode(t->tok, ds->items[i].solution, strlen(ds->items[i].solution), 0, &sol[i], &n, err))) goto out;
-        sol[i] = realloc(sol[i], (n + 1) * sizeof(int));
+        int *grown = realloc(sol[i], (n + 1) * sizeof(int));
+        if (!grown) {
+            rc = grpo_errf(err, GRPO_ENOMEM, "sft: out of memory");
+            goto out;
+        }
+        sol[i] = grown;
         if (t->n_eos) sol[i][n++] = t->eos[0];
         sol_n[i] = (int)n;
         have++;
     }
+    if (rc) goto out;
     if (!have) {
         rc = grpo_errf(err, GRPO_EINVAL, "sft_steps = %d but no training item has a worked solution", c->sft_steps);
         goto out;
@@ -399,6 +433,7 @@ static int sft(trainer *t, grpo_err *err) {
     size_t *idx = malloc(B * sizeof *idx);
     int *lens = malloc(B * sizeof *lens), *toks = NULL;
     float *mask = NULL;
+    if (!idx || !lens) rc = grpo_errf(err, GRPO_ENOMEM, "sft: out of memory");
     policy_adamw h = {.lr = (float)c->sft_learning_rate, .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
                       .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
     double t0 = now_s(), ema = -1;
@@ -407,8 +442,14 @@ static int sft(trainer *t, grpo_err *err) {
         int total = 0, nb = 0;
         for (int k = 0; k < B; k++)
             if (sol[idx[k]]) total += t->ptrain[idx[k]].n + sol_n[idx[k]];
-        toks = realloc(toks, (total ? total : 1) * sizeof *toks);
-        mask = realloc(mask, (total ? total : 1) * sizeof *mask);
+        int *nt = realloc(toks, (total ? total : 1) * sizeof *toks);
+        if (nt) toks = nt;
+        float *nm = nt ? realloc(mask, (total ? total : 1) * sizeof *mask) : NULL;
+        if (nm) mask = nm;
+        if (!nt || !nm) {
+            rc = grpo_errf(err, GRPO_ENOMEM, "sft: out of memory for a batch of %d tokens", total);
+            break;
+        }
         int off = 0, moff = 0;
         for (int k = 0; k < B; k++) {
             size_t i = idx[k];
@@ -447,7 +488,7 @@ static int sft(trainer *t, grpo_err *err) {
     free(toks);
     free(mask);
 out:
-    for (size_t i = 0; i < ds->n; i++) free(sol[i]);
+    for (size_t i = 0; sol && i < ds->n; i++) free(sol[i]);
     free(sol);
     free(sol_n);
     return rc;
@@ -1099,66 +1140,12 @@ int train_evaluate(const run_config *cfg, int k, double temperature, const train
         rc = grpo_errf(err, GRPO_EINVAL, "grpo eval needs a JSONL file (--data)");
         goto done;
     }
-    tasks_format f;
-    tasks_fields map = {0};
-    if (cfg->prompt_field[0]) map.prompt = cfg->prompt_field;
-    if (cfg->answer_field[0]) map.answer = cfg->answer_field;
-    if ((rc = tasks_format_parse(cfg->dataset_format, &f, err)) ||
-        (rc = tasks_load_jsonl(&t->eval, cfg->dataset, &map, f, err)) ||
-        (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)))
+    if ((rc = load_jsonl(cfg, cfg->dataset, &t->eval, err)) || (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)))
         goto done;
     if ((rc = load_model(t, &t->model, err)) || (rc = check_vocab(t, t->tok_dir, err))) goto done;
     t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
-    const int n = (int)t->eval.n;
-    const int **pp = malloc(n * sizeof *pp);
-    int *lens = malloc(n * sizeof *lens);
-    int64_t *ids = malloc(n * sizeof *ids);
-    gen_completion *out = calloc((size_t)n * k, sizeof *out);
-    for (int i = 0; i < n; i++) {
-        pp[i] = t->peval[i].ids;
-        lens[i] = t->peval[i].n;
-        ids[i] = t->eval.items[i].id;
-    }
-    const gen_params gp = run_gen_params(t, k, run_sampling(cfg, temperature), 256);
-    rc = gen_run(&t->model, pp, lens, ids, n, &gp, out, NULL, err);
-    if (!rc) {
-        eval_tally tally = {0};
-        char(*ans)[256] = malloc((size_t)k * sizeof *ans);
-        const char **ansp = malloc(k * sizeof *ansp);
-        int *ok = malloc(k * sizeof *ok);
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < k; j++) {
-                char *text = NULL;
-                size_t tl;
-                ok[j] = 0;
-                ans[j][0] = '\0';
-                ansp[j] = ans[j];
-                if (tok_decode(t->tok, out[i * k + j].tokens, out[i * k + j].n_tokens, TOK_SKIP_SPECIAL, &text, &tl,
-                               NULL) == GRPO_OK) {
-                    ok[j] = is_correct(t, &t->eval.items[i], text);
-                    char raw[256];
-                    if (math_extract(text, MATH_FALLBACK_NONE, raw, sizeof raw)) math_normalize(raw, ans[j], sizeof ans[j]);
-                }
-                free(text);
-            }
-            eval_tally_add(&tally, ok, ansp, k);
-        }
-        free(ans);
-        free(ansp);
-        free(ok);
-        gen_completions_free(out, n * k);
-        const double p1 = tally.pass1_sum, pk = tally.pass_k_sum, mk = tally.maj_k_sum;
-        res->n_problems = n;
-        res->k = k;
-        res->pass1 = n ? p1 / n : 0;
-        res->pass_k = n ? pk / n : 0;
-        res->maj_k = n ? mk / n : 0;
-        res->seconds = now_s() - t0;
-    }
-    free(pp);
-    free(lens);
-    free(ids);
-    free(out);
+    if ((rc = eval_run(t, &t->eval, t->peval, k, run_sampling(cfg, temperature), res, err))) goto done;
+    res->seconds = now_s() - t0;
 done:
     trainer_free(t);
     return rc;

@@ -1,7 +1,7 @@
 /* rollout/sampler.c: the sampler chain stages (see sampler.h). */
 #include "sampler.h"
 
-#include "../policy/cpu/cpu.h"
+#include "../common/fastmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -20,16 +20,18 @@ void smp_init(smp_array *a, const float *logits, int V) {
 
 void smp_repetition(smp_array *a, const int *prev, int n_prev, float penalty) {
     if (penalty == 1.0f || n_prev <= 0) return;
-    /* candidates are still in id order here (the chain applies this stage first) */
-    char *seen = calloc((size_t)a->n, 1);
+    /* candidates are still in id order here (the chain applies this stage first), and p is still 0
+     * (smp_init): p = 1 marks an id already penalized, so each id is penalized once, with no
+     * allocation per token; the marks are cleared after */
     for (int i = 0; i < n_prev; i++) {
         int id = prev[i];
-        if (id < 0 || id >= a->n || seen[id]) continue;
-        seen[id] = 1;
+        if (id < 0 || id >= a->n || a->data[id].p != 0.0f) continue;
+        a->data[id].p = 1.0f;
         float *l = &a->data[id].logit;
         *l = *l > 0 ? *l / penalty : *l * penalty;
     }
-    free(seen);
+    for (int i = 0; i < n_prev; i++)
+        if (prev[i] >= 0 && prev[i] < a->n) a->data[prev[i]].p = 0.0f;
 }
 
 void smp_temperature(smp_array *a, float t) {
@@ -193,7 +195,7 @@ static int sample_plain(const float *logits, int V, float t, rng_state *r, smp_t
         int i = b0;
         for (; i + 16 <= b1; i += 16)
             for (int l = 0; l < 16; l++) {
-                const float z = (logits[i + l] - lmax) * inv, x = cpu_expf(z);
+                const float z = (logits[i + l] - lmax) * inv, x = grpo_expf(z);
                 e[i + l] = x;
                 s16[l] += x;
                 q16[l] += z * x;
@@ -201,7 +203,7 @@ static int sample_plain(const float *logits, int V, float t, rng_state *r, smp_t
         double bs = 0.0, bq = 0.0;
         for (int l = 0; l < 16; l++) bs += s16[l], bq += q16[l];
         for (; i < b1; i++) {
-            const float z = (logits[i] - lmax) * inv, x = cpu_expf(z);
+            const float z = (logits[i] - lmax) * inv, x = grpo_expf(z);
             e[i] = x;
             bs += x;
             bq += (double)z * x;

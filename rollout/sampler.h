@@ -35,7 +35,8 @@ smp_params smp_defaults(void);
 
 /* Fills a from logits[0..V) in id order (not sorted). a->data must hold V entries. */
 void smp_init(smp_array *a, const float *logits, int V);
-/* HF repetition penalty on every id in prev[0..n_prev) (each id once). */
+/* HF repetition penalty on every id in prev[0..n_prev) (each id once). a is as smp_init left it
+ * (id order, p = 0), as at the chain's first stage; it allocates nothing. */
 void smp_repetition(smp_array *a, const int *prev, int n_prev, float penalty);
 /* Divides logits by t (> 0). */
 void smp_temperature(smp_array *a, float t);

@@ -133,7 +133,7 @@ static void layer_backward(policy_model *m, const policy_batch *b, const policy_
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, F, H, 1.0f, G->dx, H, W->w_down, F, 0.0f, dact, F);
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NI; i++) {
-        float g = L->gate[i], sg = 1.0f / (1.0f + cpu_expf(-g)), da = dact[i];
+        float g = L->gate[i], sg = 1.0f / (1.0f + grpo_expf(-g)), da = dact[i];
         G->dup[i] = da * g * sg;
         G->dgate[i] = da * L->up[i] * sg * (1.0f + g * (1.0f - sg));
     }
@@ -210,10 +210,10 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
             }
             const float w = dlogp[o - s + t] * invT;
             float mx;
-            const double lse = cpu_logsumexp(z, V, invT, &mx);
+            const double lse = grpo_logsumexp(z, V, invT, &mx);
             /* z becomes -w * softmax(z / T), the softmax taken from the log-sum-exp */
             const float shift = (float)(lse - mx), nw = -w;
-            for (int v = 0; v < V; v++) z[v] = nw * cpu_expf(z[v] * invT - mx - shift);
+            for (int v = 0; v < V; v++) z[v] = nw * grpo_expf(z[v] * invT - mx - shift);
             z[b->tokens[o + t + 1]] += w;
         }
     }

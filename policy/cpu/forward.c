@@ -226,7 +226,7 @@ static void attention_forward(const policy_model *m, const policy_batch *b, cons
             for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
             float sum = 0.0f;
             for (int j = 0; j <= i; j++) {
-                row[j] = cpu_expf(row[j] - mx);
+                row[j] = grpo_expf(row[j] - mx);
                 sum += row[j];
             }
             float inv = 1.0f / sum;
@@ -277,7 +277,7 @@ static void layer_forward(const policy_model *m, const policy_batch *b, const po
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < NI; i++) {
         float g = L->gate[i];
-        L->act[i] = g / (1.0f + cpu_expf(-g)) * L->up[i];
+        L->act[i] = g / (1.0f + grpo_expf(-g)) * L->up[i];
     }
     memcpy(x_next, L->x_mid, (size_t)N * H * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, F, 1.0f, L->act, F, W->w_down, F, 1.0f, x_next, H);
@@ -314,7 +314,7 @@ int cpu_forward(policy_model *m, const policy_batch *b, float temperature, float
             for (int t = 0; t + 1 < b->seq_len[s]; t++) {
                 const float *z = a->logits + (size_t)(o + t) * V;
                 float mx;
-                const double lse = cpu_logsumexp(z, V, invT, &mx);
+                const double lse = grpo_logsumexp(z, V, invT, &mx);
                 logp[o - s + t] = (float)((double)(z[b->tokens[o + t + 1]] * invT) - lse);
             }
         }

@@ -135,7 +135,7 @@ static void att_head_any(int hd, const float *q, const att_ctx *a, float scale, 
     for (int j = 0; j < n; j++) mx = sc[j] > mx ? sc[j] : mx;
     float sum = 0.0f;
     for (int j = 0; j < n; j++) {
-        sc[j] = cpu_expf(sc[j] - mx);
+        sc[j] = grpo_expf(sc[j] - mx);
         sum += sc[j];
     }
     const float inv = 1.0f / sum;
@@ -181,7 +181,7 @@ static inline float softmax_unnormalized(float *e, int n) {
         for (int l = 0; l < 16; l++) m16[l] = e[j + l] > m16[l] ? e[j + l] : m16[l];
     for (int l = 0; l < 16; l++) mx = m16[l] > mx ? m16[l] : mx;
     for (; j < n; j++) mx = e[j] > mx ? e[j] : mx;
-    for (j = 0; j < n; j++) e[j] = cpu_expf(e[j] - mx);
+    for (j = 0; j < n; j++) e[j] = grpo_expf(e[j] - mx);
     v16 sum16 = {0};
     for (j = 0; j + 16 <= n; j += 16) sum16 += load16(e + j);
     float sum = hsum16(sum16);
@@ -487,7 +487,7 @@ int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < RF; i++) {
             float g = S.gate[i];
-            S.gate[i] = g / (1.0f + cpu_expf(-g)) * S.up[i];
+            S.gate[i] = g / (1.0f + grpo_expf(-g)) * S.up[i];
         }
         rowdot_gemm(S.tmp, S.gate, W->w_down, NULL, R, F, H, S.pack);
         /* then the next layer's input norm, or after the last layer the final norm of the rows
