@@ -65,11 +65,13 @@ static int write_state(const char *dir, const policy_model *m, const ckpt_state 
 }
 
 /* Step numbers of complete checkpoints (names step-N without a suffix), ascending. */
-static int list_steps(const char *root, int64_t **steps, int *n) {
+/* The steps of the complete checkpoints under root (those with a trainer_state.json), ascending,
+ * into a malloc'd *steps (NULL when none). A missing root is no checkpoint. */
+static int list_steps(const char *root, int64_t **steps, int *n, grpo_err *err) {
     *steps = NULL;
     *n = 0;
     DIR *d = opendir(root);
-    if (!d) return 0;
+    if (!d) return GRPO_OK;
     struct dirent *e;
     int cap = 0;
     while ((e = readdir(d))) {
@@ -80,8 +82,15 @@ static int list_steps(const char *root, int64_t **steps, int *n) {
         snprintf(sp, sizeof sp, "%s/%s/trainer_state.json", root, e->d_name);
         if (!fs_exists(sp)) continue;
         if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *steps = realloc(*steps, cap * sizeof **steps);
+            int64_t *grown = realloc(*steps, (size_t)(cap = cap ? cap * 2 : 16) * sizeof **steps);
+            if (!grown) {
+                closedir(d);
+                free(*steps);
+                *steps = NULL;
+                *n = 0;
+                return grpo_errf(err, GRPO_ENOMEM, "%s: out of memory listing checkpoints", root);
+            }
+            *steps = grown;
         }
         (*steps)[(*n)++] = s;
     }
@@ -92,7 +101,7 @@ static int list_steps(const char *root, int64_t **steps, int *n) {
             (*steps)[j] = (*steps)[j - 1];
             (*steps)[j - 1] = t;
         }
-    return 0;
+    return GRPO_OK;
 }
 
 /* Copies the tokenizer files that exist in src into dst. */
@@ -147,7 +156,8 @@ int ckpt_save(const char *run_dir, const policy_model *m, const ckpt_state *st, 
     if (keep_last > 0) {
         int64_t *steps;
         int n;
-        list_steps(root, &steps, &n);
+        /* the new checkpoint is in place: a failure here only leaves older ones unpruned */
+        if ((rc = list_steps(root, &steps, &n, err))) return rc;
         for (int i = 0; i + keep_last < n; i++) {
             char old[4200];
             snprintf(old, sizeof old, "%s/step-%08lld", root, (long long)steps[i]);
@@ -166,8 +176,9 @@ int ckpt_find_latest(const char *run_dir, char *path, size_t cap, grpo_err *err)
     snprintf(root, sizeof root, "%s/checkpoints", run_dir);
     int64_t *steps;
     int n;
-    list_steps(root, &steps, &n);
     path[0] = '\0';
+    int rc = list_steps(root, &steps, &n, err);
+    if (rc) return rc;
     if (n > 0) snprintf(path, cap, "%s/step-%08lld", root, (long long)steps[n - 1]);
     free(steps);
     return GRPO_OK;

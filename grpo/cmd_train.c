@@ -239,6 +239,10 @@ static int eval_main(int argc, char **argv) {
     double temperature = 1.0;
     /* eval's own spellings first, then any train key */
     char **rest = malloc((argc + 1) * sizeof *rest);
+    if (!rest) {
+        fprintf(stderr, "grpo eval: out of memory\n");
+        return CLI_EXIT_ERROR;
+    }
     int nr = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -249,9 +253,21 @@ static int eval_main(int argc, char **argv) {
         }
         if (!strcmp(a, "--data")) snprintf(c.dataset, sizeof c.dataset, "%s", v), i++;
         else if (!strcmp(a, "--format")) snprintf(c.dataset_format, sizeof c.dataset_format, "%s", v), i++;
-        else if (!strcmp(a, "--k")) k = atoi(v), i++;
-        else if (!strcmp(a, "--temperature")) temperature = atof(v), i++;
-        else rest[nr++] = argv[i];
+        else if (!strcmp(a, "--k") || !strcmp(a, "--temperature")) {
+            long long kk = 0;
+            int bad = a[2] == 'k' ? cli_int(&cmd_eval, a, v, 1, 1 << 20, &kk)
+                                  : cli_float(&cmd_eval, a, v, &temperature);
+            if (!bad && a[2] != 'k' && !(temperature >= 0 && temperature <= 100)) {
+                fprintf(stderr, "grpo eval: option --temperature: expected a number in [0, 100], got '%s'\n", v);
+                bad = CLI_EXIT_USAGE;
+            }
+            if (bad) {
+                free(rest);
+                return bad;
+            }
+            if (a[2] == 'k') k = (int)kk;
+            i++;
+        } else rest[nr++] = argv[i];
     }
     int resume = 0, print = 0, doc = 0;
     int rc = apply_args(&c, nr, rest, &resume, &print, &doc, "eval");

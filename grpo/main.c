@@ -10,16 +10,40 @@ static const cli_cmd *COMMANDS[] = {&cmd_demo, &cmd_train, &cmd_eval, &cmd_init,
 static void usage(FILE *f) {
     fprintf(f, "usage: grpo COMMAND [options]\n\nGRPO training for reasoning language models.\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i]->name, COMMANDS[i]->summary);
-    fprintf(f, "\nRun 'grpo COMMAND --help' for a command's options.\n");
+    fprintf(f, "\nRun 'grpo COMMAND --help' for a command's options ('grpo help --markdown': this list as README's table).\n");
 }
 
 const char *cli_program = "grpo";
+
+/* Prints s with markdown table cells' pipes escaped. */
+static void md_cell(const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') putchar('\\');
+        putchar(*s);
+    }
+}
+
+/* README's command table, from the same table as every --help (tests/cli checks that README holds it). */
+static void commands_markdown(void) {
+    printf("| command | what it does |\n| --- | --- |\n");
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        printf("| `grpo %s ", COMMANDS[i]->name);
+        md_cell(COMMANDS[i]->usage);
+        printf("` | ");
+        md_cell(COMMANDS[i]->summary);
+        printf(" |\n");
+    }
+}
 
 int main(int argc, char **argv) {
     if (argc > 0 && argv[0] && *argv[0]) cli_program = argv[0];
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "help") && argc > 2 && !strcmp(argv[2], "--markdown")) {
+        commands_markdown();
+        return CLI_EXIT_OK;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -256,31 +256,45 @@ int rc_validate(const run_config *c, grpo_err *err) {
     return GRPO_OK;
 }
 
+/* 1 when 15 significant digits give v back exactly: then it prints as written (0.2, not 0.20000000000000001). */
+static int short_enough(double v) {
+    char b[40];
+    snprintf(b, sizeof b, "%.15g", v);
+    return strtod(b, NULL) == v;
+}
+
 char *rc_to_json(const run_config *c) {
     json_t *o = json_object();
     const char *base = (const char *)c;
+    int short_reals = 1; /* every real round-trips at 15 digits (values people type do) */
     for (size_t i = 0; i < N_KEYS; i++) {
         const key_def *k = &KEYS[i];
         json_t *v = NULL;
         switch (k->type) {
         case K_INT: v = json_integer(*(const int *)(base + k->off)); break;
         case K_LONG: v = json_integer(*(const long long *)(base + k->off)); break;
-        case K_FLOAT: v = json_real(*(const double *)(base + k->off)); break;
+        case K_FLOAT:
+            v = json_real(*(const double *)(base + k->off));
+            short_reals &= short_enough(*(const double *)(base + k->off));
+            break;
         case K_BOOL: v = json_boolean(*(const int *)(base + k->off)); break;
         case K_STR: v = json_string(base + k->off); break;
         case K_STRLIST:
         case K_FLOATLIST: {
             v = json_array();
             int n = *(const int *)(base + k->count_off);
-            for (int j = 0; j < n; j++)
+            for (int j = 0; j < n; j++) {
+                const double x = k->type == K_FLOATLIST ? ((const double *)(base + k->off))[j] : 0.0;
                 json_array_append_new(v, k->type == K_STRLIST ? json_string(((const char(*)[64])(base + k->off))[j])
-                                                              : json_real(((const double *)(base + k->off))[j]));
+                                                              : json_real(x));
+                short_reals &= short_enough(x);
+            }
             break;
         }
         }
         json_object_set_new(o, k->name, v);
     }
-    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(short_reals ? 15 : 17));
     json_decref(o);
     return s;
 }

@@ -973,6 +973,7 @@ out:
 static int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
     if (dist_rank() != 0) return GRPO_OK; /* every rank holds the same weights: rank 0 writes them */
     char *cj = rc_to_json(t->cfg);
+    if (!cj) return grpo_errf(err, GRPO_ENOMEM, "checkpoint of step %lld: out of memory", (long long)step);
     ckpt_state st = {.step = step, .cursor_epoch = t->cursor.epoch, .cursor_pos = t->cursor.pos,
                      .seed = (uint64_t)t->cfg->seed, .config_json = cj, .tokenizer_dir = t->tok_dir};
     int rc = ckpt_save(t->run_dir, &t->model, &st, t->cfg->save_total_limit, err);
@@ -1064,7 +1065,7 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     /* database */
     char *cj = rc_to_json(cfg);
     /* database and checkpoints: rank 0 writes them */
-    rc = R == 0 ? store_open(&t->db, res->db_path, cfg->run_name, cj, err) : GRPO_OK;
+    rc = !cj ? grpo_errf(err, GRPO_ENOMEM, "out of memory") : R == 0 ? store_open(&t->db, res->db_path, cfg->run_name, cj, err) : GRPO_OK;
     free(cj);
     if (rc) goto done;
     if (R == 0 && (rc = store_truncate_after(t->db, t->step0, NULL, err))) goto done;

@@ -5,21 +5,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
+# builds a tree quietly: the warnings are shown, and a failed build stops here with its whole log
+build() {
+    local dir=$1; shift
+    if ! cmake --build "$dir" -j"$JOBS" "$@" >"$dir/build.log" 2>&1; then
+        cat "$dir/build.log"; echo "== build of $dir failed"; exit 1
+    fi
+    grep -E "warning" "$dir/build.log" || true
+}
 
 echo "== build (Release) and ctest"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$JOBS" 2>&1 | grep -E "warning|error" || true
+build build
 ctest --test-dir build --output-on-failure
 
 echo "== AddressSanitizer + UBSan build and ctest"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRPO_SANITIZE=ON -DGRPO_CUDA=OFF -DGRPO_CUDA_EMU_TEST=OFF >/dev/null
-cmake --build build-asan -j"$JOBS" 2>&1 | grep -E "warning|error" || true
+build build-asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure
 
 echo "== valgrind leak check of the policy suite (forward/backward/AdamW)"
 # valgrind has no AVX-512: build without -march=native and keep OpenBLAS on its AVX2 kernels
 cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Release -DGRPO_NATIVE=OFF -DGRPO_CUDA=OFF >/dev/null
-cmake --build build-valgrind -j"$JOBS" --target test_policy 2>&1 | grep -E "warning|error" || true
+build build-valgrind --target test_policy
 OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=2 valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
   --error-exitcode=3 build-valgrind/test_policy >/tmp/grpo-valgrind.log 2>&1 || {
   cat /tmp/grpo-valgrind.log; echo "valgrind: errors or leaks (see above)"; exit 1; }

@@ -19,18 +19,35 @@ cat >"$WORK/train.json" <<JSON
  "output_dir": "$WORK"}
 JSON
 "$GRPO" train "$WORK/train.json" --run_name whole >/dev/null
-# random kill moments, seeded so a failure can be replayed
+# Each kill lands after the resumed process has committed at least one new step and before the run's
+# last: poll the database until its step count grows, then kill at a random moment inside the next
+# step (seeded, so a failure can be replayed). A kill that found no progress, or a run that finished
+# before its kill, fails the test: the check must really interrupt work.
 RANDOM=20261128
-for i in $(seq 1 "$KILLS"); do
+count() { sqlite3 "$WORK/killed/rollouts.db" "SELECT count(*) FROM steps" 2>/dev/null || echo 0; }
+prev=0
+kills=0
+while [ "$kills" -lt "$KILLS" ] && [ "$prev" -lt $((STEPS - 1)) ]; do
   "$GRPO" train "$WORK/train.json" --run_name killed --resume >/dev/null 2>&1 &
   pid=$!
-  ms=$((RANDOM % 1800 + 200))
-  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
-  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 600); do   # up to 60 s for the first new step
+    [ "$(count)" -gt "$prev" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  ms=$((RANDOM % 150))
+  sleep "0.$(printf '%03d' "$ms")"
+  alive=1
+  kill -9 "$pid" 2>/dev/null || alive=0
   wait "$pid" 2>/dev/null || true
-  done_steps=$(sqlite3 "$WORK/killed/rollouts.db" "SELECT count(*) FROM steps" 2>/dev/null || echo 0)
-  echo "kill $i: $done_steps steps in the database"
+  now=$(count)
+  kills=$((kills + 1))
+  echo "kill $kills: $now steps in the database (was $prev)"
+  [ "$now" -gt "$prev" ] || { echo "FAIL: kill $kills landed before any new step was committed"; exit 1; }
+  [ "$alive" = 1 ] && [ "$now" -lt "$STEPS" ] || { echo "FAIL: kill $kills came after the run's last step"; exit 1; }
+  prev=$now
 done
+[ "$kills" -ge 3 ] || { echo "FAIL: only $kills kills landed mid-run"; exit 1; }
 "$GRPO" train "$WORK/train.json" --run_name killed --resume >/dev/null
 A="$WORK/whole/checkpoints/step-$(printf '%08d' $STEPS)/model.safetensors"
 B="$WORK/killed/checkpoints/step-$(printf '%08d' $STEPS)/model.safetensors"
@@ -42,4 +59,4 @@ read -r n distinct rollouts <<<"$(sqlite3 -separator ' ' "$WORK/killed/rollouts.
 [ "$n" = "$STEPS" ] && [ "$distinct" = "$STEPS" ] && [ "$rollouts" = "$((STEPS * 8))" ] ||
   { echo "FAIL: database holds $n step rows ($distinct distinct) and $rollouts rollouts; want $STEPS and $((STEPS * 8))"; exit 1; }
 [ "$(sqlite3 "$WORK/killed/rollouts.db" 'PRAGMA integrity_check')" = ok ] || { echo "FAIL: integrity_check"; exit 1; }
-echo "PASS: $KILLS kills; final weights and optimizer state bit-identical; $STEPS steps stored once each"
+echo "PASS: $kills kills, each after a new committed step and before the last; final weights and optimizer state bit-identical; $STEPS steps stored once each"
