@@ -62,7 +62,7 @@ static const key_def KEYS[] = {
     {"beta", K_FLOAT, F(beta), 0, "0.0", "Loss", "KL coefficient (k3 estimator); 0 loads no reference model"},
     {"epsilon", K_FLOAT, F(epsilon), 0, "0.2", "Loss", "lower clip: ratio >= 1 - epsilon"},
     {"epsilon_high", K_FLOAT, F(epsilon_high), 0, "0.28", "Loss", "upper clip: ratio <= 1 + epsilon_high (DAPO clip-higher)"},
-    {"loss_type", K_STR, F(loss_type), 0, "\"dapo\"", "Loss", "grpo, bnpo, dr_grpo or dapo (DESIGN §3)"},
+    {"loss_type", K_STR, F(loss_type), 0, "\"dapo\"", "Loss", "grpo, bnpo, dr_grpo or dapo (docs/algorithm.md)"},
     {"scale_rewards", K_STR, F(scale_rewards), 0, "\"group\"", "Loss", "group, batch or none (Dr. GRPO)"},
     {"importance_sampling_level", K_STR, F(importance_sampling_level), 0, "\"token\"", "Loss", "token, or sequence (GSPO)"},
     {"num_iterations", K_INT, F(num_iterations), 0, "1", "Loss", "optimizer steps per generation batch (mu)"},

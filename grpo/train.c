@@ -764,7 +764,8 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     size_t fcap = 0;
     const float T = (float)c->temperature;
     learner_stats st = {0};
-    double train_tokens = 0, gn_last = 0, loss_last = 0;
+    double train_tokens = 0, gn_last = 0, loss_sum = 0;
+    int loss_n = 0;
     int skipped = 0;
     policy_adamw h = {.lr = (float)lr_at(c, step), .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
                       .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
@@ -829,7 +830,8 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
             break;
         double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
         gn_last = gn;
-        loss_last = st.loss;
+        loss_sum += st.loss;
+        loss_n++;
         if (!isfinite(gn) || !isfinite(st.loss)) {
             skipped++;
             continue; /* non-finite guard: no update this pass */
@@ -883,8 +885,9 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     sm.reward_mean = mean;
     sm.reward_std = sd;
     sm.accuracy = acc / N;
-    sm.kl = t->have_ref && st.tokens > 0 ? st.kl_sum / st.tokens : 0.0;
-    sm.loss = loss_last;
+    /* NaN is stored as NULL: no KL without a reference model (beta = 0) */
+    sm.kl = t->have_ref && st.tokens > 0 ? st.kl_sum / st.tokens : NAN;
+    sm.loss = loss_n ? loss_sum / loss_n : NAN; /* mean over the μ passes (each the sum of its micro-batches) */
     sm.clip_frac_low = st.tokens > 0 ? st.clip_low / st.tokens : 0;
     sm.clip_frac_high = st.tokens > 0 ? st.clip_high / st.tokens : 0;
     sm.completion_len_mean = len_sum / N;
@@ -937,7 +940,7 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
         logf_(t,
               "step %lld/%d | reward %.3f±%.3f | acc %.3f | loss %.4f | kl %.4f | ent %.3f | clip %.3f/%.3f | len %.1f/%.0f | "
               "trunc %.2f | zero-std %.2f | %.0f tok/s gen, %.0f tok/s train | %.1fs | ETA %s",
-              (long long)step + 1, c->max_steps, mean, sd, sm.accuracy, sm.loss, sm.kl, sm.entropy, sm.clip_frac_low, sm.clip_frac_high,
+              (long long)step + 1, c->max_steps, mean, sd, sm.accuracy, sm.loss, isnan(sm.kl) ? 0.0 : sm.kl, sm.entropy, sm.clip_frac_low, sm.clip_frac_high,
               sm.completion_len_mean, len_max, sm.truncated_frac, sm.zero_std_frac, sm.tokens_per_s_sampling,
               sm.tokens_per_s_training, now_s() - t0, eta);
     }
