@@ -479,7 +479,7 @@ static int parse_primary(P *p) {
 
 static int parse_postfix(P *p) {
     int a = parse_primary(p);
-    while (a >= 0 && eat(p, "!")) {
+    while (a >= 0 && p->s[p->i] == '!' && p->s[p->i + 1] != '=' && eat(p, "!")) {
         int id = new_node(p->e, N_FACT);
         if (id < 0) return -1;
         p->e->node[id].a = a;
@@ -537,7 +537,7 @@ static int parse_term(P *p) {
     int a = parse_unary(p);
     while (a >= 0) {
         if (eat(p, "*") || eat(p, "\\cdot") || eat(p, "\\times")) a = bin(p->e, N_MUL, a, parse_unary(p));
-        else if (eat(p, "/") || eat(p, "\\div")) a = bin(p->e, N_DIV, a, parse_unary(p));
+        else if (eat(p, "/") || eat(p, "\\div") || eat(p, ":")) a = bin(p->e, N_DIV, a, parse_unary(p));
         else if (starts_factor(p)) {
             int mixed = p->e->node[a].kind == N_NUM && p->e->node[a].val.exact && p->e->node[a].val.d == 1 &&
                         at(p, "\\frac");
@@ -833,9 +833,16 @@ static int equation_equal(const cmpctx *c, const mnode *ea, const mnode *eb) {
 static int node_equal(cmpctx *c, int ia, int ib);
 
 /* An interval [lo, hi] with open/closed ends, from a tuple of two or a one-variable inequality. */
-typedef struct { const math_expr *e; int lo, hi; int lo_open, hi_open; int lo_inf, hi_inf; } ival;
+typedef struct { const math_expr *e; int lo, hi; int lo_open, hi_open; int lo_inf, hi_inf, neg; } ival;
 
 static int is_single_var(const math_expr *e, int i) { return i >= 0 && e->node[i].kind == N_VAR; }
+
+static int is_name(const math_expr *e, int i, int depth);
+
+/* The bounded quantity of an inequality: a variable or a name such as f(x) (not a tuple). */
+static int is_bounded(const math_expr *e, int i) {
+    return i >= 0 && (e->node[i].kind == N_VAR || (e->node[i].kind == N_MUL && is_name(e, i, 0)));
+}
 
 static int as_interval(const math_expr *e, int i, ival *v) {
     const mnode *n = &e->node[i];
@@ -851,19 +858,26 @@ static int as_interval(const math_expr *e, int i, ival *v) {
     }
     if (n->kind != N_REL || n->op == '=' || n->op == 'n') return 0;
     int strict1 = n->op == '<' || n->op == '>', up1 = n->op == '<' || n->op == 'l';
+    if (n->c < 0 && e->node[n->a].kind == N_NEG && is_bounded(e, e->node[n->a].a) && !has_vars(e, n->b)) {
+        /* -x > -1 is x < 1: the bound negated (compared by value), the direction flipped */
+        v->neg = 1;
+        if (!up1) v->lo_inf = 1, v->lo_open = 1, v->hi = n->b, v->hi_open = strict1;
+        else v->hi_inf = 1, v->hi_open = 1, v->lo = n->b, v->lo_open = strict1;
+        return 1;
+    }
     if (n->c >= 0) { /* a < x < c */
         int strict2 = n->op2 == '<' || n->op2 == '>', up2 = n->op2 == '<' || n->op2 == 'l';
-        if (!is_single_var(e, n->b) || up1 != up2) return 0;
+        if (!is_bounded(e, n->b) || up1 != up2) return 0;
         v->lo = up1 ? n->a : n->c, v->hi = up1 ? n->c : n->a;
         v->lo_open = up1 ? strict1 : strict2, v->hi_open = up1 ? strict2 : strict1;
         return 1;
     }
-    if (is_single_var(e, n->a) && !has_vars(e, n->b)) { /* x < b, x > b */
+    if (is_bounded(e, n->a) && !has_vars(e, n->b)) { /* x < b, x > b */
         if (up1) v->lo_inf = 1, v->lo_open = 1, v->hi = n->b, v->hi_open = strict1;
         else v->hi_inf = 1, v->hi_open = 1, v->lo = n->b, v->lo_open = strict1;
         return 1;
     }
-    if (is_single_var(e, n->b) && !has_vars(e, n->a)) { /* b < x, b > x */
+    if (is_bounded(e, n->b) && !has_vars(e, n->a)) { /* b < x, b > x */
         if (up1) v->hi_inf = 1, v->hi_open = 1, v->lo = n->a, v->lo_open = strict1;
         else v->lo_inf = 1, v->lo_open = 1, v->hi = n->a, v->hi_open = strict1;
         return 1;
@@ -875,7 +889,7 @@ static int as_interval(const math_expr *e, int i, ival *v) {
 static double end_val(const ival *v, int hi) {
     if (hi ? v->hi_inf : v->lo_inf) return hi ? INFINITY : -INFINITY;
     mq x = eval(v->e, hi ? v->hi : v->lo, NULL);
-    return x.f;
+    return v->neg ? -x.f : x.f;
 }
 
 static int interval_equal(cmpctx *c, const ival *x, const ival *y) {
@@ -884,6 +898,8 @@ static int interval_equal(cmpctx *c, const ival *x, const ival *y) {
         int xi = hi ? x->hi_inf : x->lo_inf, yi = hi ? y->hi_inf : y->lo_inf;
         if (xi || yi) {
             if (end_val(x, hi) != end_val(y, hi)) return 0;
+        } else if (x->neg || y->neg) {
+            if (!num_close(end_val(x, hi), end_val(y, hi), c->o->rel_tol)) return 0;
         } else if (!node_equal(c, hi ? x->hi : x->lo, hi ? y->hi : y->lo)) {
             return 0;
         }
@@ -918,9 +934,26 @@ static int union_items(const math_expr *e, int i, int *out, int cap) {
     return m < 0 ? -1 : k + m;
 }
 
-/* "x = 3" against a non-equation compares 3; so does "f(x) = ..." written as a single variable. */
+/* A name for an answer rather than a value: x, x_1, AB, f(x), |AB|, \frac{NO}{BO}, A:B, (p,q). */
+static int is_name(const math_expr *e, int i, int depth) {
+    if (i < 0 || depth > 8) return 0;
+    const mnode *n = &e->node[i];
+    switch (n->kind) {
+    case N_VAR: return 1;
+    case N_MUL: case N_DIV: return is_name(e, n->a, depth + 1) && is_name(e, n->b, depth + 1);
+    case N_FUNC: return n->op == F_ABS && is_name(e, n->a, depth + 1);
+    case N_TUPLE:
+        for (int k = 0; k < n->n; k++)
+            if (e->node[e->kids[n->first + k]].kind != N_VAR) return 0;
+        return n->n > 0;
+    default: return 0;
+    }
+}
+
+/* "x = 3", "(p,q) = (3,2)", "|AB| = 1" against a non-equation compare their value. */
 static int strip_var_eq(const math_expr *e, int i) {
     const mnode *n = &e->node[i];
+    if (n->kind == N_REL && n->op == '=' && n->c < 0 && is_name(e, n->a, 0) && !has_vars(e, n->b)) return n->b;
     if (n->kind == N_REL && n->op == '=' && n->c < 0 && is_single_var(e, n->a)) return n->b;
     return i;
 }

@@ -11,6 +11,7 @@ add_custom_command(OUTPUT ${GRPO_HARNESS_H}
 add_library(grpo_rewards STATIC
   rewards/math.c
   rewards/math_expr.c
+  rewards/math_extract.c
   rewards/countdown.c
   rewards/sandbox.c
   rewards/code.c
