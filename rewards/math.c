@@ -194,6 +194,10 @@ static void strip_thousands(sbuf *b, char sep) {
 /* "\\frac" written with a doubled backslash (escaped twice on the way) is "\frac": a doubled backslash
  * before a letter becomes one, unless the answer has environments, where "\\" breaks rows. */
 static void undouble_backslashes(sbuf *b) {
+    for (char *q = strstr(b->s, "\\quad"); q; q = strstr(q, "\\quad")) /* "\quadx_2": a space */
+        memset(q, ' ', 5);
+    for (char *q = strstr(b->s, "\\qq"); q; q = strstr(q + 1, "\\qq"))
+        if (!strncmp(q, "\\qquad", 6)) memset(q, ' ', 6);
     if (strstr(b->s, "\\begin")) return;
     size_t w = 0;
     for (size_t i = 0; i < b->n; i++) {
@@ -381,7 +385,7 @@ void math_normalize(const char *in, char *out, size_t cap) {
         {",\\! ", ","}, {",\\!", ","}, {"!=", "\\ne "}, {"\\!", ""}, {"\\,", " "}, {"\\;", " "}, {"\\:", " "}, {"\\ ", " "}, {"\\qquad", " "}, {"\\quad", " "},
         {"~", " "}, {"\\displaystyle", ""}, {"\\textstyle", ""}, {"\\dfrac", "\\frac"}, {"\\tfrac", "\\frac"},
         {"\\cfrac", "\\frac"}, {"\\dbinom", "\\binom"}, {"\\tbinom", "\\binom"}, {"^{\\circ}", ""}, {"^\\circ", ""}, {"\\circ", ""}, {"\\degree", ""},
-        {"\xc2\xb0", ""}, {"\\%", ""}, {"%", ""}, {"{,}", ","}, {"\\leqslant", "\\le"}, {"\\neq", "\\ne"}, {"\\geqslant", "\\ge"},
+        {"\xc2\xb0", ""}, {"\\%", ""}, {"%", ""}, {" {, }", ","}, {" {,}", ","}, {"{,}", ","}, {"{, }", ","}, {"\\leqslant", "\\le"}, {"\\neq", "\\ne"}, {"\\geqslant", "\\ge"},
         {"\xe2\x88\x92", "-"}, {"\xc3\x97", "\\times "}, {"\xc3\xb7", "\\div "}, {"\xc2\xb7", "\\cdot "},
         {"\xe2\x89\xa4", "\\le "}, {"\xe2\x89\xa5", "\\ge "}, {"\xe2\x89\xa0", "\\ne "}, {"\xcf\x80", "\\pi "},
         {"\xe2\x88\x9e", "\\infty "}, {"\xe2\x88\x9a", "\\sqrt"}, {"\xe2\x82\xac", " "}, {"\xc2\xa3", " "},
@@ -468,7 +472,8 @@ static int looks_like_text(const char *s) {
         if (isalpha((unsigned char)s[i])) {
             size_t j = i;
             while (isalpha((unsigned char)s[j])) j++;
-            int cmd = (i > 0 && s[i - 1] == '\\') ||
+            int sub = i >= 2 && s[i - 1] == '{' && s[i - 2] == '_'; /* S_{MBCN} is a name */
+            int cmd = sub || (i > 0 && s[i - 1] == '\\') ||
                       (i >= 7 && !strncmp(s + i - 7, "\\begin{", 7)) || (i >= 5 && !strncmp(s + i - 5, "\\end{", 5));
             if (!cmd && j - i >= 3 && !is_known_word(s + i, j - i)) return 1;
             i = j;

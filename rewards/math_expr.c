@@ -907,9 +907,21 @@ static int interval_equal(cmpctx *c, const ival *x, const ival *y) {
     return 1;
 }
 
-/* Unordered: every item of a matches a distinct item of b (n <= 256). */
+/* Every item of a (side a's nodes) matches some item of b; with swap, every item of b matches one of a. */
+static int contained(cmpctx *c, const int *ka, int na, const int *kb, int nb, int swap) {
+    for (int i = 0; i < (swap ? nb : na); i++) {
+        int found = 0;
+        for (int j = 0; j < (swap ? na : nb) && !found; j++)
+            found = swap ? node_equal(c, ka[j], kb[i]) : node_equal(c, ka[i], kb[j]);
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+/* Unordered: every item of a matches a distinct item of b (n <= 256); lists of different lengths are equal
+ * as sets (an answer set written with a repeated element). */
 static int multiset_equal(cmpctx *c, const int *ka, int na, const int *kb, int nb) {
-    if (na != nb) return 0;
+    if (na != nb) return contained(c, ka, na, kb, nb, 0) && contained(c, ka, na, kb, nb, 1);
     unsigned char used[256] = {0};
     for (int i = 0; i < na; i++) {
         int found = 0;
@@ -953,9 +965,88 @@ static int is_name(const math_expr *e, int i, int depth) {
 /* "x = 3", "(p,q) = (3,2)", "|AB| = 1" against a non-equation compare their value. */
 static int strip_var_eq(const math_expr *e, int i) {
     const mnode *n = &e->node[i];
-    if (n->kind == N_REL && n->op == '=' && n->c < 0 && is_name(e, n->a, 0) && !has_vars(e, n->b)) return n->b;
+    if (n->kind == N_REL && n->op == '=' && n->c < 0 && is_name(e, n->a, 0) &&
+        (!has_vars(e, n->b) || e->node[n->a].kind == N_MUL)) /* also f(x) = 2x */
+        return n->b;
     if (n->kind == N_REL && n->op == '=' && n->c < 0 && is_single_var(e, n->a)) return n->b;
+    if (n->kind == N_REL && n->op == '=' && n->c < 0 && !has_vars(e, n->a) && !has_vars(e, n->b)) return n->b;
     return i;
+}
+
+/* Whether node i is a matrix or arithmetic over matrices. */
+static int has_matrix(const math_expr *e, int i) {
+    if (i < 0) return 0;
+    const mnode *n = &e->node[i];
+    if (n->kind == N_MATRIX) return 1;
+    if (n->kind == N_ADD || n->kind == N_SUB || n->kind == N_MUL || n->kind == N_NEG)
+        return has_matrix(e, n->a) || has_matrix(e, n->b);
+    return 0;
+}
+
+enum { MAT_MAX = 8 };
+typedef struct { int rows, cols; double v[MAT_MAX * MAT_MAX]; } mval;
+
+/* Evaluates constant matrix arithmetic (sums, differences, products, scalar multiples, negation) at
+ * depth <= 16; returns 0, or -1 when it is not constant or the shapes do not fit. */
+static int eval_matrix(const math_expr *e, int i, mval *out, int depth) {
+    if (i < 0 || depth > 16) return -1;
+    const mnode *n = &e->node[i];
+    if (n->kind == N_MATRIX) {
+        int cols = n->n / n->rows;
+        if (n->rows > MAT_MAX || cols > MAT_MAX) return -1;
+        out->rows = n->rows, out->cols = cols;
+        for (int k = 0; k < n->n; k++) {
+            if (has_vars(e, e->kids[n->first + k])) return -1;
+            out->v[k] = eval(e, e->kids[n->first + k], NULL).f;
+        }
+        return 0;
+    }
+    if (!has_matrix(e, i)) { /* a scalar: a 0x0 marker with its value in v[0] */
+        if (has_vars(e, i)) return -1;
+        out->rows = out->cols = 0;
+        out->v[0] = eval(e, i, NULL).f;
+        return 0;
+    }
+    mval a, b;
+    if (eval_matrix(e, n->a, &a, depth + 1)) return -1;
+    if (n->kind == N_NEG) {
+        *out = a;
+        for (int k = 0; k < a.rows * a.cols; k++) out->v[k] = -a.v[k];
+        return 0;
+    }
+    if (eval_matrix(e, n->b, &b, depth + 1)) return -1;
+    if (n->kind == N_MUL && (a.rows == 0 || b.rows == 0)) { /* scalar times matrix */
+        const mval *m = a.rows ? &a : &b;
+        double k0 = a.rows ? b.v[0] : a.v[0];
+        *out = *m;
+        for (int k = 0; k < m->rows * m->cols; k++) out->v[k] = k0 * m->v[k];
+        return 0;
+    }
+    if (n->kind == N_MUL) {
+        if (a.cols != b.rows) return -1;
+        out->rows = a.rows, out->cols = b.cols;
+        for (int r = 0; r < a.rows; r++)
+            for (int q = 0; q < b.cols; q++) {
+                double sum = 0;
+                for (int k = 0; k < a.cols; k++) sum += a.v[r * a.cols + k] * b.v[k * b.cols + q];
+                out->v[r * b.cols + q] = sum;
+            }
+        return 0;
+    }
+    if (a.rows != b.rows || a.cols != b.cols || a.rows == 0) return -1;
+    *out = a;
+    for (int k = 0; k < a.rows * a.cols; k++) out->v[k] = n->kind == N_SUB ? a.v[k] - b.v[k] : a.v[k] + b.v[k];
+    return 0;
+}
+
+/* Matrix expressions compared by their values, entry by entry within rel_tol. */
+static int matrix_values_equal(cmpctx *c, int ia, int ib) {
+    mval x, y;
+    if (eval_matrix(c->a, ia, &x, 0) || eval_matrix(c->b, ib, &y, 0)) return 0;
+    if (x.rows == 0 || x.rows != y.rows || x.cols != y.cols) return 0;
+    for (int k = 0; k < x.rows * x.cols; k++)
+        if (!num_close(x.v[k], y.v[k], c->o->rel_tol)) return 0;
+    return 1;
 }
 
 static int node_equal(cmpctx *c, int ia, int ib) {
@@ -999,6 +1090,15 @@ static int node_equal(cmpctx *c, int ia, int ib) {
             if (!node_equal(c, A->kids[x->first + k], B->kids[y->first + k])) return 0;
         return 1;
     }
+    if ((x->kind == N_MATRIX && y->kind == N_TUPLE) || (x->kind == N_TUPLE && y->kind == N_MATRIX)) {
+        /* a column (or row) vector against the tuple of its entries */
+        const mnode *m = x->kind == N_MATRIX ? x : y, *t = x->kind == N_MATRIX ? y : x;
+        if (m->n != t->n || (m->rows != 1 && m->rows != m->n) || t->op != '(') return 0;
+        for (int k = 0; k < m->n; k++)
+            if (!node_equal(c, A->kids[x->first + k], B->kids[y->first + k])) return 0;
+        return 1;
+    }
+    if (has_matrix(A, ia) || has_matrix(B, ib)) return matrix_values_equal(c, ia, ib);
     int xs = x->kind == N_SET || x->kind == N_LIST, ys = y->kind == N_SET || y->kind == N_LIST;
     if (xs && ys) return multiset_equal(c, A->kids + x->first, x->n, B->kids + y->first, y->n);
     if (xs && x->n == 1) return node_equal(c, A->kids[x->first], ib);

@@ -159,7 +159,7 @@ static int find_spans(const char *t, size_t n, span *out) {
  * no digits outside subscripts and part labels, no sentence break, at most MAX_GAP bytes. */
 static int is_connector(const char *g, size_t n) {
     if (n > MAX_GAP) return 0;
-    int words = 0;
+    int words = 0; /* words other than joiners */
     for (size_t i = 0; i < n;) {
         char c = g[i];
         if (isspace((unsigned char)c) || strchr(",;$&{}()*", c)) {
@@ -205,7 +205,12 @@ static int is_connector(const char *g, size_t n) {
                 i = j;
                 continue;
             }
-            if (++words > 5) return 0;
+            static const char *joiners[] = {"and", "or", "for", "part", "parts", "the", "also", "as", "well",
+                                            "with", "both", "either", "respectively", "text", "quad"};
+            int known = 0;
+            for (size_t w = 0; w < sizeof joiners / sizeof joiners[0] && !known; w++)
+                known = strlen(joiners[w]) == j - i && !strncasecmp(joiners[w], g + i, j - i);
+            if (!known && ++words > 2) return 0;
             i = j;
         } else {
             return 0;
@@ -328,12 +333,15 @@ static int answer_in_phrase(const char *p, size_t n, int allow_plain, char *out,
     return 1;
 }
 
-/* The end of the sentence starting at p (before ". " + upper case, a blank line, or lim). */
+/* The end of the sentence starting at p (a period outside math followed by a space, a newline, or lim). */
 static const char *sentence_end(const char *p, const char *lim) {
     int in_math = 0;
     for (const char *q = p; q < lim; q++) {
-        if (*q == '$' && (q == p || q[-1] != '\\')) in_math = !in_math;
-        if (*q == '\n' && !in_math) return q;
+        if (*q == '$' && (q == p || q[-1] != '\\')) {
+            if (q + 1 < lim && q[1] == '$') q++;
+            in_math = !in_math;
+        }
+        if (*q == '\n') return q;
         if (!in_math && (*q == '.' || *q == '!' || *q == '?') && (q + 1 == lim || isspace((unsigned char)q[1])))
             return q;
     }
@@ -396,6 +404,11 @@ static int extract_closing(const char *t, size_t n, char *out, size_t cap) {
         int in_math = 0;
         while (s > lo) {
             char c = t[s - 1];
+            /* a display span that closes before the sentence ends it ("...$$ Therefore ...") */
+            if (!in_math && s >= 2 && s < end && isspace((unsigned char)t[s]) &&
+                ((c == '$' && t[s - 2] == '$') || (c == ']' && t[s - 2] == '\\')))
+                break;
+            if (c == '$' && s >= 2 && t[s - 2] == '$') s--; /* "$$" opens or closes once */
             if (c == '$' && (s < 2 || t[s - 2] != '\\')) in_math = !in_math;
             if (!in_math && (c == '\n' || ((c == '.' || c == '!' || c == '?') && s < n && isspace((unsigned char)t[s]))))
                 break;
