@@ -269,8 +269,11 @@ static int prose_words(const char *p, size_t n) {
     for (size_t i = 0; i < n;) {
         if (p[i] == '$') in_math = !in_math;
         if (p[i] == '\\') {
-            i++;
+            size_t c0 = ++i;
             while (i < n && isalpha((unsigned char)p[i])) i++;
+            if (((i - c0 == 5 && !strncmp(p + c0, "begin", 5)) || (i - c0 == 3 && !strncmp(p + c0, "end", 3))) &&
+                i < n && p[i] == '{') /* \begin{pmatrix}: no word */
+                while (i < n && p[i] != '}') i++;
             continue;
         }
         if (isalpha((unsigned char)p[i])) {
@@ -303,14 +306,15 @@ static size_t after_copula(const char *p, size_t n) {
 }
 
 /* The answer in one phrase or sentence [p, p+n): after its last copula when that part holds math, the
- * first math span there (several joined as a set), else the number there; without a copula, the math spans
- * of the phrase (as a set), else its first number when it is prose, else the whole cleaned phrase. */
+ * first math span there (several joined as a set), else the number there, else a short plain answer
+ * ("is (D)") when allow_plain; without a copula, the math spans of the phrase (as a set), else its first
+ * number when it is prose, else the whole cleaned phrase when allow_plain is 1 (2: only after a copula). */
 static int answer_in_phrase(const char *p, size_t n, int allow_plain, char *out, size_t cap) {
     while (n && (isspace((unsigned char)*p) || *p == ':' || *p == '*')) p++, n--;
     while (n && (isspace((unsigned char)p[n - 1]) || strchr(".*,;", p[n - 1]))) n--;
     if (!n) return 0;
     span sp[MAX_SPANS];
-    size_t cut = after_copula(p, n);
+    size_t cut = prose_words(p, n) ? after_copula(p, n) : 0; /* "x_1 = 6, x_2 = -11" is no sentence */
     if (cut) {
         int k = find_spans(p + cut, n - cut, sp);
         if (k > 0) return join_set(p + cut, sp, k, out, cap);
@@ -319,7 +323,7 @@ static int answer_in_phrase(const char *p, size_t n, int allow_plain, char *out,
             if (prose_words(p + cut, n - cut) == 0) put(out, cap, p + cut, n - cut);
             return 1;
         }
-        if (prose_words(p + cut, n - cut) == 0 && allow_plain) {
+        if (prose_words(p + cut, n - cut) == 0 && allow_plain && n - cut <= 32) {
             put(out, cap, p + cut, n - cut);
             return out[0] != '\0';
         }
@@ -328,7 +332,7 @@ static int answer_in_phrase(const char *p, size_t n, int allow_plain, char *out,
     int k = find_spans(p, n, sp);
     if (k > 0) return join_set(p, sp, k, out, cap);
     if (prose_words(p, n) >= 2) return first_number(p, n, out, cap);
-    if (!allow_plain) return 0;
+    if (allow_plain != 1) return 0;
     put(out, cap, p, n);
     return 1;
 }
@@ -418,7 +422,7 @@ static int extract_closing(const char *t, size_t n, char *out, size_t cap) {
         size_t len = end - s;
         if (!contains_ci(p, len, "hope it is correct") && !contains_ci(p, len, "hope this helps")) {
             if (prose_words(p, len) == 0) return 0; /* a bare formula line is no sentence */
-            return answer_in_phrase(p, len, 0, out, cap);
+            return answer_in_phrase(p, len, 2, out, cap);
         }
         e = s; /* boilerplate: the sentence before */
         while (e && (isspace((unsigned char)t[e - 1]) || t[e - 1] == '.')) e--;
