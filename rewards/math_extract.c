@@ -207,6 +207,10 @@ static int is_connector(const char *g, size_t n) {
             }
             static const char *joiners[] = {"and", "or", "for", "part", "parts", "the", "also", "as", "well",
                                             "with", "both", "either", "respectively", "text", "quad"};
+            static const char *corrections[] = {"rather", "actually", "instead", "not", "but", "wait", "no"};
+            for (size_t w = 0; w < sizeof corrections / sizeof corrections[0]; w++)
+                if (strlen(corrections[w]) == j - i && !strncasecmp(corrections[w], g + i, j - i))
+                    return 0; /* "\boxed{1} or rather \boxed{2}": a correction, not a second answer */
             int known = 0;
             for (size_t w = 0; w < sizeof joiners / sizeof joiners[0] && !known; w++)
                 known = strlen(joiners[w]) == j - i && !strncasecmp(joiners[w], g + i, j - i);
