@@ -5,6 +5,7 @@
  * a closing sentence ("The largest $n$ is 34."); then the fallback. Every scan is linear in the text or
  * bounded by a constant (boxes tried, spans kept, gap and sentence lengths), so a 100 kB completion costs
  * about as much as reading it. Nothing is evaluated. */
+#define _GNU_SOURCE /* memrchr */
 #include "math_extract.h"
 
 #include <ctype.h>
@@ -29,12 +30,16 @@ static void put(char *out, size_t cap, const char *s, size_t n) {
     out[n] = '\0';
 }
 
-/* Finds the last occurrence of needle in [s, s+n) (case-insensitive when ci); returns NULL if none. */
-static const char *find_last(const char *s, size_t n, const char *needle, int ci) {
+/* Finds the last occurrence of needle in [s, s+n); returns NULL if none. */
+static const char *find_last(const char *s, size_t n, const char *needle) {
     size_t m = strlen(needle);
     if (m > n) return NULL;
-    for (size_t i = n - m + 1; i-- > 0;)
-        if (ci ? !strncasecmp(s + i, needle, m) : !strncmp(s + i, needle, m)) return s + i;
+    for (size_t lim = n - m + 1; lim > 0;) {
+        const char *f = memrchr(s, needle[0], lim);
+        if (!f) return NULL;
+        if (!strncmp(f, needle, m)) return f;
+        lim = (size_t)(f - s);
+    }
     return NULL;
 }
 
@@ -73,9 +78,13 @@ static int find_boxes(const char *s, size_t n, span *out, int cap) {
     while (k < cap && k < MAX_BOXES && tried < 4 * MAX_BOXES) {
         const char *best = NULL;
         size_t blen = 0;
-        for (int c = 0; c < 2; c++) {
-            const char *f = find_last(s, lim, cmds[c], 0);
-            if (f && (!best || f > best)) best = f, blen = strlen(cmds[c]);
+        for (size_t i = lim; i > 0 && !best;) { /* one backward scan for either command */
+            const char *bs = memrchr(s, '\\', i);
+            if (!bs) break;
+            i = (size_t)(bs - s);
+            for (int c = 0; c < 2 && !best; c++)
+                if (i + strlen(cmds[c]) <= n && !strncmp(s + i, cmds[c], strlen(cmds[c])))
+                    best = s + i, blen = strlen(cmds[c]);
         }
         if (!best) break;
         tried++;
@@ -107,7 +116,8 @@ int math_extract_boxed(const char *s, size_t n, char *out, size_t cap) {
 /* The math spans ($...$, $$...$$, \(...\), \[...\]) of [t, t+n), the last MAX_SPANS in text order; inline
  * ones ($, \() end on their own line. Returns the count. */
 static int find_spans(const char *t, size_t n, span *out) {
-    int k = 0;
+    span ring[MAX_SPANS];
+    size_t k = 0; /* spans seen; the last MAX_SPANS are in ring[k % MAX_SPANS] */
     for (size_t i = 0; i < n;) {
         size_t open = 0, close_len = 0;
         const char *close = NULL;
@@ -141,15 +151,12 @@ static int find_spans(const char *t, size_t n, span *out) {
             i += open;
             continue;
         }
-        span sp = {i + open, j, i, j + close_len};
-        if (k < MAX_SPANS) out[k++] = sp;
-        else {
-            memmove(out, out + 1, (MAX_SPANS - 1) * sizeof *out);
-            out[MAX_SPANS - 1] = sp;
-        }
+        ring[k++ % MAX_SPANS] = (span){i + open, j, i, j + close_len};
         i = j + close_len;
     }
-    return k;
+    size_t m = k < MAX_SPANS ? k : MAX_SPANS;
+    for (size_t q = 0; q < m; q++) out[q] = ring[(k - m + q) % MAX_SPANS];
+    return (int)m;
 }
 
 /* ---------------------------------------------------------------- answer sets */
@@ -314,6 +321,7 @@ static size_t after_copula(const char *p, size_t n) {
  * ("is (D)") when allow_plain; without a copula, the math spans of the phrase (as a set), else its first
  * number when it is prose, else the whole cleaned phrase when allow_plain is 1 (2: only after a copula). */
 static int answer_in_phrase(const char *p, size_t n, int allow_plain, char *out, size_t cap) {
+    if (n > MAX_SENTENCE) n = MAX_SENTENCE;
     while (n && (isspace((unsigned char)*p) || *p == ':' || *p == '*')) p++, n--;
     while (n && (isspace((unsigned char)p[n - 1]) || strchr(".*,;", p[n - 1]))) n--;
     if (!n) return 0;
@@ -356,18 +364,40 @@ static const char *sentence_end(const char *p, const char *lim) {
     return lim;
 }
 
-/* Answer cues, strongest first; a cue is matched case-insensitively at its last occurrence. */
-static const char *CUES[] = {"final answer is", "final answer:", "final answer", "the answer is", "answer is",
-                             "answer:", "answer"};
-enum { N_CUES = sizeof CUES / sizeof CUES[0], N_STRONG_CUES = 3 };
+/* Answer cues, strongest first, each with the offset of its word "answer"; a cue is matched
+ * case-insensitively at its last occurrence among the last MAX_CUE_WORDS words "answer" of the text. */
+static const struct { const char *s; size_t at; } CUES[] = {
+    {"final answer is", 6}, {"final answer:", 6}, {"final answer", 6}, {"the answer is", 4},
+    {"answer is", 0},       {"answer:", 0},       {"answer", 0}};
+enum { N_CUES = sizeof CUES / sizeof CUES[0], N_STRONG_CUES = 3, MAX_CUE_WORDS = 64 };
+
+/* The positions of the last MAX_CUE_WORDS occurrences of "answer" (any case) in [t, t+n), last first. */
+static int answer_words(const char *t, size_t n, size_t *pos) {
+    int k = 0;
+    for (size_t i = n; i-- > 0 && k < MAX_CUE_WORDS;)
+        if ((t[i] == 'a' || t[i] == 'A') && i + 6 <= n && !strncasecmp(t + i, "answer", 6)) pos[k++] = i;
+    return k;
+}
+
+/* The last occurrence of cue c, from the positions of "answer"; NULL if none. */
+static const char *find_cue(const char *t, size_t n, int c, const size_t *pos, int k) {
+    size_t m = strlen(CUES[c].s);
+    for (int q = 0; q < k; q++)
+        if (pos[q] >= CUES[c].at && pos[q] - CUES[c].at + m <= n &&
+            !strncasecmp(t + pos[q] - CUES[c].at, CUES[c].s, m))
+            return t + pos[q] - CUES[c].at;
+    return NULL;
+}
 
 /* The answer after the last occurrence of a cue (the first cue of CUES[from..to) found); 1 if found.
  * *at gets the cue's position. */
 static int extract_cue(const char *t, size_t n, int from, int to, char *out, size_t cap, size_t *at) {
+    size_t pos[MAX_CUE_WORDS];
+    int k_words = answer_words(t, n, pos);
     for (int c = from; c < to; c++) {
-        const char *f = find_last(t, n, CUES[c], 1);
+        const char *f = find_cue(t, n, c, pos, k_words);
         if (!f) continue;
-        const char *p = f + strlen(CUES[c]), *lim = t + n;
+        const char *p = f + strlen(CUES[c].s), *lim = t + n;
         if (f > t && isalpha((unsigned char)f[-1])) continue; /* "manswer" */
         if (isalpha((unsigned char)*p)) continue;             /* "answered" */
         while (p < lim && (*p == ' ' || *p == ':' || *p == '*' || *p == '\t')) p++;
@@ -513,7 +543,7 @@ static size_t turn_end(const char *text) {
 
 /* The content of the last <answer>...</answer> (a box inside it wins); 1 if found. */
 static int extract_tag(const char *text, size_t n, char *out, size_t cap) {
-    const char *a = find_last(text, n, "<answer>", 0);
+    const char *a = find_last(text, n, "<answer>");
     if (!a) return 0;
     const char *p = a + 8, *e = strstr(p, "</answer>");
     size_t len = e && e < text + n ? (size_t)(e - p) : n - (size_t)(p - text);
@@ -526,7 +556,7 @@ static int extract_tag(const char *text, size_t n, char *out, size_t cap) {
 
 /* The text after the last "####" up to the end of its line. */
 static int extract_hashes(const char *text, size_t n, char *out, size_t cap) {
-    const char *f = find_last(text, n, "####", 0);
+    const char *f = find_last(text, n, "####");
     if (!f) return 0;
     const char *p = f + 4, *e = memchr(p, '\n', n - (size_t)(p - text));
     size_t len = e ? (size_t)(e - p) : n - (size_t)(p - text);
