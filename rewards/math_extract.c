@@ -407,7 +407,7 @@ static int extract_cue(const char *t, size_t n, int from, int to, char *out, siz
         if (c == N_CUES - 1 && !(p < lim && (strchr("$-", *p) || isdigit((unsigned char)*p) ||
                                            (*p == '\\' && p + 1 < lim && strchr("([", p[1])))))
             continue; /* the bare word "answer" only before math */
-        span sp[1];
+        span sp[MAX_SPANS];
         if (p < lim && (*p == '$' || *p == '\\') && find_spans(p, (size_t)(lim - p), sp) > 0 && sp[0].os == 0) {
             /* a math span right after the cue (display spans may cross lines); more joined as a set */
             span all[MAX_SPANS];
