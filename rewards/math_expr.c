@@ -1065,6 +1065,8 @@ static int node_equal(cmpctx *c, int ia, int ib) {
     }
     if (yrel_eq && !xrel_eq) {
         int s = strip_var_eq(B, ib);
+        /* a predicted "m+n = 47" against a gold value: the value it computes (a gold equation stays one) */
+        if (s == ib && !has_vars(B, y->b) && !has_vars(A, ia) && x->kind < N_REL) s = y->b;
         return s != ib && node_equal(c, ia, s);
     }
     if (x->kind == N_UNION || y->kind == N_UNION) {

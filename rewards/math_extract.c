@@ -456,7 +456,10 @@ static int extract_closing(const char *t, size_t n, char *out, size_t cap) {
         size_t len = end - s;
         if (!contains_ci(p, len, "hope it is correct") && !contains_ci(p, len, "hope this helps")) {
             if (prose_words(p, len) == 0) return 0; /* a bare formula line is no sentence */
-            return answer_in_phrase(p, len, 2, out, cap);
+            if (answer_in_phrase(p, len, 2, out, cap)) return 1;
+            int words_only = 1; /* "This is the final answer.": the sentence before */
+            for (size_t q = 0; q < len && words_only; q++) words_only = !isdigit((unsigned char)p[q]) && p[q] != '$';
+            if (!words_only) return 0;
         }
         e = s; /* boilerplate: the sentence before */
         while (e && (isspace((unsigned char)t[e - 1]) || t[e - 1] == '.')) e--;
