@@ -275,8 +275,13 @@ static void join_words(sbuf *b) {
 /* A lone number with one comma that cannot be a thousands separator ("1000,99", "0,111", "2,74") has a
  * decimal comma. */
 static void decimal_comma(sbuf *b) {
-    const char *s = b->s;
-    size_t i = *s == '-' ? 1 : 0, lead = 0, frac = 0;
+    const char *s = b->s, *eq = strchr(s, '=');
+    size_t i = 0, lead = 0, frac = 0;
+    if (eq && !strchr(eq + 1, '=')) { /* "v = 9442,55": its value */
+        i = (size_t)(eq + 1 - s);
+        while (s[i] == ' ') i++;
+    }
+    if (s[i] == '-') i++;
     while (isdigit((unsigned char)s[i + lead])) lead++;
     if (!lead || s[i + lead] != ',') return;
     while (isdigit((unsigned char)s[i + lead + 1 + frac])) frac++;

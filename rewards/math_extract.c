@@ -302,18 +302,21 @@ static int prose_words(const char *p, size_t n) {
 /* The position after the last copula (" is ", " are ", " equals ", " was ", " be ", " = ") of [p, p+n)
  * outside math spans, or 0 when there is none. */
 static size_t after_copula(const char *p, size_t n) {
-    static const char *cop[] = {" is ", " are ", " equals ", " was ", " be ", " = ", " is: ", " are: "};
-    size_t best = 0;
+    static const char *cop[] = {" is ", " are ", " equals ", " was ", " be ", " is: ", " are: ", " = "};
+    size_t best = 0, best_eq = 0; /* a word copula wins over " = " ("is x_1 = 5, x_2 = 12") */
     int in_math = 0;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '$' && (i == 0 || p[i - 1] != '\\')) in_math = !in_math;
         if (in_math) continue;
         for (size_t k = 0; k < sizeof cop / sizeof cop[0]; k++) {
             size_t m = strlen(cop[k]);
-            if (i + m <= n && !strncasecmp(p + i, cop[k], m)) best = i + m;
+            if (i + m <= n && !strncasecmp(p + i, cop[k], m)) {
+                if (cop[k][1] == '=') best_eq = i + m;
+                else best = i + m;
+            }
         }
     }
-    return best;
+    return best ? best : best_eq;
 }
 
 /* The answer in one phrase or sentence [p, p+n): after its last copula when that part holds math, the
@@ -335,7 +338,8 @@ static int answer_in_phrase(const char *p, size_t n, int allow_plain, char *out,
             if (prose_words(p + cut, n - cut) == 0) put(out, cap, p + cut, n - cut);
             return 1;
         }
-        if (prose_words(p + cut, n - cut) == 0 && allow_plain && n - cut <= 32) {
+        int one_word = prose_words(p + cut, n - cut) == 1 && !memchr(p + cut, ' ', n - cut); /* "is even" */
+        if ((prose_words(p + cut, n - cut) == 0 || one_word) && allow_plain && n - cut <= 32) {
             put(out, cap, p + cut, n - cut);
             return out[0] != '\0';
         }
@@ -421,6 +425,19 @@ static int extract_cue(const char *t, size_t n, int from, int to, char *out, siz
         }
         const char *e = sentence_end(p, lim);
         if (e - p > MAX_SENTENCE) e = p + MAX_SENTENCE;
+        { /* "is 12 (since 5+7 = 12)", "is east, as checked": the answer before the aside */
+            static const char *asides[] = {" (", " because", " since", " which", " as "};
+            for (size_t k = 0; k < sizeof asides / sizeof asides[0]; k++) {
+                const char *f2 = memmem(p, (size_t)(e - p), asides[k], strlen(asides[k]));
+                while (f2 && k == 0) { /* " (as checked": a word of two or more letters, then a space */
+                    const char *w = f2 + 2;
+                    while (w < e && isalpha((unsigned char)*w)) w++;
+                    if (w - (f2 + 2) >= 2 && w < e && *w == ' ') break;
+                    f2 = memmem(f2 + 2, (size_t)(e - f2 - 2), " (", 2);
+                }
+                if (f2 && f2 > p) e = f2;
+            }
+        }
         if (answer_in_phrase(p, (size_t)(e - p), 1, out, cap)) {
             if (at) *at = (size_t)(f - t);
             return 1;

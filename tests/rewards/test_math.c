@@ -135,6 +135,11 @@ static void extraction_reads_cues_minerva_and_closing_sentences(void) {
                    1, "10455");
     expect_extract("The probability is 2/3. <|im_start|>user\nWhat is 5+5? The answer is 10.", MATH_FALLBACK_NONE, 1,
                    "2/3");
+    expect_extract("So the answer is 12 (since 5+7 = 12).", MATH_FALLBACK_NONE, 1, "12");
+    expect_extract("So the answer is (x, y) = (3, 2) (as checked above).", MATH_FALLBACK_NONE, 1, "(x, y) = (3, 2)");
+    expect_extract("Checking both cases, the function is even.", MATH_FALLBACK_NONE, 1, "even");
+    expect_extract("The probability is $\\frac{5}{36}$.\n\nThis is the final answer.", MATH_FALLBACK_NONE, 1,
+                   "\\frac{5}{36}");
     /* a truncated text ends no sentence; "answer" before words is no cue */
     expect_extract("we get $x = 5$ and then", MATH_FALLBACK_NONE, 0, "");
     expect_extract("to answer the question we need $x = 5$ and then", MATH_FALLBACK_NONE, 0, "");
@@ -170,7 +175,9 @@ static void named_answers_compare_their_values(void) {
     equal("f(x)=2x", "2x", 1);
     equal("\\frac{NO}{BO}=\\frac{1}{\\sqrt{6}}", "\\frac{1}{\\sqrt{6}}", 1);
     equal("y_{1}=-2 x^{2}+4 x+3, y_{2}=3 x^{2}+12 x+10", "-2(x - 1)^2 + 5, 3(x + 2)^2 - 2", 1);
-    equal("x + y = 5", "5", 0); /* a sum is an equation, not a name */
+    equal("x + y = 5", "5", 0); /* a gold sum is an equation, not a name */
+    equal("47", "m+n = 47", 1);  /* a predicted "m+n = 47" gives the value it computes */
+    equal("4", "x + 1 = 5", 0);
 }
 
 static void chains_approximations_and_relations(void) {

@@ -248,10 +248,13 @@ FORMS = {
     "bold_answer": lambda r, x: f"\n\n**Answer: ${x}$**",
     "named_box": lambda r, x: f"Solving, we obtain $\\boxed{{v = {x}}}$.",
     "closing_plain": lambda r, x: f"The number we are looking for is {x}.",
+    "named_sum": lambda r, x: f"Therefore, $m+n = {x}$.",
+    "trailer": lambda r, x: f"The value is ${x}$.\n\nThis is the final answer.",
+    "aside": lambda r, x: f"So the answer is {x} (as checked above, with $2+2 = 4$).",
     "gsm8k": lambda r, x: f"\n#### {x}",
 }
 NAMED_OK = {k_integer, k_negative, k_fraction, k_decimal, k_radical, k_pi, k_poly, k_tuple}
-PLAIN = {"gsm8k", "answer_is_plain", "closing_plain"}  # forms written without $: plain answers only
+PLAIN = {"gsm8k", "answer_is_plain", "closing_plain", "aside"}  # forms written without $: plain answers only
 
 
 def completion(r, answer, form, gold):
@@ -281,6 +284,8 @@ def rows(n, seed):
             form = "box_set"
         else:
             if form in PLAIN and ("\\" in ans or "{" in ans or "^" in ans):
+                form = "boxed"
+            if form == "named_sum" and kind not in (k_integer, k_negative, k_fraction, k_pi, k_radical):
                 form = "boxed"
             if form == "named_box" and kind not in NAMED_OK:  # "v = x \ge 3" is no answer anyone writes
                 form = "boxed"
