@@ -1,7 +1,8 @@
 /* rewards/math.h: checking math answers: find the answer in a completion (\boxed and answer sets,
- * <answer>, "####", answer cues, closing sentences; math_extract.c), normalize its LaTeX, parse it into an expression tree with exact rationals,
- * and decide whether it equals a gold answer (exactly, numerically, symbolically by evaluation at random
- * points, or structurally for equations, sets, tuples, intervals, matrices, letters and text).
+ * <answer>, "####", answer cues, closing sentences; math_extract.c), normalize its LaTeX, parse it into an
+ * expression tree with exact rationals, and decide whether it equals a gold answer (exactly, numerically,
+ * symbolically by evaluation at random points, or structurally for equations, sets, tuples, intervals,
+ * matrices, letters and text).
  * Nothing here evaluates model output with an interpreter; parsing is bounded in size, depth and exponent. */
 #ifndef GRPO_REWARDS_MATH_H
 #define GRPO_REWARDS_MATH_H
