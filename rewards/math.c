@@ -307,8 +307,8 @@ static void group_semicolons(sbuf *b) {
     *b = o;
 }
 
-/* In each comma-separated item: "x = 5+5+1 = 11" keeps its last side (11); "x = 1/3 \approx 0.33" drops
- * the approximation; "x \approx 11" reads as "x = 11". */
+/* In each comma-separated item: "x = 5+5+1 = 11" keeps its last side (11); "x = 1/3 \approx 0.33" and
+ * "\frac{1}{6} \approx 0.17" drop the approximation; "x \approx 11" reads as "x = 11". */
 static void cut_chains(sbuf *b) {
     if (!strchr(b->s, '=') && !strstr(b->s, "\\approx")) return;
     sbuf o;
@@ -338,7 +338,10 @@ static void cut_chains(sbuf *b) {
             for (size_t k = 0; k < len; k++)
                 if (it[k] == '=') eqs++, last_eq = k;
         }
+        int lhs_value = 0; /* "\frac{1}{6} \approx 0.17": the exact value before it */
+        for (size_t k = 0; k < approx && approx < len && !lhs_value; k++) lhs_value = isdigit((unsigned char)it[k]);
         if (eqs >= 2) sb_add(&o, it + last_eq + 1, len - last_eq - 1);
+        else if (approx < len && lhs_value && eqs == 0) sb_add(&o, it, approx);
         else if (approx < len) {
             sb_add(&o, it, approx);
             sb_add(&o, "=", 1);

@@ -185,6 +185,7 @@ static void chains_approximations_and_relations(void) {
     equal("z = 1 + 1 = 2", "z = 3+3 = 2", 1);
     equal("11", "x \\approx 11", 1);
     equal("1/3", "x = 1/3 \\approx 0.33", 1);
+    equal("\\frac{1}{6}", "\\frac{1}{6} \\approx 0.1667", 1);
     equal("x \\ge 5", "x >= 5", 1);
     equal("x != 3", "x \\neq 3", 1);
     equal("x < 3", "x \\lt 3", 1);
