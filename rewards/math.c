@@ -274,8 +274,18 @@ static void join_words(sbuf *b) {
 
 /* A lone number with one comma that cannot be a thousands separator ("1000,99", "0,111", "2,74") has a
  * decimal comma. */
+static int decimal_comma_at(const char *s, int ambiguous_too);
+
 static void decimal_comma(sbuf *b) {
-    const char *s = b->s, *eq = strchr(s, '=');
+    int at = decimal_comma_at(b->s, 0);
+    if (at >= 0) b->s[at] = '.';
+}
+
+/* The position of the decimal comma of a lone number ("v = " before it allowed), or -1. Unambiguous: more
+ * than three leading digits, a leading 0, or more than three digits after it ("1000,99", "0,111"); with
+ * ambiguous_too also one or two digits after it ("2,74", which could be the list 2, 74). */
+static int decimal_comma_at(const char *s, int ambiguous_too) {
+    const char *eq = strchr(s, '=');
     size_t i = 0, lead = 0, frac = 0;
     if (eq && !strchr(eq + 1, '=')) { /* "v = 9442,55": its value */
         i = (size_t)(eq + 1 - s);
@@ -283,10 +293,11 @@ static void decimal_comma(sbuf *b) {
     }
     if (s[i] == '-') i++;
     while (isdigit((unsigned char)s[i + lead])) lead++;
-    if (!lead || s[i + lead] != ',') return;
+    if (!lead || s[i + lead] != ',') return -1;
     while (isdigit((unsigned char)s[i + lead + 1 + frac])) frac++;
-    if (!frac || s[i + lead + 1 + frac]) return;
-    if (lead > 3 || (lead == 1 && s[i] == '0') || frac == 2 || frac > 3) b->s[i + lead] = '.';
+    if (!frac || s[i + lead + 1 + frac]) return -1;
+    if (lead > 3 || (lead == 1 && s[i] == '0') || frac > 3 || (ambiguous_too && frac < 3)) return (int)(i + lead);
+    return -1;
 }
 
 /* "(0;0;0),(0;-2;0)" and "-12;-11;-10" use ';' as a comma; "p=5,q=2;p=7,q=2" groups: (p=5,q=2),(p=7,q=2). */
@@ -511,8 +522,28 @@ static int has_percent(const char *s) {
 static int answers_equal(const char *gold, const char *pred, const math_opts *o);
 
 /* Equality, also reading a percentage as its fraction ("25\\%" equals both 25 and 1/4). */
+/* Equality reading an ambiguous decimal comma ("2,74": the list 2, 74 or 2.74) on either side as a decimal
+ * when the plain reading differs. */
+static int decimal_reading_equal(const char *gold, const char *pred, const math_opts *o) {
+    if (!strchr(gold, ',') && !strchr(pred, ',')) return 0;
+    char *g = malloc(MATH_MAX_ANSWER + 1), *p = malloc(MATH_MAX_ANSWER + 1);
+    int r = 0;
+    if (g && p) {
+        math_normalize(gold, g, MATH_MAX_ANSWER + 1);
+        math_normalize(pred, p, MATH_MAX_ANSWER + 1);
+        int ag = decimal_comma_at(g, 1), ap = decimal_comma_at(p, 1);
+        if (ag >= 0) g[ag] = '.';
+        if (ap >= 0) p[ap] = '.';
+        r = (ag >= 0 || ap >= 0) && answers_equal(g, p, o);
+    }
+    free(g);
+    free(p);
+    return r;
+}
+
 int math_answers_equal(const char *gold, const char *pred, const math_opts *o) {
     if (answers_equal(gold, pred, o)) return 1;
+    if (decimal_reading_equal(gold, pred, o)) return 1;
     int gp = has_percent(gold), pp = has_percent(pred);
     if (gp == pp || strlen(gold) > MATH_MAX_ANSWER - 16 || strlen(pred) > MATH_MAX_ANSWER - 16) return 0;
     char *n = malloc(MATH_MAX_ANSWER + 1), *w = malloc(MATH_MAX_ANSWER + 32);

@@ -160,7 +160,9 @@ static void numbers_read_decimal_commas_spacing_and_glued_units(void) {
     equal("2.74", "2,74", 1);
     equal("0.111", "0,111", 1);
     equal("1234", "1,234", 1); /* three digits after one comma: a thousands separator */
-    equal("\\{1, 2\\}", "1,2", 1);   /* one digit after the comma: a list */
+    equal("\\{1, 2\\}", "1,2", 1);   /* one or two digits after the comma: a list first, */
+    equal("10, 20", "10,20", 1);
+    equal("1.5", "1,5", 1);         /* then a decimal when the list reading differs */
     equal("11111111100", "11,\\! 111,\\! 111,\\! 100", 1);
     equal("14916", "14{,}916", 1);
     equal("125", "125\\textnormal{ miles}", 1);
