@@ -249,12 +249,21 @@ FORMS = {
     "named_box": lambda r, x: f"Solving, we obtain $\\boxed{{v = {x}}}$.",
     "closing_plain": lambda r, x: f"The number we are looking for is {x}.",
     "named_sum": lambda r, x: f"Therefore, $m+n = {x}$.",
+    "final_colon_box": lambda r, x: f"\n\nThe final answer is: $\\boxed{{{x}}}$",
+    "box_then_check": lambda r, x: f"So we get $\\boxed{{{x}}}$.\n\nLet me verify: substituting back, "
+    f"both sides agree (for example $3 + 4 = 7$), so the result stands.",
+    "box_is_answer": lambda r, x: f"Hence, $\\boxed{{{x}}}$ is the answer.",
+    "display_dollars": lambda r, x: f"\n$$\n\\boxed{{{x}}}\n$$",
+    "tag_box": lambda r, x: f"\n</think>\n<answer>The answer is $\\boxed{{{x}}}$</answer>",
+    "box_then_final": lambda r, x: f"Half of it is $\\boxed{{7}}$ per part, which we double.\n"
+    f"Final Answer: The final answer is ${x}$. I hope it is correct.",
+    "plain_units": lambda r, x: f"The answer is {x} dollars.",
     "trailer": lambda r, x: f"The value is ${x}$.\n\nThis is the final answer.",
     "aside": lambda r, x: f"So the answer is {x} (as checked above, with $2+2 = 4$).",
     "gsm8k": lambda r, x: f"\n#### {x}",
 }
 NAMED_OK = {k_integer, k_negative, k_fraction, k_decimal, k_radical, k_pi, k_poly, k_tuple}
-PLAIN = {"gsm8k", "answer_is_plain", "closing_plain", "aside"}  # forms written without $: plain answers only
+PLAIN = {"gsm8k", "answer_is_plain", "closing_plain", "aside", "plain_units"}  # forms written without $: plain answers only
 
 
 def completion(r, answer, form, gold):
@@ -284,6 +293,8 @@ def rows(n, seed):
             form = "box_set"
         else:
             if form in PLAIN and ("\\" in ans or "{" in ans or "^" in ans):
+                form = "boxed"
+            if form == "plain_units" and kind not in (k_integer, k_decimal):  # "-5 dollars", "x >= 3 dollars": no
                 form = "boxed"
             if form == "named_sum" and kind not in (k_integer, k_negative, k_fraction, k_pi, k_radical):
                 form = "boxed"
