@@ -1049,6 +1049,45 @@ static int matrix_values_equal(cmpctx *c, int ia, int ib) {
     return 1;
 }
 
+/* a <= |v| <= b (constants 0 <= a <= b) as the two intervals [-b,-a] and [a,b]; returns 1 when e[i] is such
+ * a chain. */
+static int abs_chain(const math_expr *e, int i, ival *neg, ival *pos) {
+    const mnode *n = &e->node[i];
+    if (n->kind != N_REL || n->c < 0 || n->op != n->op2 || !(n->op == '<' || n->op == 'l')) return 0;
+    const mnode *m = &e->node[n->b];
+    if (m->kind != N_FUNC || m->op != F_ABS || !is_bounded(e, m->a) || has_vars(e, n->a) || has_vars(e, n->c))
+        return 0;
+    memset(neg, 0, sizeof *neg);
+    memset(pos, 0, sizeof *pos);
+    neg->e = pos->e = e;
+    int strict = n->op == '<';
+    neg->neg = 1, neg->lo = n->c, neg->hi = n->a; /* [-b, -a] */
+    pos->lo = n->a, pos->hi = n->c;
+    neg->lo_open = neg->hi_open = pos->lo_open = pos->hi_open = strict;
+    return 1;
+}
+
+/* An absolute-value chain against a union of two intervals: 1 or 0, or -1 when neither side is one. */
+static int abs_chain_equal(cmpctx *c, int ia, int ib) {
+    ival n1, p1, u[2];
+    int side = abs_chain(c->a, ia, &n1, &p1) ? 0 : abs_chain(c->b, ib, &n1, &p1) ? 1 : -1;
+    if (side < 0) return -1;
+    const math_expr *o = side == 0 ? c->b : c->a;
+    int io = side == 0 ? ib : ia, items[2];
+    if (o->node[io].kind != N_UNION || union_items(o, io, items, 2) != 2) return 0;
+    for (int k = 0; k < 2; k++)
+        if (!as_interval(o, items[k], &u[k]) || u[k].lo_inf || u[k].hi_inf) return 0;
+    if (end_val(&n1, 1) > 0) return 0; /* a < 0: one interval, not two */
+    for (int k = 0; k < 2; k++) { /* in order, by value */
+        const ival *want = k == 0 ? &n1 : &p1;
+        if (want->lo_open != u[k].lo_open || want->hi_open != u[k].hi_open) return 0;
+        if (!num_close(end_val(want, 0), end_val(&u[k], 0), c->o->rel_tol) ||
+            !num_close(end_val(want, 1), end_val(&u[k], 1), c->o->rel_tol))
+            return 0;
+    }
+    return 1;
+}
+
 static int node_equal(cmpctx *c, int ia, int ib) {
     const math_expr *A = c->a, *B = c->b;
     const mnode *x = &A->node[ia], *y = &B->node[ib];
@@ -1070,6 +1109,8 @@ static int node_equal(cmpctx *c, int ia, int ib) {
         return s != ib && node_equal(c, ia, s);
     }
     if (x->kind == N_UNION || y->kind == N_UNION) {
+        int r = abs_chain_equal(c, ia, ib);
+        if (r >= 0) return r;
         int ua[64], ub[64];
         int na = union_items(A, ia, ua, 64), nb = union_items(B, ib, ub, 64);
         if (na < 0 || nb < 0 || na != nb) return 0;

@@ -195,6 +195,8 @@ static void chains_approximations_and_relations(void) {
     equal("x < 1", "-x < -1", 0);
     equal("-2 \\le x \\le 7", "x \\in [-2,7]", 1);
     equal("0<f(x)<1", "(0,1)", 1);
+    equal("1\\leq|z|\\leq \\frac{3}{2}", "z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]", 1);
+    equal("1 < |x| < 2", "[-2,-1] \\cup [1,2]", 0);
 }
 
 static void matrices_vectors_ratios_and_sets(void) {
@@ -301,7 +303,6 @@ static const known_miss MV_KNOWN[] = {
      "x \\in [-2,7] against -2 \\le x \\le 7 is labelled unequal only because math-verify's option"
      " allow_set_relation_comp is off; the two are the same set (our one false positive)"},
     {"test_boxed.py:test_boxed:8", "\\boxed{35 cm} ++++++ \\boxed{4}: boxes joined by '++++++' are not one answer set"},
-    {"test_numina_cases.py:test_numina_cases:24", "1 \\le |z| \\le 3/2 as a union of two intervals: no solving of |z|"},
     {"test_numina_cases.py:test_numina_cases:121",
      "an unbalanced \\boxed{ in the gold, and W(n) = 1 against W(x) = 1: different variables"},
     {"test_yujianll.py:test_string_extraction:20", "\\sum_{k=0}^{n-1} is not parsed (no sums)"},
