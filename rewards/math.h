@@ -37,7 +37,7 @@ int math_fallback_parse(const char *s, math_fallback *out, grpo_err *err);
  * was found, 0 when none was (out is then ""). Order: the last \boxed/\fbox with the boxes joined to it by
  * connectors as one set "a, b" (unless a "final answer" cue follows it), <answer>, "####", answer cues
  * ("final answer is", "answer:", "Answer $x$", Minerva's form), the closing sentence, then the fallback.
- * Linear in the text; see docs/rewards.md. */
+ * Linear in the text; see docs/rewards.md. With cap 0 nothing can be written and it returns 0. */
 int math_extract(const char *text, math_fallback fb, char *out, size_t cap);
 
 /* Normalizes a LaTeX answer for parsing (strips \left/\right, spacing, \text, units, %, degrees,

@@ -585,14 +585,15 @@ static int extract_hashes(const char *text, size_t n, char *out, size_t cap) {
 }
 
 int math_extract(const char *text, math_fallback fb, char *out, size_t cap) {
-    if (cap) out[0] = '\0';
+    if (!cap) return 0; /* no room even for "" */
+    out[0] = '\0';
     if (!text) return 0;
     size_t n = turn_end(text);
     span bx[MAX_BOXES];
     int nb = find_boxes(text, n, bx, MAX_BOXES);
     if (nb > 0) {
         size_t at = 0;
-        char *tmp = malloc(cap ? cap : 1);
+        char *tmp = malloc(cap);
         /* a "final answer" cue after the last box overrides it */
         if (tmp && extract_cue(text, n, 0, N_STRONG_CUES, tmp, cap, &at) && at > bx[nb - 1].oe) {
             put(out, cap, tmp, strlen(tmp));
