@@ -92,7 +92,8 @@ static int bench_cases(const char *path, math_fallback fb) {
 
 static void bench_pathological(void) {
     static const char *pieces[] = {"\\boxed{", "$", "answer is ", "{", "\\(", "1,", "\\boxed{1} and ",
-                                   "so $x_1 = 2$ and the value is 3. ", "\\[x=", "\\frac{", "(", "$1$, "};
+                                   "so $x_1 = 2$ and the value is 3. ", "\\[x=", "\\frac{", "(", "$1$, ", "\\text{", "$$", "Answer: ",
+                                   "The answer is 5. ", "x = ", "\\boxed{1}\\boxed{"};
     const size_t n = 100 * 1000;
     math_opts o;
     math_opts_default(&o);

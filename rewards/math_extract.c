@@ -517,11 +517,13 @@ static int extract_whole(const char *t, size_t n, char *out, size_t cap) {
     char *plain = malloc(n + 1);
     if (!plain) return 0;
     /* words inside \text{...}, \mathrm{...} are units or labels, not prose */
-    size_t w = 0;
+    size_t w = 0, budget = 1 << 16; /* bytes that brace matching may read here, in all */
     for (size_t i = 0; i < n; i++) {
-        if (t[i] == '\\' && (!strncmp(t + i + 1, "text", 4) || !strncmp(t + i + 1, "mathrm", 6))) {
-            const char *b = strchr(t + i, '{');
-            const char *e = b && b - (t + i) < 16 ? match_brace(b, t + n) : NULL;
+        if (t[i] == '\\' && budget > 256 && (!strncmp(t + i + 1, "text", 4) || !strncmp(t + i + 1, "mathrm", 6))) {
+            const char *b = memchr(t + i, '{', n - i < 16 ? n - i : 16);
+            const char *lim = b && n - (size_t)(b - t) > 256 ? b + 256 : t + n; /* units and labels are short */
+            const char *e = b ? match_brace(b, lim) : NULL;
+            if (b) budget -= (size_t)((e ? e : lim) - b);
             if (e) {
                 i = (size_t)(e - t) - 1;
                 plain[w++] = ' ';
@@ -530,6 +532,7 @@ static int extract_whole(const char *t, size_t n, char *out, size_t cap) {
         }
         plain[w++] = t[i];
     }
+    plain[w] = '\0';
     int prose = prose_words(plain, w) >= 1;
     free(plain);
     if (prose) {
