@@ -161,10 +161,40 @@ static int find_spans(const char *t, size_t n, span *out) {
 
 /* ---------------------------------------------------------------- answer sets */
 
+/* 1 when [w, w+n) is one of the words in list (any case). */
+static int word_in(const char *w, size_t n, const char *const *list) {
+    for (; *list; list++)
+        if (strlen(*list) == n && !strncasecmp(*list, w, n)) return 1;
+    return 0;
+}
+
+/* After the letters g[i..j): the index after a label ("y =", "y_2 =", "x_{1} =") or a part label "(a)", or 0. */
+static size_t after_label(const char *g, size_t i, size_t j, size_t n) {
+    size_t k = j;
+    if (k < n && g[k] == '_') {
+        k++;
+        if (k < n && g[k] == '{') {
+            while (k < n && g[k] != '}') k++;
+            k++;
+        } else {
+            while (k < n && isalnum((unsigned char)g[k])) k++;
+        }
+    }
+    while (k < n && g[k] == ' ') k++;
+    if (k < n && g[k] == '=') return k + 1;
+    if (j - i == 1 && i > 0 && g[i - 1] == '(' && j < n && g[j] == ')') return j;
+    return 0;
+}
+
 /* 1 when the text between two parts of an answer only joins them: spaces, punctuation, math delimiters,
- * spacing commands, \text{...}, a few words ("and", "or", "for part (a) and") and labels such as "y_2 =";
- * no digits outside subscripts and part labels, no sentence break, at most MAX_GAP bytes. */
+ * spacing commands, \text{...}, joining words ("and", "or", "for part (a) and"), labels such as "y_2 =", and
+ * at most two other words; no digits outside labels, no sentence break, no correction ("or rather"), at most
+ * MAX_GAP bytes. */
 static int is_connector(const char *g, size_t n) {
+    static const char *const joiners[] = {"and", "or", "for", "part", "parts", "the", "also", "as", "well",
+                                          "with", "both", "either", "respectively", NULL};
+    static const char *const corrections[] = {"rather", "actually", "instead", "not", "but", "wait", "no", NULL};
+    static const char *const spacing[] = {"quad", "qquad", "text", "textrm", "mathrm", NULL};
     if (n > MAX_GAP) return 0;
     int words = 0; /* words other than joiners */
     for (size_t i = 0; i < n;) {
@@ -178,50 +208,23 @@ static int is_connector(const char *g, size_t n) {
             i = j;
         } else if (c == '\\') {
             size_t j = i + 1;
-            if (j < n && strchr("()[],;!: ", g[j])) {
+            if (j < n && strchr("()[],;!: ", g[j])) { /* \( \] \, \; ... */
                 i = j + 1;
                 continue;
             }
             while (j < n && isalpha((unsigned char)g[j])) j++;
-            size_t m = j - i - 1;
-            if (!((m == 4 && !strncmp(g + i + 1, "quad", 4)) || (m == 5 && !strncmp(g + i + 1, "qquad", 5)) ||
-                  (m == 4 && !strncmp(g + i + 1, "text", 4)) || (m == 6 && !strncmp(g + i + 1, "textrm", 6)) ||
-                  (m == 6 && !strncmp(g + i + 1, "mathrm", 6))))
-                return 0;
+            if (!word_in(g + i + 1, j - i - 1, spacing)) return 0;
             i = j;
         } else if (isalpha((unsigned char)c)) {
             size_t j = i;
             while (j < n && isalpha((unsigned char)g[j])) j++;
-            size_t k = j;
-            if (k < n && g[k] == '_') { /* a label: y_2 =, x_{1} = */
-                k++;
-                if (k < n && g[k] == '{') {
-                    while (k < n && g[k] != '}') k++;
-                    k++;
-                } else {
-                    while (k < n && isalnum((unsigned char)g[k])) k++;
-                }
-            }
-            size_t e = k;
-            while (e < n && g[e] == ' ') e++;
-            if (e < n && g[e] == '=') {
-                i = e + 1;
+            size_t l = after_label(g, i, j, n);
+            if (l) {
+                i = l;
                 continue;
             }
-            if (j - i == 1 && i > 0 && g[i - 1] == '(' && j < n && g[j] == ')') { /* part (a) */
-                i = j;
-                continue;
-            }
-            static const char *joiners[] = {"and", "or", "for", "part", "parts", "the", "also", "as", "well",
-                                            "with", "both", "either", "respectively", "text", "quad"};
-            static const char *corrections[] = {"rather", "actually", "instead", "not", "but", "wait", "no"};
-            for (size_t w = 0; w < sizeof corrections / sizeof corrections[0]; w++)
-                if (strlen(corrections[w]) == j - i && !strncasecmp(corrections[w], g + i, j - i))
-                    return 0; /* "\boxed{1} or rather \boxed{2}": a correction, not a second answer */
-            int known = 0;
-            for (size_t w = 0; w < sizeof joiners / sizeof joiners[0] && !known; w++)
-                known = strlen(joiners[w]) == j - i && !strncasecmp(joiners[w], g + i, j - i);
-            if (!known && ++words > 2) return 0;
+            if (word_in(g + i, j - i, corrections)) return 0; /* "\boxed{1} or rather \boxed{2}" */
+            if (!word_in(g + i, j - i, joiners) && ++words > 2) return 0;
             i = j;
         } else {
             return 0;
