@@ -398,6 +398,35 @@ static const char *find_cue(const char *t, size_t n, int c, const size_t *pos, i
 
 /* The answer after the last occurrence of a cue (the first cue of CUES[from..to) found); 1 if found.
  * *at gets the cue's position. */
+/* The end of a cued answer before an aside: "is 12 (since 5+7 = 12)", "is east, as checked". */
+static const char *trim_aside(const char *p, const char *e) {
+    static const char *asides[] = {" (", " because", " since", " which", " as "};
+    for (size_t k = 0; k < sizeof asides / sizeof asides[0]; k++) {
+        const char *f = memmem(p, (size_t)(e - p), asides[k], strlen(asides[k]));
+        while (f && k == 0) { /* " (as checked": a word of two or more letters, then a space; not "(x, y)" */
+            const char *w = f + 2;
+            while (w < e && isalpha((unsigned char)*w)) w++;
+            if (w - (f + 2) >= 2 && w < e && *w == ' ') break;
+            f = memmem(f + 2, (size_t)(e - f - 2), " (", 2);
+        }
+        if (f && f > p) e = f;
+    }
+    return e;
+}
+
+/* The math span(s) starting right at p (display spans may cross lines; spans joined to it by connectors
+ * in the same sentence form a set); 1 when p starts a span. */
+static int spans_at(const char *p, const char *lim, char *out, size_t cap) {
+    span sp[MAX_SPANS];
+    if (p >= lim || (*p != '$' && *p != '\\') || find_spans(p, (size_t)(lim - p), sp) < 1 || sp[0].os != 0)
+        return 0;
+    const char *e = sentence_end(p + sp[0].oe, lim);
+    int k = find_spans(p, (size_t)(e - p), sp), m = 1;
+    while (m < k && is_connector(p + sp[m - 1].oe, sp[m].os - sp[m - 1].oe)) m++;
+    join_set(p, sp, m, out, cap);
+    return 1;
+}
+
 static int extract_cue(const char *t, size_t n, int from, int to, char *out, size_t cap, size_t *at) {
     size_t pos[MAX_CUE_WORDS];
     int k_words = answer_words(t, n, pos);
@@ -414,37 +443,11 @@ static int extract_cue(const char *t, size_t n, int from, int to, char *out, siz
         if (c == N_CUES - 1 && !(p < lim && (strchr("$-", *p) || isdigit((unsigned char)*p) ||
                                            (*p == '\\' && p + 1 < lim && strchr("([", p[1])))))
             continue; /* the bare word "answer" only before math */
-        span sp[MAX_SPANS];
-        if (p < lim && (*p == '$' || *p == '\\') && find_spans(p, (size_t)(lim - p), sp) > 0 && sp[0].os == 0) {
-            /* a math span right after the cue (display spans may cross lines); more joined as a set */
-            span all[MAX_SPANS];
-            const char *e = sentence_end(p + sp[0].oe, lim);
-            int k = find_spans(p, (size_t)(e - p), all);
-            int m = 1;
-            while (m < k && is_connector(p + all[m - 1].oe, all[m].os - all[m - 1].oe)) m++;
-            join_set(p, all, m, out, cap);
-            if (at) *at = (size_t)(f - t);
-            return out[0] != '\0';
-        }
+        if (at) *at = (size_t)(f - t);
+        if (spans_at(p, lim, out, cap)) return out[0] != '\0';
         const char *e = sentence_end(p, lim);
         if (e - p > MAX_SENTENCE) e = p + MAX_SENTENCE;
-        { /* "is 12 (since 5+7 = 12)", "is east, as checked": the answer before the aside */
-            static const char *asides[] = {" (", " because", " since", " which", " as "};
-            for (size_t k = 0; k < sizeof asides / sizeof asides[0]; k++) {
-                const char *f2 = memmem(p, (size_t)(e - p), asides[k], strlen(asides[k]));
-                while (f2 && k == 0) { /* " (as checked": a word of two or more letters, then a space */
-                    const char *w = f2 + 2;
-                    while (w < e && isalpha((unsigned char)*w)) w++;
-                    if (w - (f2 + 2) >= 2 && w < e && *w == ' ') break;
-                    f2 = memmem(f2 + 2, (size_t)(e - f2 - 2), " (", 2);
-                }
-                if (f2 && f2 > p) e = f2;
-            }
-        }
-        if (answer_in_phrase(p, (size_t)(e - p), 1, out, cap)) {
-            if (at) *at = (size_t)(f - t);
-            return 1;
-        }
+        if (answer_in_phrase(p, (size_t)(trim_aside(p, e) - p), 1, out, cap)) return 1;
     }
     return 0;
 }
