@@ -1,6 +1,6 @@
 /* rewards/math.c: finding the answer in a completion, normalizing its LaTeX, and the top-level equality
  * decision (choice letters, text, then the parsed comparison in math_expr.c). */
-#define _GNU_SOURCE /* strcasestr */
+#define _GNU_SOURCE /* strcasestr, memmem */
 #include "math.h"
 
 #include <ctype.h>
@@ -320,6 +320,44 @@ static void group_semicolons(sbuf *b) {
 
 /* In each comma-separated item: "x = 5+5+1 = 11" keeps its last side (11); "x = 1/3 \approx 0.33" and
  * "\frac{1}{6} \approx 0.17" drop the approximation; "x \approx 11" reads as "x = 11". */
+/* Counts the top-level '=' of [it, it+len) (not in "<=", ">=", "!="); *last gets the last one's offset. */
+static size_t top_equals(const char *it, size_t len, size_t *last) {
+    size_t eqs = 0;
+    int d = 0;
+    for (size_t k = 0; k < len; k++) {
+        char ch = it[k];
+        if (ch == '(' || ch == '[' || ch == '{') d++;
+        if ((ch == ')' || ch == ']' || ch == '}') && d > 0) d--;
+        if (d == 0 && ch == '=' && !(k && strchr("<>!", it[k - 1]))) eqs++, *last = k;
+    }
+    return eqs;
+}
+
+/* Appends one item [it, it+len) to o with its chain cut (see cut_chains). */
+static void cut_item(sbuf *o, const char *it, size_t len) {
+    size_t last_eq = 0, eqs = top_equals(it, len, &last_eq), approx = len;
+    const char *f = memmem(it, len, "\\approx", 7);
+    if (f) approx = (size_t)(f - it);
+    if (approx < len && eqs > 0 && last_eq < approx) { /* "= 1/3 \approx 0.33": up to the approximation */
+        len = approx;
+        eqs = top_equals(it, len, &last_eq);
+        approx = len;
+    }
+    int lhs_value = 0; /* "\frac{1}{6} \approx 0.17": the exact value before it */
+    for (size_t k = 0; k < approx && approx < len && !lhs_value; k++) lhs_value = isdigit((unsigned char)it[k]);
+    if (eqs >= 2) {
+        sb_add(o, it + last_eq + 1, len - last_eq - 1);
+    } else if (approx < len && lhs_value && eqs == 0) {
+        sb_add(o, it, approx);
+    } else if (approx < len) { /* "x \approx 11" reads as "x = 11" */
+        sb_add(o, it, approx);
+        sb_add(o, "=", 1);
+        sb_add(o, it + approx + 7, len - approx - 7);
+    } else {
+        sb_add(o, it, len);
+    }
+}
+
 static void cut_chains(sbuf *b) {
     if (!strchr(b->s, '=') && !strstr(b->s, "\\approx")) return;
     sbuf o;
@@ -332,32 +370,7 @@ static void cut_chains(sbuf *b) {
         if (c == '(' || c == '[' || c == '{') depth++;
         if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
         if (!(i == b->n || (c == ',' && depth == 0))) continue;
-        /* the item [start, i) */
-        const char *it = b->s + start;
-        size_t len = i - start, eqs = 0, last_eq = 0, approx = len;
-        int d = 0;
-        for (size_t k = 0; k < len; k++) {
-            char ch = it[k];
-            if (ch == '(' || ch == '[' || ch == '{') d++;
-            if ((ch == ')' || ch == ']' || ch == '}') && d > 0) d--;
-            if (d == 0 && ch == '=' && !(k && strchr("<>!", it[k - 1]))) eqs++, last_eq = k;
-            if (d == 0 && approx == len && !strncmp(it + k, "\\approx", 7)) approx = k;
-        }
-        if (approx < len && eqs > 0 && last_eq < approx) { /* "= 1/3 \approx 0.33" */
-            len = approx;
-            eqs = 0;
-            for (size_t k = 0; k < len; k++)
-                if (it[k] == '=') eqs++, last_eq = k;
-        }
-        int lhs_value = 0; /* "\frac{1}{6} \approx 0.17": the exact value before it */
-        for (size_t k = 0; k < approx && approx < len && !lhs_value; k++) lhs_value = isdigit((unsigned char)it[k]);
-        if (eqs >= 2) sb_add(&o, it + last_eq + 1, len - last_eq - 1);
-        else if (approx < len && lhs_value && eqs == 0) sb_add(&o, it, approx);
-        else if (approx < len) {
-            sb_add(&o, it, approx);
-            sb_add(&o, "=", 1);
-            sb_add(&o, it + approx + 7, len - approx - 7);
-        } else sb_add(&o, it, len);
+        cut_item(&o, b->s + start, i - start);
         if (i < b->n) sb_add(&o, ",", 1);
         start = i + 1;
     }
