@@ -427,7 +427,12 @@ void math_normalize(const char *in, char *out, size_t cap) {
         {"\\colon", ":"}, {"\\to", "="}, {"\\in", "="}, {"\\end{array}", "\\end{matrix}"},
         {"\\geq", "\\ge"}, {"\\leq", "\\le"}, {"\\lt", "<"}, {"\\gt", ">"}, {"\\Rightarrow", " "}, {"\\implies", " "},
     };
-    for (size_t k = 0; k < sizeof REPL / sizeof REPL[0]; k++) replace_all(&b, REPL[k][0], REPL[k][1]);
+    int has_cmd = strchr(b.s, '\\') != NULL; /* most short answers have no command: skip those entries */
+    for (size_t k = 0; k < sizeof REPL / sizeof REPL[0]; k++) {
+        if (REPL[k][0][0] == '\\' && !has_cmd) continue;
+        replace_all(&b, REPL[k][0], REPL[k][1]);
+        if (REPL[k][0][0] != '\\') has_cmd = has_cmd || strchr(b.s, '\\'); /* "×" became "\times" */
+    }
     static const char *WRAPS[] = {"\\text", "\\textbf", "\\textit", "\\textrm", "\\mathrm", "\\mathbf",
                                   "\\mathit", "\\mathsf", "\\textnormal", "\\textsf", "\\texttt", "\\mathbb", "\\mathcal", "\\mbox", "\\hbox",
                                   "\\operatorname", "\\boldsymbol", "\\bf", "\\rm", "\\underline"};

@@ -36,10 +36,13 @@ typedef struct {
     int var;                 /* N_VAR: index in vars */
 } mnode;
 
+/* One allocation per answer: the struct, then cap nodes, then cap kids. A parse makes at most about two
+ * nodes per input byte, so cap = min(MATH_MAX_NODES, 8 * length + 32) never binds before MATH_MAX_NODES
+ * would, and a short answer costs a few kB instead of the whole bound. */
 struct math_expr {
-    mnode node[MATH_MAX_NODES];
-    int n_nodes;
-    int kids[MATH_MAX_NODES];
+    mnode *node;
+    int n_nodes, cap;
+    int *kids;
     int n_kids;
     char vars[MATH_MAX_VARS][16];
     int n_vars;
@@ -47,7 +50,7 @@ struct math_expr {
 };
 
 static int new_node(math_expr *e, int kind) {
-    if (e->n_nodes >= MATH_MAX_NODES) return -1;
+    if (e->n_nodes >= e->cap) return -1;
     mnode *n = &e->node[e->n_nodes];
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -337,7 +340,7 @@ static int parse_matrix(P *p, const char *env) {
     }
     if (rows == 0 || cols <= 0 || n != rows * cols) return -1;
     int id = new_node(p->e, N_MATRIX);
-    if (id < 0 || p->e->n_kids + n > MATH_MAX_NODES) return -1;
+    if (id < 0 || p->e->n_kids + n > p->e->cap) return -1;
     p->e->node[id].first = p->e->n_kids;
     p->e->node[id].n = n;
     p->e->node[id].rows = rows;
@@ -359,7 +362,7 @@ static int parse_group(P *p, char open) {
     if (open == '\\') {
         if (n->kind != N_LIST) { /* \{x\}: a one-element set */
             int id = new_node(p->e, N_SET);
-            if (id < 0 || p->e->n_kids >= MATH_MAX_NODES) return -1;
+            if (id < 0 || p->e->n_kids >= p->e->cap) return -1;
             p->e->node[id].first = p->e->n_kids;
             p->e->node[id].n = 1;
             p->e->kids[p->e->n_kids++] = r;
@@ -626,7 +629,7 @@ static int parse_list_items(P *p, const char *close1, const char *close2, int *c
     p->depth--;
     if (n == 1) return items[0];
     int id = new_node(p->e, N_LIST);
-    if (id < 0 || p->e->n_kids + n > MATH_MAX_NODES) return -1;
+    if (id < 0 || p->e->n_kids + n > p->e->cap) return -1;
     p->e->node[id].first = p->e->n_kids;
     p->e->node[id].n = n;
     memcpy(p->e->kids + p->e->n_kids, items, (size_t)n * sizeof(int));
@@ -635,9 +638,14 @@ static int parse_list_items(P *p, const char *close1, const char *close2, int *c
 }
 
 math_expr *math_expr_parse(const char *s) {
-    if (!s || strlen(s) > MATH_MAX_ANSWER || !*s) return NULL;
-    math_expr *e = malloc(sizeof *e);
+    size_t len = s ? strlen(s) : 0;
+    if (!s || len > MATH_MAX_ANSWER || !*s) return NULL;
+    int cap = 8 * (int)len + 32 < MATH_MAX_NODES ? 8 * (int)len + 32 : MATH_MAX_NODES;
+    math_expr *e = malloc(sizeof *e + (size_t)cap * (sizeof(mnode) + sizeof(int)));
     if (!e) return NULL;
+    e->node = (mnode *)(e + 1);
+    e->kids = (int *)(e->node + cap);
+    e->cap = cap;
     e->n_nodes = e->n_kids = e->n_vars = 0;
     P p = {s, 0, e, 0};
     int closer;
