@@ -1,6 +1,6 @@
 /* rewards/math.c: finding the answer in a completion, normalizing its LaTeX, and the top-level equality
  * decision (choice letters, text, then the parsed comparison in math_expr.c). */
-#define _GNU_SOURCE /* strcasestr */
+#define _GNU_SOURCE /* strcasestr, memmem */
 #include "math.h"
 
 #include <ctype.h>
@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "math_expr.h"
+#include "math_extract.h"
 
 void math_opts_default(math_opts *o) {
     o->fallback = MATH_FALLBACK_NONE;
@@ -27,22 +28,11 @@ int math_fallback_parse(const char *s, math_fallback *out, grpo_err *err) {
     return grpo_errf(err, GRPO_EINVAL, "unknown fallback '%s' (expected none, last_number or whole)", s ? s : "");
 }
 
-/* ---------------------------------------------------------------- extraction */
-
 static void put(char *out, size_t cap, const char *s, size_t n) {
     if (cap == 0) return;
     if (n >= cap) n = cap - 1;
     memcpy(out, s, n);
     out[n] = '\0';
-}
-
-/* Finds the last occurrence of needle in [s, s+n) (case-insensitive when ci); returns NULL if none. */
-static const char *find_last(const char *s, size_t n, const char *needle, int ci) {
-    size_t m = strlen(needle);
-    if (m > n) return NULL;
-    for (size_t i = n - m + 1; i-- > 0;)
-        if (ci ? !strncasecmp(s + i, needle, m) : !strncmp(s + i, needle, m)) return s + i;
-    return NULL;
 }
 
 /* The brace-balanced group starting at p ('{'); returns its end (after '}') or NULL if unbalanced. */
@@ -57,140 +47,6 @@ static const char *match_brace(const char *p) {
         else if (*p == '}' && --depth == 0) return p + 1;
     }
     return NULL;
-}
-
-/* The content of the last complete \boxed{...} / \fbox{...} (or "\boxed 5") in [s, s+n); 1 if found. */
-static int extract_boxed(const char *s, size_t n, char *out, size_t cap) {
-    static const char *cmds[] = {"\\boxed", "\\fbox"};
-    size_t lim = n;
-    for (;;) {
-        const char *best = NULL;
-        size_t blen = 0;
-        for (int k = 0; k < 2; k++) {
-            const char *f = find_last(s, lim, cmds[k], 0);
-            if (f && (!best || f > best)) best = f, blen = strlen(cmds[k]);
-        }
-        if (!best) return 0;
-        const char *p = best + blen;
-        while (*p == ' ') p++;
-        if (*p == '{') {
-            const char *end = match_brace(p);
-            if (end) {
-                put(out, cap, p + 1, (size_t)(end - p - 2));
-                return 1;
-            }
-        } else if (*p && *p != '\\' && !isalpha((unsigned char)best[blen])) {
-            const char *q = p;
-            while (*q && *q != '$' && *q != ' ' && *q != '\n') q++;
-            put(out, cap, p, (size_t)(q - p));
-            return 1;
-        }
-        lim = (size_t)(best - s); /* unbalanced (truncated): try an earlier one */
-    }
-}
-
-/* Trims spaces and trailing sentence punctuation; takes the first $...$ span when there is one. */
-static void clean_phrase(const char *p, size_t n, char *out, size_t cap) {
-    while (n && isspace((unsigned char)*p)) p++, n--;
-    while (n && (*p == ':' || *p == ' ')) p++, n--;
-    const char *d1 = memchr(p, '$', n);
-    if (d1) {
-        const char *a = d1;
-        while ((size_t)(a - p) < n && *a == '$') a++;
-        const char *b = a;
-        while ((size_t)(b - p) < n && *b != '$') b++;
-        if ((size_t)(b - p) < n && b > a) {
-            p = a;
-            n = (size_t)(b - a);
-        }
-    }
-    /* stop at a sentence end: ". " or "." at the end (not a decimal point), or a newline */
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n' || (p[i] == '.' && (i + 1 == n || p[i + 1] == ' ' || p[i + 1] == '\n'))) {
-            n = i;
-            break;
-        }
-    }
-    while (n && (isspace((unsigned char)p[n - 1]) || p[n - 1] == '.' || p[n - 1] == ',')) n--;
-    put(out, cap, p, n);
-}
-
-/* The text after the last marker phrase, up to the end of its line. */
-static int extract_after(const char *s, size_t n, const char *marker, int ci, char *out, size_t cap) {
-    const char *f = find_last(s, n, marker, ci);
-    if (!f) return 0;
-    const char *p = f + strlen(marker);
-    const char *e = strchr(p, '\n');
-    size_t len = e ? (size_t)(e - p) : strlen(p);
-    char *tmp = malloc(len + 1);
-    if (!tmp) return 0;
-    memcpy(tmp, p, len);
-    tmp[len] = '\0';
-    if (extract_boxed(tmp, len, out, cap)) {
-        free(tmp);
-        return 1;
-    }
-    clean_phrase(tmp, len, out, cap);
-    free(tmp);
-    return out[0] != '\0';
-}
-
-/* The last number in s (with sign, decimals and thousands commas). */
-static int extract_last_number(const char *s, size_t n, char *out, size_t cap) {
-    const char *best = NULL;
-    size_t blen = 0;
-    for (size_t i = 0; i < n;) {
-        if (isdigit((unsigned char)s[i]) || (s[i] == '.' && i + 1 < n && isdigit((unsigned char)s[i + 1]))) {
-            size_t j = i;
-            while (j < n && (isdigit((unsigned char)s[j]) ||
-                             ((s[j] == ',' || s[j] == '.') && j + 1 < n && isdigit((unsigned char)s[j + 1]))))
-                j++;
-            size_t st = (i > 0 && s[i - 1] == '-') ? i - 1 : i;
-            best = s + st, blen = j - st;
-            i = j;
-        } else {
-            i++;
-        }
-    }
-    if (!best) return 0;
-    put(out, cap, best, blen);
-    return 1;
-}
-
-int math_extract(const char *text, math_fallback fb, char *out, size_t cap) {
-    if (cap) out[0] = '\0';
-    if (!text) return 0;
-    size_t n = strlen(text);
-    if (extract_boxed(text, n, out, cap)) return 1;
-    const char *a = find_last(text, n, "<answer>", 0);
-    if (a) {
-        const char *p = a + 8, *e = strstr(p, "</answer>");
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char *tmp = malloc(len + 1);
-        if (tmp) {
-            memcpy(tmp, p, len);
-            tmp[len] = '\0';
-            if (!extract_boxed(tmp, len, out, cap)) {
-                const char *s = tmp;
-                size_t m = len;
-                while (m && isspace((unsigned char)*s)) s++, m--;
-                while (m && isspace((unsigned char)s[m - 1])) m--;
-                put(out, cap, s, m);
-            }
-            free(tmp);
-            if (out[0]) return 1;
-        }
-    }
-    if (extract_after(text, n, "####", 0, out, cap)) return 1;
-    static const char *phrases[] = {"final answer is", "final answer:", "answer is", "answer:"};
-    for (int k = 0; k < 4; k++)
-        if (extract_after(text, n, phrases[k], 1, out, cap)) return 1;
-    if (fb == MATH_FALLBACK_LAST_NUMBER) return extract_last_number(text, n, out, cap);
-    if (fb == MATH_FALLBACK_WHOLE) {
-        put(out, cap, text, n);
-        return n > 0;
-    }
-    return 0;
 }
 
 /* ---------------------------------------------------------------- normalization */
@@ -335,6 +191,193 @@ static void strip_thousands(sbuf *b, char sep) {
     *b = o;
 }
 
+/* "\\frac" written with a doubled backslash (escaped twice on the way) is "\frac": a doubled backslash
+ * before a letter becomes one, unless the answer has environments, where "\\" breaks rows. */
+static void undouble_backslashes(sbuf *b) {
+    for (char *q = strstr(b->s, "\\quad"); q; q = strstr(q, "\\quad")) /* "\quadx_2": a space */
+        memset(q, ' ', 5);
+    for (char *q = strstr(b->s, "\\qq"); q; q = strstr(q + 1, "\\qq"))
+        if (!strncmp(q, "\\qquad", 6)) memset(q, ' ', 6);
+    if (strstr(b->s, "\\begin")) return;
+    size_t w = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->s[i] == '\\' && b->s[i + 1] == '\\' && isalpha((unsigned char)b->s[i + 2])) continue;
+        b->s[w++] = b->s[i];
+    }
+    b->n = w;
+    b->s[w] = '\0';
+}
+
+/* \begin{array}{cc} ... \end{array} -> \begin{matrix} ... (the column spec dropped). */
+static void array_to_matrix(sbuf *b) {
+    for (int guard = 0; guard < 16; guard++) {
+        char *f = strstr(b->s, "\\begin{array}");
+        if (!f) return;
+        char *spec = f + 13;
+        while (*spec == ' ') spec++;
+        const char *end = *spec == '{' ? match_brace(spec) : spec;
+        if (!end) return;
+        size_t pre = (size_t)(f - b->s);
+        sbuf o;
+        sb_init(&o, b->cap);
+        if (!o.s) return;
+        sb_add(&o, b->s, pre);
+        sb_add(&o, "\\begin{matrix}", 14);
+        sb_add(&o, end, strlen(end));
+        free(b->s);
+        *b = o;
+    }
+}
+
+/* The words "and" and "or" between answers ("1 and 2", "(11,7)or(7,11)", "6 \text{ and } 8") become
+ * commas; in text answers (several words) they stay. */
+static void join_words(sbuf *b) {
+    int words = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (isalpha((unsigned char)b->s[i]) && (i == 0 || !isalpha((unsigned char)b->s[i - 1])) &&
+            (i == 0 || b->s[i - 1] != '\\')) {
+            size_t j = i;
+            while (isalpha((unsigned char)b->s[j])) j++;
+            if (j - i >= 3 && !(j - i == 3 && !strncmp(b->s + i, "and", 3))) words++;
+        }
+    if (words) return;
+    size_t w = 0;
+    for (size_t i = 0; i < b->n;) {
+        int at_word = i == 0 || (!isalpha((unsigned char)b->s[i - 1]) && b->s[i - 1] != '\\');
+        size_t m = !strncmp(b->s + i, "and", 3) ? 3 : !strncmp(b->s + i, "or", 2) ? 2 : 0;
+        if (m && at_word && !isalpha((unsigned char)b->s[i + m])) {
+            b->s[w++] = ',';
+            i += m;
+            continue;
+        }
+        b->s[w++] = b->s[i++];
+    }
+    b->n = w;
+    b->s[w] = '\0';
+    /* ", ," and leading/trailing commas left by the join */
+    w = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->s[i] == ',') {
+            size_t k = w;
+            while (k && b->s[k - 1] == ' ') k--;
+            if (k == 0 || b->s[k - 1] == ',') {
+                w = k;
+                continue;
+            }
+        }
+        b->s[w++] = b->s[i];
+    }
+    while (w && (b->s[w - 1] == ' ' || b->s[w - 1] == ',')) w--;
+    b->n = w;
+    b->s[w] = '\0';
+}
+
+/* A lone number with one comma that cannot be a thousands separator ("1000,99", "0,111", "2,74") has a
+ * decimal comma. */
+static int decimal_comma_at(const char *s, int ambiguous_too);
+
+static void decimal_comma(sbuf *b) {
+    int at = decimal_comma_at(b->s, 0);
+    if (at >= 0) b->s[at] = '.';
+}
+
+/* The position of the decimal comma of a lone number ("v = " before it allowed), or -1. Unambiguous: more
+ * than three leading digits, a leading 0, or more than three digits after it ("1000,99", "0,111"); with
+ * ambiguous_too also one or two digits after it ("2,74", which could be the list 2, 74). */
+static int decimal_comma_at(const char *s, int ambiguous_too) {
+    const char *eq = strchr(s, '=');
+    size_t i = 0, lead = 0, frac = 0;
+    if (eq && !strchr(eq + 1, '=')) { /* "v = 9442,55": its value */
+        i = (size_t)(eq + 1 - s);
+        while (s[i] == ' ') i++;
+    }
+    if (s[i] == '-') i++;
+    while (isdigit((unsigned char)s[i + lead])) lead++;
+    if (!lead || s[i + lead] != ',') return -1;
+    while (isdigit((unsigned char)s[i + lead + 1 + frac])) frac++;
+    if (!frac || s[i + lead + 1 + frac]) return -1;
+    if (lead > 3 || (lead == 1 && s[i] == '0') || frac > 3 || (ambiguous_too && frac < 3)) return (int)(i + lead);
+    return -1;
+}
+
+/* "(0;0;0),(0;-2;0)" and "-12;-11;-10" use ';' as a comma; "p=5,q=2;p=7,q=2" groups: (p=5,q=2),(p=7,q=2). */
+static void group_semicolons(sbuf *b) {
+    if (!strchr(b->s, ';')) return;
+    int bracketed = strpbrk(b->s, "([{") != NULL, grouped = !bracketed && strchr(b->s, ',');
+    sbuf o;
+    sb_init(&o, b->cap);
+    if (!o.s) return;
+    if (grouped) sb_add(&o, "(", 1);
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->s[i] != ';') sb_add(&o, b->s + i, 1);
+        else if (grouped) sb_add(&o, "),(", 3);
+        else sb_add(&o, ",", 1);
+    }
+    if (grouped) sb_add(&o, ")", 1);
+    free(b->s);
+    *b = o;
+}
+
+/* In each comma-separated item: "x = 5+5+1 = 11" keeps its last side (11); "x = 1/3 \approx 0.33" and
+ * "\frac{1}{6} \approx 0.17" drop the approximation; "x \approx 11" reads as "x = 11". */
+/* Counts the top-level '=' of [it, it+len) (not in "<=", ">=", "!="); *last gets the last one's offset. */
+static size_t top_equals(const char *it, size_t len, size_t *last) {
+    size_t eqs = 0;
+    int d = 0;
+    for (size_t k = 0; k < len; k++) {
+        char ch = it[k];
+        if (ch == '(' || ch == '[' || ch == '{') d++;
+        if ((ch == ')' || ch == ']' || ch == '}') && d > 0) d--;
+        if (d == 0 && ch == '=' && !(k && strchr("<>!", it[k - 1]))) eqs++, *last = k;
+    }
+    return eqs;
+}
+
+/* Appends one item [it, it+len) to o with its chain cut (see cut_chains). */
+static void cut_item(sbuf *o, const char *it, size_t len) {
+    size_t last_eq = 0, eqs = top_equals(it, len, &last_eq), approx = len;
+    const char *f = memmem(it, len, "\\approx", 7);
+    if (f) approx = (size_t)(f - it);
+    if (approx < len && eqs > 0 && last_eq < approx) { /* "= 1/3 \approx 0.33": up to the approximation */
+        len = approx;
+        eqs = top_equals(it, len, &last_eq);
+        approx = len;
+    }
+    int lhs_value = 0; /* "\frac{1}{6} \approx 0.17": the exact value before it */
+    for (size_t k = 0; k < approx && approx < len && !lhs_value; k++) lhs_value = isdigit((unsigned char)it[k]);
+    if (eqs >= 2) {
+        sb_add(o, it + last_eq + 1, len - last_eq - 1);
+    } else if (approx < len && lhs_value && eqs == 0) {
+        sb_add(o, it, approx);
+    } else if (approx < len) { /* "x \approx 11" reads as "x = 11" */
+        sb_add(o, it, approx);
+        sb_add(o, "=", 1);
+        sb_add(o, it + approx + 7, len - approx - 7);
+    } else {
+        sb_add(o, it, len);
+    }
+}
+
+static void cut_chains(sbuf *b) {
+    if (!strchr(b->s, '=') && !strstr(b->s, "\\approx")) return;
+    sbuf o;
+    sb_init(&o, b->cap);
+    if (!o.s) return;
+    size_t start = 0;
+    int depth = 0;
+    for (size_t i = 0; i <= b->n; i++) {
+        char c = b->s[i];
+        if (c == '(' || c == '[' || c == '{') depth++;
+        if ((c == ')' || c == ']' || c == '}') && depth > 0) depth--;
+        if (!(i == b->n || (c == ',' && depth == 0))) continue;
+        cut_item(&o, b->s + start, i - start);
+        if (i < b->n) sb_add(&o, ",", 1);
+        start = i + 1;
+    }
+    free(b->s);
+    *b = o;
+}
+
 static void collapse_spaces(sbuf *b) {
     size_t w = 0;
     for (size_t i = 0; i < b->n; i++) {
@@ -357,10 +400,12 @@ void math_normalize(const char *in, char *out, size_t cap) {
     sb_init(&b, 2 * MATH_MAX_ANSWER);
     if (!b.s) return;
     sb_add(&b, in, len);
+    undouble_backslashes(&b);
+    array_to_matrix(&b);
     /* a boxed answer inside the answer */
     if (strstr(b.s, "\\boxed") || strstr(b.s, "\\fbox")) {
         char *tmp = malloc(MATH_MAX_ANSWER + 1);
-        if (tmp && extract_boxed(b.s, b.n, tmp, MATH_MAX_ANSWER + 1)) {
+        if (tmp && math_extract_boxed(b.s, b.n, tmp, MATH_MAX_ANSWER + 1)) {
             b.n = 0;
             sb_add(&b, tmp, strlen(tmp));
         }
@@ -369,21 +414,27 @@ void math_normalize(const char *in, char *out, size_t cap) {
     static const char *const REPL[][2] = {
         {"\\$", " "}, {"$", " "}, {"\\(", " "}, {"\\)", " "}, {"\\[", " "}, {"\\]", " "},
         {"\\left", ""}, {"\\right", ""}, {"\\bigl", ""}, {"\\bigr", ""}, {"\\big", ""}, {"\\Big", ""},
-        {"\\!", ""}, {"\\,", " "}, {"\\;", " "}, {"\\:", " "}, {"\\ ", " "}, {"\\qquad", " "}, {"\\quad", " "},
+        {",\\! ", ","}, {",\\!", ","}, {"!=", "\\ne "}, {"\\!", ""}, {"\\,", " "}, {"\\;", " "}, {"\\:", " "}, {"\\ ", " "}, {"\\qquad", " "}, {"\\quad", " "},
         {"~", " "}, {"\\displaystyle", ""}, {"\\textstyle", ""}, {"\\dfrac", "\\frac"}, {"\\tfrac", "\\frac"},
         {"\\cfrac", "\\frac"}, {"\\dbinom", "\\binom"}, {"\\tbinom", "\\binom"}, {"^{\\circ}", ""}, {"^\\circ", ""}, {"\\circ", ""}, {"\\degree", ""},
-        {"\xc2\xb0", ""}, {"\\%", ""}, {"%", ""}, {"{,}", ","}, {"\\leqslant", "\\le"}, {"\\neq", "\\ne"}, {"\\geqslant", "\\ge"},
+        {"\xc2\xb0", ""}, {"\\%", ""}, {"%", ""}, {" {, }", ","}, {" {,}", ","}, {"{,}", ","}, {"{, }", ","}, {"\\leqslant", "\\le"}, {"\\neq", "\\ne"}, {"\\geqslant", "\\ge"},
         {"\xe2\x88\x92", "-"}, {"\xc3\x97", "\\times "}, {"\xc3\xb7", "\\div "}, {"\xc2\xb7", "\\cdot "},
         {"\xe2\x89\xa4", "\\le "}, {"\xe2\x89\xa5", "\\ge "}, {"\xe2\x89\xa0", "\\ne "}, {"\xcf\x80", "\\pi "},
         {"\xe2\x88\x9e", "\\infty "}, {"\xe2\x88\x9a", "\\sqrt"}, {"\xe2\x82\xac", " "}, {"\xc2\xa3", " "},
         {"\xc2\xb2", "^2"}, {"\xc2\xb3", "^3"}, {"\\dots", ""}, {"\\ldots", ""}, {"\\cdots", ""},
         {"\\infin", "\\infty"}, {"\\lvert", "|"}, {"\\rvert", "|"}, {"\\vert", "|"}, {"\\mid", "|"},
         {"\\lbrace", "\\{"}, {"\\rbrace", "\\}"}, {"\\emptyset", "\\{\\}"}, {"\\varnothing", "\\{\\}"},
-        {"\\colon", ":"}, {"\\to", "="}, {"\\Rightarrow", " "}, {"\\implies", " "},
+        {"\\colon", ":"}, {"\\to", "="}, {"\\in", "="}, {"\\end{array}", "\\end{matrix}"},
+        {"\\geq", "\\ge"}, {"\\leq", "\\le"}, {"\\lt", "<"}, {"\\gt", ">"}, {"\\Rightarrow", " "}, {"\\implies", " "},
     };
-    for (size_t k = 0; k < sizeof REPL / sizeof REPL[0]; k++) replace_all(&b, REPL[k][0], REPL[k][1]);
+    int has_cmd = strchr(b.s, '\\') != NULL; /* most short answers have no command: skip those entries */
+    for (size_t k = 0; k < sizeof REPL / sizeof REPL[0]; k++) {
+        if (REPL[k][0][0] == '\\' && !has_cmd) continue;
+        replace_all(&b, REPL[k][0], REPL[k][1]);
+        if (REPL[k][0][0] != '\\') has_cmd = has_cmd || strchr(b.s, '\\'); /* "×" became "\times" */
+    }
     static const char *WRAPS[] = {"\\text", "\\textbf", "\\textit", "\\textrm", "\\mathrm", "\\mathbf",
-                                  "\\mathit", "\\mathsf", "\\mathbb", "\\mathcal", "\\mbox", "\\hbox",
+                                  "\\mathit", "\\mathsf", "\\textnormal", "\\textsf", "\\texttt", "\\mathbb", "\\mathcal", "\\mbox", "\\hbox",
                                   "\\operatorname", "\\boldsymbol", "\\bf", "\\rm", "\\underline"};
     for (size_t k = 0; k < sizeof WRAPS / sizeof WRAPS[0]; k++) unwrap_cmd(&b, WRAPS[k]);
     collapse_spaces(&b);
@@ -391,8 +442,12 @@ void math_normalize(const char *in, char *out, size_t cap) {
     while (b.n && (b.s[b.n - 1] == '.' || b.s[b.n - 1] == ' ')) b.s[--b.n] = '\0';
     strip_trailing_units(&b);
     collapse_spaces(&b);
+    join_words(&b);
+    decimal_comma(&b);
     strip_thousands(&b, ',');
     strip_thousands(&b, ' ');
+    group_semicolons(&b);
+    cut_chains(&b);
     /* one \pm becomes the two answers it stands for */
     char *pm = strstr(b.s, "\\pm");
     if (pm && !strstr(pm + 3, "\\pm") && !strchr(b.s, ',')) {
@@ -454,7 +509,8 @@ static int looks_like_text(const char *s) {
         if (isalpha((unsigned char)s[i])) {
             size_t j = i;
             while (isalpha((unsigned char)s[j])) j++;
-            int cmd = (i > 0 && s[i - 1] == '\\') ||
+            int sub = i >= 2 && s[i - 1] == '{' && s[i - 2] == '_'; /* S_{MBCN} is a name */
+            int cmd = sub || (i > 0 && s[i - 1] == '\\') ||
                       (i >= 7 && !strncmp(s + i - 7, "\\begin{", 7)) || (i >= 5 && !strncmp(s + i - 5, "\\end{", 5));
             if (!cmd && j - i >= 3 && !is_known_word(s + i, j - i)) return 1;
             i = j;
@@ -484,8 +540,28 @@ static int has_percent(const char *s) {
 static int answers_equal(const char *gold, const char *pred, const math_opts *o);
 
 /* Equality, also reading a percentage as its fraction ("25\\%" equals both 25 and 1/4). */
+/* Equality reading an ambiguous decimal comma ("2,74": the list 2, 74 or 2.74) on either side as a decimal
+ * when the plain reading differs. */
+static int decimal_reading_equal(const char *gold, const char *pred, const math_opts *o) {
+    if (!strchr(gold, ',') && !strchr(pred, ',')) return 0;
+    char *g = malloc(MATH_MAX_ANSWER + 1), *p = malloc(MATH_MAX_ANSWER + 1);
+    int r = 0;
+    if (g && p) {
+        math_normalize(gold, g, MATH_MAX_ANSWER + 1);
+        math_normalize(pred, p, MATH_MAX_ANSWER + 1);
+        int ag = decimal_comma_at(g, 1), ap = decimal_comma_at(p, 1);
+        if (ag >= 0) g[ag] = '.';
+        if (ap >= 0) p[ap] = '.';
+        r = (ag >= 0 || ap >= 0) && answers_equal(g, p, o);
+    }
+    free(g);
+    free(p);
+    return r;
+}
+
 int math_answers_equal(const char *gold, const char *pred, const math_opts *o) {
     if (answers_equal(gold, pred, o)) return 1;
+    if (decimal_reading_equal(gold, pred, o)) return 1;
     int gp = has_percent(gold), pp = has_percent(pred);
     if (gp == pp || strlen(gold) > MATH_MAX_ANSWER - 16 || strlen(pred) > MATH_MAX_ANSWER - 16) return 0;
     char *n = malloc(MATH_MAX_ANSWER + 1), *w = malloc(MATH_MAX_ANSWER + 32);

@@ -1,7 +1,8 @@
-/* rewards/math.h: checking math answers: find the answer in a completion (\boxed, <answer>, "####",
- * "final answer is", ...), normalize its LaTeX, parse it into an expression tree with exact rationals,
- * and decide whether it equals a gold answer (exactly, numerically, symbolically by evaluation at random
- * points, or structurally for equations, sets, tuples, intervals, matrices, letters and text).
+/* rewards/math.h: checking math answers: find the answer in a completion (\boxed and answer sets,
+ * <answer>, "####", answer cues, closing sentences; math_extract.c), normalize its LaTeX, parse it into an
+ * expression tree with exact rationals, and decide whether it equals a gold answer (exactly, numerically,
+ * symbolically by evaluation at random points, or structurally for equations, sets, tuples, intervals,
+ * matrices, letters and text).
  * Nothing here evaluates model output with an interpreter; parsing is bounded in size, depth and exponent. */
 #ifndef GRPO_REWARDS_MATH_H
 #define GRPO_REWARDS_MATH_H
@@ -33,8 +34,10 @@ void math_opts_default(math_opts *o);
 int math_fallback_parse(const char *s, math_fallback *out, grpo_err *err);
 
 /* Writes the answer found in text (NUL-terminated, truncated to cap) into out; returns 1 when an answer
- * was found, 0 when none was (out is then ""). Order: last \boxed/\fbox, <answer>, "####", "final answer
- * is", "answer is", "Answer:", then the fallback. */
+ * was found, 0 when none was (out is then ""). Order: the last \boxed/\fbox with the boxes joined to it by
+ * connectors as one set "a, b" (unless a "final answer" cue follows it), <answer>, "####", answer cues
+ * ("final answer is", "answer:", "Answer $x$", Minerva's form), the closing sentence, then the fallback.
+ * Linear in the text; see docs/rewards.md. With cap 0 nothing can be written and it returns 0. */
 int math_extract(const char *text, math_fallback fb, char *out, size_t cap);
 
 /* Normalizes a LaTeX answer for parsing (strips \left/\right, spacing, \text, units, %, degrees,

@@ -36,10 +36,13 @@ typedef struct {
     int var;                 /* N_VAR: index in vars */
 } mnode;
 
+/* One allocation per answer: the struct, then cap nodes, then cap kids. A parse makes at most about two
+ * nodes per input byte, so cap = min(MATH_MAX_NODES, 8 * length + 32) never binds before MATH_MAX_NODES
+ * would, and a short answer costs a few kB instead of the whole bound. */
 struct math_expr {
-    mnode node[MATH_MAX_NODES];
-    int n_nodes;
-    int kids[MATH_MAX_NODES];
+    mnode *node;
+    int n_nodes, cap;
+    int *kids;
     int n_kids;
     char vars[MATH_MAX_VARS][16];
     int n_vars;
@@ -47,7 +50,7 @@ struct math_expr {
 };
 
 static int new_node(math_expr *e, int kind) {
-    if (e->n_nodes >= MATH_MAX_NODES) return -1;
+    if (e->n_nodes >= e->cap) return -1;
     mnode *n = &e->node[e->n_nodes];
     memset(n, 0, sizeof *n);
     n->kind = kind;
@@ -337,7 +340,7 @@ static int parse_matrix(P *p, const char *env) {
     }
     if (rows == 0 || cols <= 0 || n != rows * cols) return -1;
     int id = new_node(p->e, N_MATRIX);
-    if (id < 0 || p->e->n_kids + n > MATH_MAX_NODES) return -1;
+    if (id < 0 || p->e->n_kids + n > p->e->cap) return -1;
     p->e->node[id].first = p->e->n_kids;
     p->e->node[id].n = n;
     p->e->node[id].rows = rows;
@@ -359,7 +362,7 @@ static int parse_group(P *p, char open) {
     if (open == '\\') {
         if (n->kind != N_LIST) { /* \{x\}: a one-element set */
             int id = new_node(p->e, N_SET);
-            if (id < 0 || p->e->n_kids >= MATH_MAX_NODES) return -1;
+            if (id < 0 || p->e->n_kids >= p->e->cap) return -1;
             p->e->node[id].first = p->e->n_kids;
             p->e->node[id].n = 1;
             p->e->kids[p->e->n_kids++] = r;
@@ -479,7 +482,7 @@ static int parse_primary(P *p) {
 
 static int parse_postfix(P *p) {
     int a = parse_primary(p);
-    while (a >= 0 && eat(p, "!")) {
+    while (a >= 0 && p->s[p->i] == '!' && p->s[p->i + 1] != '=' && eat(p, "!")) {
         int id = new_node(p->e, N_FACT);
         if (id < 0) return -1;
         p->e->node[id].a = a;
@@ -537,7 +540,7 @@ static int parse_term(P *p) {
     int a = parse_unary(p);
     while (a >= 0) {
         if (eat(p, "*") || eat(p, "\\cdot") || eat(p, "\\times")) a = bin(p->e, N_MUL, a, parse_unary(p));
-        else if (eat(p, "/") || eat(p, "\\div")) a = bin(p->e, N_DIV, a, parse_unary(p));
+        else if (eat(p, "/") || eat(p, "\\div") || eat(p, ":")) a = bin(p->e, N_DIV, a, parse_unary(p));
         else if (starts_factor(p)) {
             int mixed = p->e->node[a].kind == N_NUM && p->e->node[a].val.exact && p->e->node[a].val.d == 1 &&
                         at(p, "\\frac");
@@ -626,7 +629,7 @@ static int parse_list_items(P *p, const char *close1, const char *close2, int *c
     p->depth--;
     if (n == 1) return items[0];
     int id = new_node(p->e, N_LIST);
-    if (id < 0 || p->e->n_kids + n > MATH_MAX_NODES) return -1;
+    if (id < 0 || p->e->n_kids + n > p->e->cap) return -1;
     p->e->node[id].first = p->e->n_kids;
     p->e->node[id].n = n;
     memcpy(p->e->kids + p->e->n_kids, items, (size_t)n * sizeof(int));
@@ -635,9 +638,14 @@ static int parse_list_items(P *p, const char *close1, const char *close2, int *c
 }
 
 math_expr *math_expr_parse(const char *s) {
-    if (!s || strlen(s) > MATH_MAX_ANSWER || !*s) return NULL;
-    math_expr *e = malloc(sizeof *e);
+    size_t len = s ? strlen(s) : 0;
+    if (!s || len > MATH_MAX_ANSWER || !*s) return NULL;
+    int cap = 8 * (int)len + 32 < MATH_MAX_NODES ? 8 * (int)len + 32 : MATH_MAX_NODES;
+    math_expr *e = malloc(sizeof *e + (size_t)cap * (sizeof(mnode) + sizeof(int)));
     if (!e) return NULL;
+    e->node = (mnode *)(e + 1);
+    e->kids = (int *)(e->node + cap);
+    e->cap = cap;
     e->n_nodes = e->n_kids = e->n_vars = 0;
     P p = {s, 0, e, 0};
     int closer;
@@ -833,9 +841,16 @@ static int equation_equal(const cmpctx *c, const mnode *ea, const mnode *eb) {
 static int node_equal(cmpctx *c, int ia, int ib);
 
 /* An interval [lo, hi] with open/closed ends, from a tuple of two or a one-variable inequality. */
-typedef struct { const math_expr *e; int lo, hi; int lo_open, hi_open; int lo_inf, hi_inf; } ival;
+typedef struct { const math_expr *e; int lo, hi; int lo_open, hi_open; int lo_inf, hi_inf, neg; } ival;
 
 static int is_single_var(const math_expr *e, int i) { return i >= 0 && e->node[i].kind == N_VAR; }
+
+static int is_name(const math_expr *e, int i, int depth);
+
+/* The bounded quantity of an inequality: a variable or a name such as f(x) (not a tuple). */
+static int is_bounded(const math_expr *e, int i) {
+    return i >= 0 && (e->node[i].kind == N_VAR || (e->node[i].kind == N_MUL && is_name(e, i, 0)));
+}
 
 static int as_interval(const math_expr *e, int i, ival *v) {
     const mnode *n = &e->node[i];
@@ -851,19 +866,26 @@ static int as_interval(const math_expr *e, int i, ival *v) {
     }
     if (n->kind != N_REL || n->op == '=' || n->op == 'n') return 0;
     int strict1 = n->op == '<' || n->op == '>', up1 = n->op == '<' || n->op == 'l';
+    if (n->c < 0 && e->node[n->a].kind == N_NEG && is_bounded(e, e->node[n->a].a) && !has_vars(e, n->b)) {
+        /* -x > -1 is x < 1: the bound negated (compared by value), the direction flipped */
+        v->neg = 1;
+        if (!up1) v->lo_inf = 1, v->lo_open = 1, v->hi = n->b, v->hi_open = strict1;
+        else v->hi_inf = 1, v->hi_open = 1, v->lo = n->b, v->lo_open = strict1;
+        return 1;
+    }
     if (n->c >= 0) { /* a < x < c */
         int strict2 = n->op2 == '<' || n->op2 == '>', up2 = n->op2 == '<' || n->op2 == 'l';
-        if (!is_single_var(e, n->b) || up1 != up2) return 0;
+        if (!is_bounded(e, n->b) || up1 != up2) return 0;
         v->lo = up1 ? n->a : n->c, v->hi = up1 ? n->c : n->a;
         v->lo_open = up1 ? strict1 : strict2, v->hi_open = up1 ? strict2 : strict1;
         return 1;
     }
-    if (is_single_var(e, n->a) && !has_vars(e, n->b)) { /* x < b, x > b */
+    if (is_bounded(e, n->a) && !has_vars(e, n->b)) { /* x < b, x > b */
         if (up1) v->lo_inf = 1, v->lo_open = 1, v->hi = n->b, v->hi_open = strict1;
         else v->hi_inf = 1, v->hi_open = 1, v->lo = n->b, v->lo_open = strict1;
         return 1;
     }
-    if (is_single_var(e, n->b) && !has_vars(e, n->a)) { /* b < x, b > x */
+    if (is_bounded(e, n->b) && !has_vars(e, n->a)) { /* b < x, b > x */
         if (up1) v->hi_inf = 1, v->hi_open = 1, v->lo = n->a, v->lo_open = strict1;
         else v->lo_inf = 1, v->lo_open = 1, v->hi = n->a, v->hi_open = strict1;
         return 1;
@@ -875,7 +897,7 @@ static int as_interval(const math_expr *e, int i, ival *v) {
 static double end_val(const ival *v, int hi) {
     if (hi ? v->hi_inf : v->lo_inf) return hi ? INFINITY : -INFINITY;
     mq x = eval(v->e, hi ? v->hi : v->lo, NULL);
-    return x.f;
+    return v->neg ? -x.f : x.f;
 }
 
 static int interval_equal(cmpctx *c, const ival *x, const ival *y) {
@@ -884,6 +906,8 @@ static int interval_equal(cmpctx *c, const ival *x, const ival *y) {
         int xi = hi ? x->hi_inf : x->lo_inf, yi = hi ? y->hi_inf : y->lo_inf;
         if (xi || yi) {
             if (end_val(x, hi) != end_val(y, hi)) return 0;
+        } else if (x->neg || y->neg) {
+            if (!num_close(end_val(x, hi), end_val(y, hi), c->o->rel_tol)) return 0;
         } else if (!node_equal(c, hi ? x->hi : x->lo, hi ? y->hi : y->lo)) {
             return 0;
         }
@@ -891,9 +915,21 @@ static int interval_equal(cmpctx *c, const ival *x, const ival *y) {
     return 1;
 }
 
-/* Unordered: every item of a matches a distinct item of b (n <= 256). */
+/* Every item of a (side a's nodes) matches some item of b; with swap, every item of b matches one of a. */
+static int contained(cmpctx *c, const int *ka, int na, const int *kb, int nb, int swap) {
+    for (int i = 0; i < (swap ? nb : na); i++) {
+        int found = 0;
+        for (int j = 0; j < (swap ? na : nb) && !found; j++)
+            found = swap ? node_equal(c, ka[j], kb[i]) : node_equal(c, ka[i], kb[j]);
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+/* Unordered: every item of a matches a distinct item of b (n <= 256); lists of different lengths are equal
+ * as sets (an answer set written with a repeated element). */
 static int multiset_equal(cmpctx *c, const int *ka, int na, const int *kb, int nb) {
-    if (na != nb) return 0;
+    if (na != nb) return contained(c, ka, na, kb, nb, 0) && contained(c, ka, na, kb, nb, 1);
     unsigned char used[256] = {0};
     for (int i = 0; i < na; i++) {
         int found = 0;
@@ -918,11 +954,146 @@ static int union_items(const math_expr *e, int i, int *out, int cap) {
     return m < 0 ? -1 : k + m;
 }
 
-/* "x = 3" against a non-equation compares 3; so does "f(x) = ..." written as a single variable. */
+/* A name for an answer rather than a value: x, x_1, AB, f(x), |AB|, \frac{NO}{BO}, A:B, (p,q). */
+static int is_name(const math_expr *e, int i, int depth) {
+    if (i < 0 || depth > 8) return 0;
+    const mnode *n = &e->node[i];
+    switch (n->kind) {
+    case N_VAR: return 1;
+    case N_MUL: case N_DIV: return is_name(e, n->a, depth + 1) && is_name(e, n->b, depth + 1);
+    case N_FUNC: return n->op == F_ABS && is_name(e, n->a, depth + 1);
+    case N_TUPLE:
+        for (int k = 0; k < n->n; k++)
+            if (e->node[e->kids[n->first + k]].kind != N_VAR) return 0;
+        return n->n > 0;
+    default: return 0;
+    }
+}
+
+/* "x = 3", "(p,q) = (3,2)", "|AB| = 1" against a non-equation compare their value. */
 static int strip_var_eq(const math_expr *e, int i) {
     const mnode *n = &e->node[i];
+    if (n->kind == N_REL && n->op == '=' && n->c < 0 && is_name(e, n->a, 0) &&
+        (!has_vars(e, n->b) || e->node[n->a].kind == N_MUL)) /* also f(x) = 2x */
+        return n->b;
     if (n->kind == N_REL && n->op == '=' && n->c < 0 && is_single_var(e, n->a)) return n->b;
+    if (n->kind == N_REL && n->op == '=' && n->c < 0 && !has_vars(e, n->a) && !has_vars(e, n->b)) return n->b;
     return i;
+}
+
+/* Whether node i is a matrix or arithmetic over matrices. */
+static int has_matrix(const math_expr *e, int i) {
+    if (i < 0) return 0;
+    const mnode *n = &e->node[i];
+    if (n->kind == N_MATRIX) return 1;
+    if (n->kind == N_ADD || n->kind == N_SUB || n->kind == N_MUL || n->kind == N_NEG)
+        return has_matrix(e, n->a) || has_matrix(e, n->b);
+    return 0;
+}
+
+enum { MAT_MAX = 8 };
+typedef struct { int rows, cols; double v[MAT_MAX * MAT_MAX]; } mval;
+
+/* Evaluates constant matrix arithmetic (sums, differences, products, scalar multiples, negation) at
+ * depth <= 16; returns 0, or -1 when it is not constant or the shapes do not fit. */
+static int eval_matrix(const math_expr *e, int i, mval *out, int depth) {
+    if (i < 0 || depth > 16) return -1;
+    const mnode *n = &e->node[i];
+    if (n->kind == N_MATRIX) {
+        int cols = n->n / n->rows;
+        if (n->rows > MAT_MAX || cols > MAT_MAX) return -1;
+        out->rows = n->rows, out->cols = cols;
+        for (int k = 0; k < n->n; k++) {
+            if (has_vars(e, e->kids[n->first + k])) return -1;
+            out->v[k] = eval(e, e->kids[n->first + k], NULL).f;
+        }
+        return 0;
+    }
+    if (!has_matrix(e, i)) { /* a scalar: a 0x0 marker with its value in v[0] */
+        if (has_vars(e, i)) return -1;
+        out->rows = out->cols = 0;
+        out->v[0] = eval(e, i, NULL).f;
+        return 0;
+    }
+    mval a, b;
+    if (eval_matrix(e, n->a, &a, depth + 1)) return -1;
+    if (n->kind == N_NEG) {
+        *out = a;
+        for (int k = 0; k < a.rows * a.cols; k++) out->v[k] = -a.v[k];
+        return 0;
+    }
+    if (eval_matrix(e, n->b, &b, depth + 1)) return -1;
+    if (n->kind == N_MUL && (a.rows == 0 || b.rows == 0)) { /* scalar times matrix */
+        const mval *m = a.rows ? &a : &b;
+        double k0 = a.rows ? b.v[0] : a.v[0];
+        *out = *m;
+        for (int k = 0; k < m->rows * m->cols; k++) out->v[k] = k0 * m->v[k];
+        return 0;
+    }
+    if (n->kind == N_MUL) {
+        if (a.cols != b.rows) return -1;
+        out->rows = a.rows, out->cols = b.cols;
+        for (int r = 0; r < a.rows; r++)
+            for (int q = 0; q < b.cols; q++) {
+                double sum = 0;
+                for (int k = 0; k < a.cols; k++) sum += a.v[r * a.cols + k] * b.v[k * b.cols + q];
+                out->v[r * b.cols + q] = sum;
+            }
+        return 0;
+    }
+    if (a.rows != b.rows || a.cols != b.cols || a.rows == 0) return -1;
+    *out = a;
+    for (int k = 0; k < a.rows * a.cols; k++) out->v[k] = n->kind == N_SUB ? a.v[k] - b.v[k] : a.v[k] + b.v[k];
+    return 0;
+}
+
+/* Matrix expressions compared by their values, entry by entry within rel_tol. */
+static int matrix_values_equal(cmpctx *c, int ia, int ib) {
+    mval x, y;
+    if (eval_matrix(c->a, ia, &x, 0) || eval_matrix(c->b, ib, &y, 0)) return 0;
+    if (x.rows == 0 || x.rows != y.rows || x.cols != y.cols) return 0;
+    for (int k = 0; k < x.rows * x.cols; k++)
+        if (!num_close(x.v[k], y.v[k], c->o->rel_tol)) return 0;
+    return 1;
+}
+
+/* a <= |v| <= b (constants 0 <= a <= b) as the two intervals [-b,-a] and [a,b]; returns 1 when e[i] is such
+ * a chain. */
+static int abs_chain(const math_expr *e, int i, ival *neg, ival *pos) {
+    const mnode *n = &e->node[i];
+    if (n->kind != N_REL || n->c < 0 || n->op != n->op2 || !(n->op == '<' || n->op == 'l')) return 0;
+    const mnode *m = &e->node[n->b];
+    if (m->kind != N_FUNC || m->op != F_ABS || !is_bounded(e, m->a) || has_vars(e, n->a) || has_vars(e, n->c))
+        return 0;
+    memset(neg, 0, sizeof *neg);
+    memset(pos, 0, sizeof *pos);
+    neg->e = pos->e = e;
+    int strict = n->op == '<';
+    neg->neg = 1, neg->lo = n->c, neg->hi = n->a; /* [-b, -a] */
+    pos->lo = n->a, pos->hi = n->c;
+    neg->lo_open = neg->hi_open = pos->lo_open = pos->hi_open = strict;
+    return 1;
+}
+
+/* An absolute-value chain against a union of two intervals: 1 or 0, or -1 when neither side is one. */
+static int abs_chain_equal(cmpctx *c, int ia, int ib) {
+    ival n1, p1, u[2];
+    int side = abs_chain(c->a, ia, &n1, &p1) ? 0 : abs_chain(c->b, ib, &n1, &p1) ? 1 : -1;
+    if (side < 0) return -1;
+    const math_expr *o = side == 0 ? c->b : c->a;
+    int io = side == 0 ? ib : ia, items[2];
+    if (o->node[io].kind != N_UNION || union_items(o, io, items, 2) != 2) return 0;
+    for (int k = 0; k < 2; k++)
+        if (!as_interval(o, items[k], &u[k]) || u[k].lo_inf || u[k].hi_inf) return 0;
+    if (end_val(&n1, 1) > 0) return 0; /* a < 0: one interval, not two */
+    for (int k = 0; k < 2; k++) { /* in order, by value */
+        const ival *want = k == 0 ? &n1 : &p1;
+        if (want->lo_open != u[k].lo_open || want->hi_open != u[k].hi_open) return 0;
+        if (!num_close(end_val(want, 0), end_val(&u[k], 0), c->o->rel_tol) ||
+            !num_close(end_val(want, 1), end_val(&u[k], 1), c->o->rel_tol))
+            return 0;
+    }
+    return 1;
 }
 
 static int node_equal(cmpctx *c, int ia, int ib) {
@@ -941,9 +1112,13 @@ static int node_equal(cmpctx *c, int ia, int ib) {
     }
     if (yrel_eq && !xrel_eq) {
         int s = strip_var_eq(B, ib);
+        /* a predicted "m+n = 47" against a gold value: the value it computes (a gold equation stays one) */
+        if (s == ib && !has_vars(B, y->b) && !has_vars(A, ia) && x->kind < N_REL) s = y->b;
         return s != ib && node_equal(c, ia, s);
     }
     if (x->kind == N_UNION || y->kind == N_UNION) {
+        int r = abs_chain_equal(c, ia, ib);
+        if (r >= 0) return r;
         int ua[64], ub[64];
         int na = union_items(A, ia, ua, 64), nb = union_items(B, ib, ub, 64);
         if (na < 0 || nb < 0 || na != nb) return 0;
@@ -966,6 +1141,15 @@ static int node_equal(cmpctx *c, int ia, int ib) {
             if (!node_equal(c, A->kids[x->first + k], B->kids[y->first + k])) return 0;
         return 1;
     }
+    if ((x->kind == N_MATRIX && y->kind == N_TUPLE) || (x->kind == N_TUPLE && y->kind == N_MATRIX)) {
+        /* a column (or row) vector against the tuple of its entries */
+        const mnode *m = x->kind == N_MATRIX ? x : y, *t = x->kind == N_MATRIX ? y : x;
+        if (m->n != t->n || (m->rows != 1 && m->rows != m->n) || t->op != '(') return 0;
+        for (int k = 0; k < m->n; k++)
+            if (!node_equal(c, A->kids[x->first + k], B->kids[y->first + k])) return 0;
+        return 1;
+    }
+    if (has_matrix(A, ia) || has_matrix(B, ib)) return matrix_values_equal(c, ia, ib);
     int xs = x->kind == N_SET || x->kind == N_LIST, ys = y->kind == N_SET || y->kind == N_LIST;
     if (xs && ys) return multiset_equal(c, A->kids + x->first, x->n, B->kids + y->first, y->n);
     if (xs && x->n == 1) return node_equal(c, A->kids[x->first], ib);

@@ -11,6 +11,7 @@ add_custom_command(OUTPUT ${GRPO_HARNESS_H}
 add_library(grpo_rewards STATIC
   rewards/math.c
   rewards/math_expr.c
+  rewards/math_extract.c
   rewards/countdown.c
   rewards/sandbox.c
   rewards/code.c
@@ -55,3 +56,5 @@ endif()
 # ---- benchmark (not a test): bench/run_rewards_bench.sh runs it next to math-verify ----
 add_executable(bench_rewards bench/bench_rewards.c)
 target_link_libraries(bench_rewards PRIVATE grpo_rewards)
+add_executable(bench_math bench/bench_math.c)
+target_link_libraries(bench_math PRIVATE grpo_rewards)
