@@ -72,12 +72,8 @@ static void print_json_ints(const int *v, int n) {
     putchar(']');
 }
 
-static int run(const cli_cmd *cmd, const char **v) {
-    if (!v[O_MODEL] || (!v[O_IDS] && !v[O_PROMPT])) {
-        fprintf(stderr, "grpo generate: --model and one of --prompt-ids / --prompt are required (see --help)\n");
-        return CLI_EXIT_USAGE;
-    }
-    gen_params gp = gen_defaults();
+/* The sampling settings from the options into gp; CLI_EXIT_USAGE (message printed) when one is bad. */
+static int parse_settings(const cli_cmd *cmd, const char **v, gen_params *gp) {
     long long n, maxnew, topk, seed, kvmb, th;
     double temp, topp, minp, rep;
     if (cli_int(cmd, "-n", v[O_N], 1, 4096, &n) || cli_int(cmd, "--max-new-tokens", v[O_MAXNEW], 1, 1 << 20, &maxnew) ||
@@ -94,113 +90,124 @@ static int run(const cli_cmd *cmd, const char **v) {
         if (cli_int(cmd, "--threads", v[O_THREADS], 1, 4096, &th)) return CLI_EXIT_USAGE;
         omp_set_num_threads((int)th);
     }
-    gp.n = (int)n;
-    gp.max_new_tokens = (int)maxnew;
-    gp.sampling = (smp_params){(float)temp, (int)topk, (float)topp, (float)minp, (float)rep};
-    gp.seed = (uint64_t)seed;
-    gp.kv_budget_bytes = (size_t)kvmb << 20;
-    gp.share_prefix = v[O_NOSHARE] == NULL;
+    *gp = gen_defaults();
+    gp->n = (int)n;
+    gp->max_new_tokens = (int)maxnew;
+    gp->sampling = (smp_params){(float)temp, (int)topk, (float)topp, (float)minp, (float)rep};
+    gp->seed = (uint64_t)seed;
+    gp->kv_budget_bytes = (size_t)kvmb << 20;
+    gp->share_prefix = v[O_NOSHARE] == NULL;
+    return 0;
+}
 
-    int *ids = NULL, *eos = NULL, n_ids = 0, n_eos = 0;
-    if (v[O_EOS] && (n_eos = parse_list("--eos", v[O_EOS], &eos)) < 0) return CLI_EXIT_USAGE;
-    grpo_err err = {0};
-    /* the tokenizer, when the model directory has one: text prompts, "text", stop strings */
-    tok_tokenizer *tok = NULL;
+/* Everything one generate call holds; request_free releases whatever was made. */
+typedef struct {
+    tok_tokenizer *tok;          /* when the model directory has a tokenizer.json */
+    policy_model m;
+    int have_model;
+    int *ids, n_ids;             /* the prompt */
+    int *eos, n_eos;             /* --eos, or the tokenizer's and config's */
+    int eos_all[TOK_MAX_EOS + POLICY_MAX_EOS];
+    gen_completion *out;
+} request;
+
+static void request_free(request *r) {
+    free(r->out);
+    free(r->ids);
+    free(r->eos);
+    if (r->tok) tok_free(r->tok);
+    if (r->have_model) policy_free(&r->m);
+}
+
+/* Loads the tokenizer (when present), the prompt, the model and the EOS ids. Returns CLI_EXIT_USAGE
+ * (message printed), CLI_EXIT_ERROR with err set, or 0. */
+static int request_build(const cli_cmd *cmd, const char **v, request *r, grpo_err *err) {
+    if (v[O_EOS] && (r->n_eos = parse_list("--eos", v[O_EOS], &r->eos)) < 0) return CLI_EXIT_USAGE;
     char tpath[4200];
     snprintf(tpath, sizeof tpath, "%s/tokenizer.json", v[O_MODEL]);
-    if (fs_exists(tpath) && tok_load(&tok, v[O_MODEL], &err)) {
-        free(eos);
-        return cli_fail(cmd, &err);
-    }
-    if ((v[O_PROMPT] || v[O_STOP]) && !tok) {
+    if (fs_exists(tpath) && tok_load(&r->tok, v[O_MODEL], err)) return CLI_EXIT_ERROR;
+    if ((v[O_PROMPT] || v[O_STOP]) && !r->tok) {
         fprintf(stderr, "grpo generate: --prompt and --stop need %s; use --prompt-ids\n", tpath);
-        free(eos);
         return CLI_EXIT_USAGE;
     }
     if (v[O_PROMPT]) {
         size_t n;
-        if (tok_encode(tok, v[O_PROMPT], strlen(v[O_PROMPT]), TOK_SPECIAL, &ids, &n, &err)) {
-            free(eos);
-            tok_free(tok);
-            return cli_fail(cmd, &err);
-        }
-        n_ids = (int)n;
-    } else if ((n_ids = parse_list("--prompt-ids", v[O_IDS], &ids)) < 0) {
-        free(eos);
-        if (tok) tok_free(tok);
+        if (tok_encode(r->tok, v[O_PROMPT], strlen(v[O_PROMPT]), TOK_SPECIAL, &r->ids, &n, err)) return CLI_EXIT_ERROR;
+        r->n_ids = (int)n;
+    } else if ((r->n_ids = parse_list("--prompt-ids", v[O_IDS], &r->ids)) < 0) {
         return CLI_EXIT_USAGE;
     }
-    policy_model m;
-    if (policy_load(&m, v[O_MODEL], &err)) {
-        free(ids);
-        free(eos);
-        if (tok) tok_free(tok);
-        return cli_fail(cmd, &err);
+    if (policy_load(&r->m, v[O_MODEL], err)) return CLI_EXIT_ERROR;
+    r->have_model = 1;
+    if (r->tok && tok_get_info(r->tok)->vocab_size > r->m.cfg.vocab_size) {
+        grpo_errf(err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tpath,
+                  tok_get_info(r->tok)->vocab_size, r->m.cfg.vocab_size);
+        return CLI_EXIT_ERROR;
     }
-    if (tok && tok_get_info(tok)->vocab_size > m.cfg.vocab_size) {
-        grpo_errf(&err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tpath,
-                  tok_get_info(tok)->vocab_size, m.cfg.vocab_size);
-        free(ids);
-        free(eos);
-        tok_free(tok);
-        policy_free(&m);
-        return cli_fail(cmd, &err);
-    }
-    if (tok) tok_set_model_vocab(tok, m.cfg.vocab_size); /* padding ids decode to "" */
-    int eos_all[TOK_MAX_EOS + POLICY_MAX_EOS];
-    if (!eos) n_eos = train_eos_ids(tok, &m, eos_all, (int)(sizeof eos_all / sizeof eos_all[0]));
-    gp.eos_ids = eos ? eos : eos_all;
-    gp.n_eos = n_eos;
-    const char *stops[1] = {v[O_STOP]};
-    if (v[O_STOP]) {
-        gp.stop = stops;
-        gp.n_stop = 1;
-    }
-    gp.detok = detok;
-    gp.detok_ctx = tok;
-    gen_completion *out = calloc((size_t)gp.n, sizeof *out);
-    gen_stats st;
-    const int *prompts[1] = {ids};
-    int rc = gen_run(&m, prompts, &n_ids, NULL, 1, &gp, out, &st, &err);
-    if (!rc) {
-        for (int j = 0; j < gp.n; j++) {
-            const gen_completion *c = &out[j];
-            const char *fin = c->finish == GEN_FINISH_STOP ? "stop" : "length";
-            if (v[O_JSON]) {
-                printf("{\"index\":%d,\"text\":", j);
-                char *text = tok ? detok(tok, c->tokens, c->n_tokens) : NULL;
-                if (text) print_json_string(text);
-                else fputs("null", stdout);
-                free(text);
-                printf(",\"token_ids\":");
-                print_json_ints(c->tokens, c->n_tokens);
-                printf(",\"logprobs\":[");
-                for (int t = 0; t < c->n_tokens; t++) printf("%s%.9g", t ? "," : "", c->logprobs[t]);
-                printf("],\"finish_reason\":\"%s\"}\n", fin);
-            } else {
-                double sum = 0;
-                for (int t = 0; t < c->n_tokens; t++) sum += c->logprobs[t];
-                printf("[%d] %d tokens, finish %s, sum logprob %.3f: ", j, c->n_tokens, fin, sum);
-                char *text = tok ? detok(tok, c->tokens, c->n_tokens) : NULL;
-                if (text) printf("%s\n", text);
-                else {
-                    print_json_ints(c->tokens, c->n_tokens);
-                    putchar('\n');
-                }
-                free(text);
-            }
+    if (r->tok) tok_set_model_vocab(r->tok, r->m.cfg.vocab_size); /* padding ids decode to "" */
+    if (!r->eos) r->n_eos = train_eos_ids(r->tok, &r->m, r->eos_all, (int)(sizeof r->eos_all / sizeof r->eos_all[0]));
+    return 0;
+}
+
+/* Prints completion j: one JSON object per line with --json, else a readable line. */
+static void print_completion(const request *r, int j, int json) {
+    const gen_completion *c = &r->out[j];
+    const char *fin = c->finish == GEN_FINISH_STOP ? "stop" : "length";
+    char *text = r->tok ? detok(r->tok, c->tokens, c->n_tokens) : NULL;
+    if (json) {
+        printf("{\"index\":%d,\"text\":", j);
+        if (text) print_json_string(text);
+        else fputs("null", stdout);
+        printf(",\"token_ids\":");
+        print_json_ints(c->tokens, c->n_tokens);
+        printf(",\"logprobs\":[");
+        for (int t = 0; t < c->n_tokens; t++) printf("%s%.9g", t ? "," : "", c->logprobs[t]);
+        printf("],\"finish_reason\":\"%s\"}\n", fin);
+    } else {
+        double sum = 0;
+        for (int t = 0; t < c->n_tokens; t++) sum += c->logprobs[t];
+        printf("[%d] %d tokens, finish %s, sum logprob %.3f: ", j, c->n_tokens, fin, sum);
+        if (text) printf("%s\n", text);
+        else {
+            print_json_ints(c->tokens, c->n_tokens);
+            putchar('\n');
         }
+    }
+    free(text);
+}
+
+static int run(const cli_cmd *cmd, const char **v) {
+    if (!v[O_MODEL] || (!v[O_IDS] && !v[O_PROMPT])) {
+        fprintf(stderr, "grpo generate: --model and one of --prompt-ids / --prompt are required (see --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    gen_params gp;
+    if (parse_settings(cmd, v, &gp)) return CLI_EXIT_USAGE;
+    request r = {0};
+    grpo_err err = {0};
+    int rc = request_build(cmd, v, &r, &err);
+    if (!rc && !(r.out = calloc((size_t)gp.n, sizeof *r.out))) rc = CLI_EXIT_ERROR, grpo_errf(&err, GRPO_ENOMEM, "out of memory");
+    const char *stops[1] = {v[O_STOP]};
+    gen_stats st;
+    if (!rc) {
+        gp.eos_ids = r.eos ? r.eos : r.eos_all;
+        gp.n_eos = r.n_eos;
+        gp.stop = v[O_STOP] ? stops : NULL;
+        gp.n_stop = v[O_STOP] ? 1 : 0;
+        gp.detok = detok;
+        gp.detok_ctx = r.tok;
+        const int *prompts[1] = {r.ids};
+        if (gen_run(&r.m, prompts, &r.n_ids, NULL, 1, &gp, r.out, &st, &err)) rc = CLI_EXIT_ERROR;
+    }
+    if (!rc) {
+        for (int j = 0; j < gp.n; j++) print_completion(&r, j, v[O_JSON] != NULL);
         fprintf(stderr, "grpo generate: prefill %zu tokens in %.3fs, decode %zu tokens in %.3fs (%.0f tok/s), KV %.1f MiB\n",
                 st.prefill_tokens, st.prefill_s, st.decode_tokens, st.decode_s,
                 st.decode_s > 0 ? st.decode_tokens / st.decode_s : 0.0, st.kv_bytes / 1048576.0);
-        gen_completions_free(out, gp.n);
+        gen_completions_free(r.out, gp.n);
     }
-    free(out);
-    free(ids);
-    free(eos);
-    if (tok) tok_free(tok);
-    policy_free(&m);
-    return rc ? cli_fail(cmd, &err) : CLI_EXIT_OK;
+    request_free(&r);
+    return rc == CLI_EXIT_ERROR ? cli_fail(cmd, &err) : rc;
 }
 
 const cli_cmd cmd_generate = {

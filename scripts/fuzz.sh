@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh: builds the libFuzzer targets in build-fuzz/ with clang (ASan + UBSan) and runs
 # each one for FUZZ_SECONDS (default 60) from its seed corpus tests/fuzz/corpus/<target>/.
-#   usage: scripts/fuzz.sh [target ...]        (default: safetensors config)
+#   usage: scripts/fuzz.sh [target ...]        (default: safetensors config; targets: every tests/fuzz/fuzz_NAME.c)
 # New inputs go to build-fuzz/corpus/<target>/ (the seed corpus is only read), crash inputs to
 # build-fuzz/artifacts/<target>/. Prints libFuzzer's exec counts; exits non-zero on a crash.
 set -uo pipefail

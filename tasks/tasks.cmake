@@ -22,7 +22,7 @@ add_dependencies(test_tasks grpo)
 add_test(NAME tasks COMMAND test_tasks)
 
 if(GRPO_FUZZ)
-  add_executable(fuzz_tasks tests/tasks/fuzz_tasks.c)
+  add_executable(fuzz_tasks tests/fuzz/fuzz_tasks.c)
   target_compile_options(fuzz_tasks PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(fuzz_tasks PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_tasks PRIVATE grpo_tasks)

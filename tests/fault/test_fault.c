@@ -36,8 +36,8 @@ static long sweep(const char *name, op_fn op, void *ctx, long max_points) {
  * build tries it whole, the sanitizer build checks a sample of it for leaks). */
 static long sweep_window(const char *name, op_fn op, void *ctx, long max_points, long win_lo, long win_hi) {
 #ifdef __SANITIZE_ADDRESS__
-    const long win_stride = win_hi >= win_lo ? (win_hi - win_lo + 150) / 150 : 1;
-    if (win_hi >= win_lo) max_points = 100;
+    const long win_stride = win_hi >= win_lo ? (win_hi - win_lo + 40) / 40 : 1;
+    if (win_hi >= win_lo) max_points = 20;
 #else
     const long win_stride = 1;
 #endif

@@ -1,4 +1,4 @@
-/* tests/tasks/fuzz_tasks.c: libFuzzer entry point for the JSONL dataset loader (untrusted bytes). The first
+/* tests/fuzz/fuzz_tasks.c: libFuzzer entry point for the JSONL dataset loader (untrusted bytes). The first
  * byte picks the format; the rest is the file. A loaded dataset is also pushed through a template, the
  * split and the cursor, and every \boxed answer search runs on the raw text. */
 #include <stdint.h>
