@@ -55,6 +55,7 @@ typedef struct {
     int eos[TOK_MAX_EOS + POLICY_MAX_EOS], n_eos;
     double t_start;
     int64_t step0;          /* GRPO steps done when this process started */
+    struct step_ws *ws;     /* the GRPO step's buffers, allocated once per run */
 } trainer;
 
 static double now_s(void) {
@@ -384,7 +385,11 @@ static int setup_text(trainer *t, grpo_err *err) {
     return build_rewards(t, err);
 }
 
+static void step_ws_free(struct step_ws *w);
+
 static void trainer_free(trainer *t) {
+    if (t->ws) step_ws_free(t->ws);
+    free(t->ws);
     if (t->db) store_close(t->db);
     free_prompts(t->ptrain, t->train.n);
     free_prompts(t->peval, t->eval.n);
@@ -646,328 +651,378 @@ bad:
     return grpo_errf(err, GRPO_EFORMAT, "rollouts gathered from rank %d are malformed", rank);
 }
 
-static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
-    const run_config *c = t->cfg;
-    const int G = c->num_generations, B = c->generation_batch_size / G, N = B * G;
+/* The buffers one GRPO step works in, allocated once per run (step_ws_build) for the largest step
+ * the config allows, and the step's running state. Sizes: N = B * G completions of which this rank
+ * owns Nl (samples kl..kh-1); each completion at most max_completion_length tokens; a micro-batch at
+ * most MB sequences of max_prompt_length + max_completion_length tokens. */
+typedef struct step_ws {
+    int G, B, N, P, R, Bl, g0, g1, kl, kh, Nl, MB, n_micro;
+    size_t max_ctok, max_btok;   /* completion tokens of this rank; tokens of one micro-batch */
+    gen_completion *gc, *rgc;    /* [N] the step's completions; one generation round's */
+    sample *S, *RS;              /* [N] */
+    double *rw, *adv, *mine;     /* [N], [N], [Nl] */
+    float *mask, *old, *ref, *lpn, *dl; /* [max_ctok] per completion token of this rank */
+    float *flp, *fdl;            /* [max_btok] per target of one micro-batch */
+    int *coff, *toks, *slen, *clen;
+    /* the step's state */
+    int rounds, zero_std0, filtered, skipped, loss_n, ctot;
+    double t0, t_sample, t_score, t_train, train_tokens, gn_last, loss_sum, active;
+    gen_stats gs;
+    learner_stats st;            /* of the last pass */
+    policy_adamw h;
+} step_ws;
+
+static void step_ws_free(step_ws *w) {
+    if (w->S)
+        for (int k = 0; k < w->N; k++) free(w->S[k].text);
+    if (w->gc) gen_completions_free(w->gc, w->N);
+    free(w->gc), free(w->rgc), free(w->S), free(w->RS), free(w->rw), free(w->adv), free(w->mine);
+    free(w->mask), free(w->old), free(w->ref), free(w->lpn), free(w->dl), free(w->flp), free(w->fdl);
+    free(w->coff), free(w->toks), free(w->slen), free(w->clen);
+    memset(w, 0, sizeof *w);
+}
+
+static int step_ws_build(step_ws *w, const run_config *c, int have_ref, grpo_err *err) {
+    memset(w, 0, sizeof *w);
+    w->G = c->num_generations, w->B = c->generation_batch_size / w->G, w->N = w->B * w->G;
     /* data parallelism: rank R samples, scores and trains groups g0..g1-1 (samples kl..kh-1); every
      * rank draws the same prompts and seeds completions by (seed, step, prompt, j), so the rollouts
      * are those of one rank with the whole batch */
-    const int P = dist_size(), R = dist_rank(), Bl = B / P, g0 = R * Bl, g1 = g0 + Bl, kl = g0 * G, kh = g1 * G,
-              Nl = kh - kl;
-    int rc = GRPO_OK;
-    double t0 = now_s();
-    gen_completion *gc = calloc(N, sizeof *gc), *rgc = calloc(N, sizeof *rgc);
-    sample *S = calloc(N, sizeof *S), *RS = calloc(N, sizeof *RS);
-    double *rw = NULL, *adv = NULL, *mine = NULL;
-    float *mask_all = NULL, *old = NULL, *ref = NULL, *lpn = NULL, *dl = NULL, *flp = NULL, *fdl = NULL;
-    int *coff = NULL, *toks = NULL, *slen = NULL, *clen = NULL;
-    char *packed = NULL, *gathered = NULL;
-    size_t *counts = NULL;
-    double t_sample = 0, t_score = 0;
-    gen_stats gs = {0};
-    int kept = 0, rounds = 0, zero_std0 = 0, filtered = 0;
-    if (!gc || !rgc || !S || !RS) {
-        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %d completions", N);
-        goto out;
+    w->P = dist_size(), w->R = dist_rank(), w->Bl = w->B / w->P, w->g0 = w->R * w->Bl, w->g1 = w->g0 + w->Bl;
+    w->kl = w->g0 * w->G, w->kh = w->g1 * w->G, w->Nl = w->kh - w->kl;
+    w->MB = c->per_device_train_batch_size, w->n_micro = (w->Nl + w->MB - 1) / w->MB;
+    const size_t N = (size_t)w->N, Nl = w->Nl ? (size_t)w->Nl : 1, seqs = (size_t)(w->MB < w->Nl ? w->MB : w->Nl);
+    w->max_ctok = Nl * (size_t)c->max_completion_length;
+    w->max_btok = (seqs ? seqs : 1) * (size_t)(c->max_prompt_length + c->max_completion_length);
+    w->gc = calloc(N, sizeof *w->gc), w->rgc = calloc(N, sizeof *w->rgc);
+    w->S = calloc(N, sizeof *w->S), w->RS = calloc(N, sizeof *w->RS);
+    w->rw = malloc(N * sizeof *w->rw), w->adv = malloc(N * sizeof *w->adv), w->mine = malloc(Nl * sizeof *w->mine);
+    w->mask = malloc(w->max_ctok * sizeof *w->mask), w->old = malloc(w->max_ctok * sizeof *w->old);
+    w->ref = have_ref ? malloc(w->max_ctok * sizeof *w->ref) : NULL;
+    w->lpn = malloc(w->max_ctok * sizeof *w->lpn), w->dl = malloc(w->max_ctok * sizeof *w->dl);
+    w->flp = malloc(w->max_btok * sizeof *w->flp), w->fdl = malloc(w->max_btok * sizeof *w->fdl);
+    w->coff = malloc((Nl + 1) * sizeof *w->coff), w->toks = malloc(w->max_btok * sizeof *w->toks);
+    w->slen = malloc(Nl * sizeof *w->slen), w->clen = malloc(Nl * sizeof *w->clen);
+    if (!w->gc || !w->rgc || !w->S || !w->RS || !w->rw || !w->adv || !w->mine || !w->mask || !w->old ||
+        (have_ref && !w->ref) || !w->lpn || !w->dl || !w->flp || !w->fdl || !w->coff || !w->toks || !w->slen ||
+        !w->clen) {
+        step_ws_free(w);
+        return grpo_errf(err, GRPO_ENOMEM, "out of memory for the step's buffers (%d completions of up to %d tokens)",
+                         c->generation_batch_size, c->max_completion_length);
     }
-    /* 1-2. sample and score B groups; with dynamic sampling (DAPO) groups whose rewards are all equal
-     * carry no signal: drop them and sample more prompts, up to 1 + max_resample_rounds rounds; the
-     * last round's groups fill what is still missing, spread or not (one rank only: train_run refuses
-     * dynamic sampling with several) */
-    const int max_rounds = c->dynamic_sampling ? 1 + c->max_resample_rounds : 1;
+    return GRPO_OK;
+}
+
+/* Clears the previous step's completions and state. */
+static void step_ws_reset(step_ws *w) {
+    for (int k = 0; k < w->N; k++) free(w->S[k].text);
+    gen_completions_free(w->gc, w->N);
+    memset(w->gc, 0, (size_t)w->N * sizeof *w->gc);
+    memset(w->S, 0, (size_t)w->N * sizeof *w->S);
+    w->rounds = w->zero_std0 = w->filtered = w->skipped = w->loss_n = w->ctot = 0;
+    w->t_sample = w->t_score = w->t_train = w->train_tokens = w->gn_last = w->loss_sum = w->active = 0;
+    memset(&w->gs, 0, sizeof w->gs);
+    memset(&w->st, 0, sizeof w->st);
+    w->t0 = now_s();
+}
+
+/* 1-2. Samples and scores B groups. With dynamic sampling (DAPO), groups whose rewards are all equal
+ * carry no signal: they are dropped and more prompts sampled, up to 1 + max_resample_rounds rounds;
+ * the last round's groups fill what is still missing, spread or not (one rank only: train_run refuses
+ * dynamic sampling with several). */
+static int collect_groups(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
+    const int G = w->G, B = w->B, N = w->N;
+    const int max_rounds = t->cfg->dynamic_sampling ? 1 + t->cfg->max_resample_rounds : 1;
+    int kept = 0, rc = GRPO_OK;
     while (kept < B && !rc) {
-        const int last = rounds + 1 >= max_rounds;
-        memset(rgc, 0, N * sizeof *rgc);
-        memset(RS, 0, N * sizeof *RS);
-        rc = sample_and_score(t, step, rounds, B, g0, g1, rgc, RS, &gs, &t_sample, &t_score, err);
+        const int last = w->rounds + 1 >= max_rounds;
+        memset(w->rgc, 0, N * sizeof *w->rgc);
+        memset(w->RS, 0, N * sizeof *w->RS);
+        rc = sample_and_score(t, step, w->rounds, B, w->g0, w->g1, w->rgc, w->RS, &w->gs, &w->t_sample, &w->t_score, err);
         for (int g = 0; g < B && !rc; g++) {
-            const int spread = group_has_spread(RS + g * G, G);
-            if (rounds == 0) zero_std0 += !spread;
+            const int spread = group_has_spread(w->RS + g * G, G);
+            if (w->rounds == 0) w->zero_std0 += !spread;
             if (kept < B && (spread || last)) {
                 for (int j = 0; j < G; j++) {
                     const int k = kept * G + j;
-                    gc[k] = rgc[g * G + j];
-                    S[k] = RS[g * G + j];
-                    S[k].c = &gc[k];
-                    memset(&rgc[g * G + j], 0, sizeof *rgc);
-                    RS[g * G + j].text = NULL;
+                    w->gc[k] = w->rgc[g * G + j];
+                    w->S[k] = w->RS[g * G + j];
+                    w->S[k].c = &w->gc[k];
+                    memset(&w->rgc[g * G + j], 0, sizeof *w->rgc);
+                    w->RS[g * G + j].text = NULL;
                 }
                 kept++;
             } else if (!spread) {
-                filtered++;
+                w->filtered++;
             }
         }
-        for (int k = 0; k < N; k++) free(RS[k].text);
-        gen_completions_free(rgc, N);
-        rounds++;
+        for (int k = 0; k < N; k++) free(w->RS[k].text);
+        gen_completions_free(w->rgc, N);
+        w->rounds++;
     }
-    if (rc) goto out;
-    if (rounds > 1 || filtered)
+    if (!rc && (w->rounds > 1 || w->filtered))
         logf_(t, "step %lld: dynamic sampling dropped %d zero-spread group(s) in %d generation round(s)",
-              (long long)step + 1, filtered, rounds);
+              (long long)step + 1, w->filtered, w->rounds);
+    return rc;
+}
 
-    /* 3. advantages, from every rank's totals */
-    rw = malloc(N * sizeof *rw);
-    adv = malloc(N * sizeof *adv);
-    mine = malloc((Nl ? Nl : 1) * sizeof *mine);
-    if (!rw || !adv || !mine) {
-        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %d rewards", N);
-        goto out;
-    }
-    for (int k = kl; k < kh; k++) mine[k - kl] = S[k].total;
-    if ((rc = dist_allgather_f64(mine, Nl, rw, err))) goto out;
-    if (P > 1) {
-        zero_std0 = 0;
+/* 3. Group-relative advantages, from every rank's totals. */
+static int compute_advantages(trainer *t, step_ws *w, grpo_err *err) {
+    const int G = w->G, B = w->B;
+    for (int k = w->kl; k < w->kh; k++) w->mine[k - w->kl] = w->S[k].total;
+    int rc = dist_allgather_f64(w->mine, w->Nl, w->rw, err);
+    if (rc) return rc;
+    if (w->P > 1) {
+        w->zero_std0 = 0;
         for (int g = 0; g < B; g++) {
             int spread = 0;
-            for (int j = 1; j < G; j++) spread |= rw[g * G + j] != rw[g * G];
-            zero_std0 += !spread;
+            for (int j = 1; j < G; j++) spread |= w->rw[g * G + j] != w->rw[g * G];
+            w->zero_std0 += !spread;
         }
     }
-    learner_advantages(rw, B, G, t->lopts.scale_rewards, adv);
-    for (int k = 0; k < N; k++) S[k].adv = adv[k];
+    learner_advantages(w->rw, B, G, t->lopts.scale_rewards, w->adv);
+    for (int k = 0; k < w->N; k++) w->S[k].adv = w->adv[k];
+    return GRPO_OK;
+}
 
-    /* 4. mu optimizer steps over micro-batches of whole sequences (prompt + completion); with several
-     * ranks, each backpropagates its micro-batches and the gradients are summed before clipping */
-    double t2 = now_s();
-    const int MB = c->per_device_train_batch_size, n_micro = (Nl + MB - 1) / MB;
-    double active = 0;
-    int ctot = 0;
-    for (int k = kl; k < kh; k++) ctot += S[k].c->n_tokens;
-    mask_all = malloc((ctot ? ctot : 1) * sizeof *mask_all);
-    old = malloc((ctot ? ctot : 1) * sizeof *old);
-    lpn = malloc((ctot ? ctot : 1) * sizeof *lpn);
-    dl = malloc((ctot ? ctot : 1) * sizeof *dl);
-    coff = malloc((Nl + 1) * sizeof *coff);
-    toks = malloc((size_t)(MB < Nl ? MB : Nl) * (c->max_prompt_length + c->max_completion_length) * sizeof *toks + 1);
-    slen = malloc((Nl ? Nl : 1) * sizeof *slen);
-    clen = malloc((Nl ? Nl : 1) * sizeof *clen);
-    if (!mask_all || !old || !lpn || !dl || !coff || !toks || !slen || !clen) {
-        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %d tokens of training batch", ctot);
-        goto out;
-    }
-    coff[0] = 0;
-    for (int k = kl; k < kh; k++) {
-        const gen_completion *g = S[k].c;
-        const int q = k - kl;
-        coff[q + 1] = coff[q] + g->n_tokens;
+/* The learner's per-token inputs of this rank's completions: offsets, mask, old logprobs, and the
+ * active-token count across ranks. */
+static int pack_completions(const trainer *t, step_ws *w, grpo_err *err) {
+    const run_config *c = t->cfg;
+    w->coff[0] = 0;
+    for (int k = w->kl; k < w->kh; k++) {
+        const gen_completion *g = w->S[k].c;
+        const int q = k - w->kl;
+        w->coff[q + 1] = w->coff[q] + g->n_tokens;
         float m = (c->mask_truncated_completions && g->finish == GEN_FINISH_LENGTH) ? 0.0f : 1.0f;
         for (int j = 0; j < g->n_tokens; j++) {
-            mask_all[coff[q] + j] = m;
-            old[coff[q] + j] = g->logprobs[j];
+            w->mask[w->coff[q] + j] = m;
+            w->old[w->coff[q] + j] = g->logprobs[j];
         }
-        active += m * g->n_tokens;
+        w->active += m * g->n_tokens;
     }
-    if ((rc = dist_sum_f64(&active, 1, err))) goto out;
-    learner_norm nrm = {.n_seq_step = N, .n_micro = n_micro * P, .max_completion_length = c->max_completion_length,
-                        .active_tokens_step = active};
-    size_t fcap = 0;
-    const float T = (float)c->temperature;
-    learner_stats st = {0};
-    double train_tokens = 0, gn_last = 0, loss_sum = 0;
-    int loss_n = 0;
-    int skipped = 0;
-    policy_adamw h = {.lr = (float)lr_at(c, step), .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
-                      .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
-    for (int pass = -1; pass < c->num_iterations && !rc; pass++) {
-        /* pass -1 computes the reference logprobs (only when beta > 0) */
-        if (pass < 0 && !t->have_ref) continue;
-        policy_model *pm = pass < 0 ? &t->ref : &t->model;
+    w->ctot = w->coff[w->Nl];
+    return dist_sum_f64(&w->active, 1, err);
+}
+
+/* Lays micro-batch [k0, k1) out as whole sequences (prompt + completion) into w->toks. */
+static policy_batch micro_batch(const trainer *t, step_ws *w, int k0, int k1) {
+    int off = 0;
+    for (int k = k0; k < k1; k++) {
+        const prompt_cache *p = &t->ptrain[w->S[k].item];
+        memcpy(w->toks + off, p->ids, p->n * sizeof(int));
+        memcpy(w->toks + off + p->n, w->S[k].c->tokens, w->S[k].c->n_tokens * sizeof(int));
+        w->slen[k - k0] = p->n + w->S[k].c->n_tokens;
+        w->clen[k - k0] = w->S[k].c->n_tokens;
+        off += w->slen[k - k0];
+    }
+    return (policy_batch){.n_seq = k1 - k0, .seq_len = w->slen, .tokens = w->toks};
+}
+
+/* One micro-batch of one pass: forward (the reference's on pass -1), then on the policy the loss and
+ * backward. Completion token j of sequence k is target p->n - 1 + j of that sequence. */
+static int micro_step(trainer *t, step_ws *w, int pass, int k0, int k1, const learner_norm *nrm, grpo_err *err) {
+    const float T = (float)t->cfg->temperature;
+    policy_model *pm = pass < 0 ? &t->ref : &t->model;
+    policy_batch b = micro_batch(t, w, k0, k1);
+    const size_t nt = policy_batch_targets(&b);
+    int rc = policy_forward(pm, &b, T, w->flp, NULL, pass >= 0, err);
+    if (rc) return rc;
+    float *dst = pass < 0 ? w->ref : w->lpn;
+    for (int k = k0, q = 0; k < k1; q += w->slen[k - k0] - 1, k++) {
+        const int pn = t->ptrain[w->S[k].item].n;
+        for (int j = 0; j < w->S[k].c->n_tokens; j++) dst[w->coff[k - w->kl] + j] = w->flp[q + pn - 1 + j];
+    }
+    if (pass < 0) return GRPO_OK;
+    const int o = w->coff[k0 - w->kl];
+    learner_batch lb = {.n_seq = k1 - k0, .len = w->clen, .logp_new = w->lpn + o, .logp_old = w->old + o,
+                        .logp_ref = t->have_ref ? w->ref + o : NULL, .mask = w->mask + o, .adv = w->adv + k0};
+    if ((rc = learner_loss(&t->lopts, nrm, &lb, w->dl + o, &w->st, err))) return rc;
+    memset(w->fdl, 0, nt * sizeof *w->fdl);
+    for (int k = k0, q = 0; k < k1; q += w->slen[k - k0] - 1, k++) {
+        const int pn = t->ptrain[w->S[k].item].n;
+        for (int j = 0; j < w->S[k].c->n_tokens; j++) w->fdl[q + pn - 1 + j] = w->dl[w->coff[k - w->kl] + j];
+    }
+    if ((rc = policy_backward(&t->model, &b, T, w->fdl, err))) return rc;
+    w->train_tokens += (double)policy_batch_tokens(&b);
+    return GRPO_OK;
+}
+
+/* 4. The reference's logprobs (beta > 0), then mu optimizer steps over micro-batches; with several
+ * ranks each backpropagates its micro-batches and the gradients are summed before clipping. */
+static int learner_passes(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
+    const run_config *c = t->cfg;
+    const double t2 = now_s();
+    int rc = pack_completions(t, w, err);
+    const learner_norm nrm = {.n_seq_step = w->N, .n_micro = w->n_micro * w->P,
+                              .max_completion_length = c->max_completion_length, .active_tokens_step = w->active};
+    w->h = (policy_adamw){.lr = (float)lr_at(c, step), .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
+                          .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
+    for (int pass = t->have_ref ? -1 : 0; pass < c->num_iterations && !rc; pass++) {
         if (pass >= 0) {
             policy_zero_grad(&t->model);
-            memset(&st, 0, sizeof st);
+            memset(&w->st, 0, sizeof w->st);
         }
-        for (int mb = 0; mb < n_micro && !rc; mb++) {
-            const int k0 = kl + mb * MB, k1 = k0 + MB < kh ? k0 + MB : kh, ns = k1 - k0;
-            int off = 0;
-            for (int k = k0; k < k1; k++) {
-                const prompt_cache *p = &t->ptrain[S[k].item];
-                memcpy(toks + off, p->ids, p->n * sizeof(int));
-                memcpy(toks + off + p->n, S[k].c->tokens, S[k].c->n_tokens * sizeof(int));
-                slen[k - k0] = p->n + S[k].c->n_tokens;
-                clen[k - k0] = S[k].c->n_tokens;
-                off += slen[k - k0];
-            }
-            policy_batch b = {.n_seq = ns, .seq_len = slen, .tokens = toks};
-            size_t nt = policy_batch_targets(&b);
-            if (nt > fcap) {
-                fcap = nt;
-                float *f1 = realloc(flp, fcap * sizeof *flp), *f2 = f1 ? realloc(fdl, fcap * sizeof *fdl) : NULL;
-                if (f1) flp = f1;
-                if (f2) fdl = f2;
-                if (!f1 || !f2) {
-                    rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for %zu training targets", nt);
-                    break;
-                }
-            }
-            if ((rc = policy_forward(pm, &b, T, flp, NULL, pass >= 0, err))) break;
-            /* completion token j of sequence k is target p->n - 1 + j of that sequence */
-            float *dst = pass < 0 ? ref : lpn;
-            if (pass < 0 && !ref && !(dst = ref = malloc((ctot ? ctot : 1) * sizeof *ref))) {
-                rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for reference logprobs");
-                break;
-            }
-            for (int k = k0, q = 0; k < k1; q += slen[k - k0] - 1, k++) {
-                const int pn = t->ptrain[S[k].item].n;
-                for (int j = 0; j < S[k].c->n_tokens; j++) dst[coff[k - kl] + j] = flp[q + pn - 1 + j];
-            }
-            if (pass < 0) continue;
-            const int o = coff[k0 - kl];
-            learner_batch lb = {.n_seq = ns, .len = clen, .logp_new = lpn + o, .logp_old = old + o,
-                                .logp_ref = ref ? ref + o : NULL, .mask = mask_all + o, .adv = adv + k0};
-            if ((rc = learner_loss(&t->lopts, &nrm, &lb, dl + o, &st, err))) break;
-            memset(fdl, 0, nt * sizeof *fdl);
-            for (int k = k0, q = 0; k < k1; q += slen[k - k0] - 1, k++) {
-                const int pn = t->ptrain[S[k].item].n;
-                for (int j = 0; j < S[k].c->n_tokens; j++) fdl[q + pn - 1 + j] = dl[coff[k - kl] + j];
-            }
-            if ((rc = policy_backward(&t->model, &b, T, fdl, err))) break;
-            train_tokens += (double)off;
+        for (int mb = 0; mb < w->n_micro && !rc; mb++) {
+            const int k0 = w->kl + mb * w->MB, k1 = k0 + w->MB < w->kh ? k0 + w->MB : w->kh;
+            rc = micro_step(t, w, pass, k0, k1, &nrm, err);
         }
         if (rc || pass < 0) continue;
-        if (P > 1 && ((rc = dist_sum_f32(t->model.grad_mem, t->model.n_params, err)) ||
-                      (rc = dist_sum_f64(&st.loss, sizeof st / sizeof(double), err))))
+        if (w->P > 1 && ((rc = dist_sum_f32(t->model.grad_mem, t->model.n_params, err)) ||
+                         (rc = dist_sum_f64(&w->st.loss, sizeof w->st / sizeof(double), err))))
             break;
-        double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
-        gn_last = gn;
-        loss_sum += st.loss;
-        loss_n++;
-        if (!isfinite(gn) || !isfinite(st.loss)) {
-            skipped++;
+        const double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
+        w->gn_last = gn;
+        w->loss_sum += w->st.loss;
+        w->loss_n++;
+        if (!isfinite(gn) || !isfinite(w->st.loss)) {
+            w->skipped++;
             continue; /* non-finite guard: no update this pass */
         }
-        if ((rc = policy_adamw_step(&t->model, &h, err))) break;
+        rc = policy_adamw_step(&t->model, &w->h, err);
     }
-    double t_train = now_s() - t2;
-    const int nr = rw_registry_size(t->rw);
-    if (rc) goto out;
-    if (skipped) logf_(t, "step %lld: %d update(s) skipped: non-finite loss or gradient norm", (long long)step + 1, skipped);
+    w->t_train = now_s() - t2;
+    if (!rc && w->skipped)
+        logf_(t, "step %lld: %d update(s) skipped: non-finite loss or gradient norm", (long long)step + 1, w->skipped);
+    return rc;
+}
 
-    /* rank 0 gets every rank's rollouts for the metrics and the database */
-    if (P > 1) {
-        double sums[2] = {train_tokens, (double)gs.decode_tokens};
-        if ((rc = dist_sum_f64(sums, 2, err))) goto out;
-        train_tokens = sums[0];
-        gs.decode_tokens = (size_t)sums[1];
-        size_t np = 0;
-        if (!(packed = pack_samples(S, kl, kh, &np))) {
-            rc = grpo_errf(err, GRPO_ENOMEM, "out of memory packing rollouts");
-            goto out;
-        }
-        counts = calloc(P, sizeof *counts);
-        if (!counts) {
-            rc = grpo_errf(err, GRPO_ENOMEM, "out of memory");
-            goto out;
-        }
-        if ((rc = dist_gather_bytes(packed, np, &gathered, counts, err))) goto out;
-        if (R != 0) goto out;
+/* 5. Rank 0 gets every rank's rollouts for the metrics and the database. */
+static int gather_rollouts(trainer *t, step_ws *w, grpo_err *err) {
+    if (w->P == 1) return GRPO_OK;
+    double sums[2] = {w->train_tokens, (double)w->gs.decode_tokens};
+    int rc = dist_sum_f64(sums, 2, err);
+    if (rc) return rc;
+    w->train_tokens = sums[0];
+    w->gs.decode_tokens = (size_t)sums[1];
+    size_t np = 0, *counts = calloc(w->P, sizeof *counts);
+    char *packed = counts ? pack_samples(w->S, w->kl, w->kh, &np) : NULL, *gathered = NULL;
+    if (!packed) rc = grpo_errf(err, GRPO_ENOMEM, "out of memory packing rollouts");
+    if (!rc) rc = dist_gather_bytes(packed, np, &gathered, counts, err);
+    if (!rc && w->R == 0) {
         size_t off = counts[0];
-        for (int r = 1; r < P && !rc; r++) {
-            rc = unpack_samples(S, gc, r * Nl, (r + 1) * Nl, gathered + off, counts[r], r, err);
+        for (int r = 1; r < w->P && !rc; r++) {
+            rc = unpack_samples(w->S, w->gc, r * w->Nl, (r + 1) * w->Nl, gathered + off, counts[r], r, err);
             off += counts[r];
         }
-        if (rc) goto out;
     }
+    free(packed);
+    free(gathered);
+    free(counts);
+    return rc;
+}
 
-    /* 5. metrics and the database: one transaction per step */
-    double mean = 0, sd = 0, acc = 0, len_sum = 0, len_max = 0, trunc = 0;
+/* The step's headline metrics (DESIGN's metric list; docs/database.md). */
+static store_step_metrics step_metrics(const trainer *t, const step_ws *w) {
+    const int N = w->N;
+    double mean = 0, sd = 0, acc = 0, len_sum = 0, len_max = 0, trunc = 0, ent = 0, ntok = 0;
     for (int k = 0; k < N; k++) {
-        mean += S[k].total;
-        len_sum += S[k].c->n_tokens;
-        len_max = fmax(len_max, S[k].c->n_tokens);
-        trunc += S[k].c->finish == GEN_FINISH_LENGTH;
-        acc += is_correct(t, &t->train.items[S[k].item], S[k].text);
+        mean += w->S[k].total;
+        len_sum += w->S[k].c->n_tokens;
+        len_max = fmax(len_max, w->S[k].c->n_tokens);
+        trunc += w->S[k].c->finish == GEN_FINISH_LENGTH;
+        acc += is_correct(t, &t->train.items[w->S[k].item], w->S[k].text);
     }
     mean /= N;
-    for (int k = 0; k < N; k++) sd += (S[k].total - mean) * (S[k].total - mean);
+    for (int k = 0; k < N; k++) sd += (w->S[k].total - mean) * (w->S[k].total - mean);
     sd = N > 1 ? sqrt(sd / (N - 1)) : 0;
+    const learner_stats *st = &w->st;
     store_step_metrics sm = store_metrics_unset();
     sm.reward_mean = mean;
     sm.reward_std = sd;
     sm.accuracy = acc / N;
     /* NaN is stored as NULL: no KL without a reference model (beta = 0) */
-    sm.kl = t->have_ref && st.tokens > 0 ? st.kl_sum / st.tokens : NAN;
-    sm.loss = loss_n ? loss_sum / loss_n : NAN; /* mean over the μ passes (each the sum of its micro-batches) */
-    sm.clip_frac_low = st.tokens > 0 ? st.clip_low / st.tokens : 0;
-    sm.clip_frac_high = st.tokens > 0 ? st.clip_high / st.tokens : 0;
+    sm.kl = t->have_ref && st->tokens > 0 ? st->kl_sum / st->tokens : NAN;
+    sm.loss = w->loss_n ? w->loss_sum / w->loss_n : NAN; /* mean over the μ passes (each the sum of its micro-batches) */
+    sm.clip_frac_low = st->tokens > 0 ? st->clip_low / st->tokens : 0;
+    sm.clip_frac_high = st->tokens > 0 ? st->clip_high / st->tokens : 0;
     sm.completion_len_mean = len_sum / N;
     sm.completion_len_max = len_max;
     sm.truncated_frac = trunc / N;
-    sm.zero_std_frac = (double)zero_std0 / B;
-    sm.tokens_per_s_sampling = gs.decode_tokens / fmax(1e-9, t_sample);
-    sm.tokens_per_s_training = train_tokens / fmax(1e-9, t_train);
-    sm.seconds_sampling = t_sample;
-    sm.seconds_scoring = t_score;
-    sm.seconds_training = t_train;
-    double ent = 0, ntok = 0;
-    for (int k = 0; k < N; k++) ent += S[k].c->entropy_sum, ntok += S[k].c->n_tokens;
+    sm.zero_std_frac = (double)w->zero_std0 / w->B;
+    sm.tokens_per_s_sampling = w->gs.decode_tokens / fmax(1e-9, w->t_sample);
+    sm.tokens_per_s_training = w->train_tokens / fmax(1e-9, w->t_train);
+    sm.seconds_sampling = w->t_sample;
+    sm.seconds_scoring = w->t_score;
+    sm.seconds_training = w->t_train;
+    for (int k = 0; k < N; k++) ent += w->S[k].c->entropy_sum, ntok += w->S[k].c->n_tokens;
     sm.entropy = ntok > 0 ? ent / ntok : 0.0;
-    char mj[2048];
-    int mn = snprintf(mj, sizeof mj, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", h.lr, gn_last, skipped);
-    if (c->dynamic_sampling)
-        mn += snprintf(mj + mn, sizeof mj - mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", rounds, filtered);
-    if (P > 1) mn += snprintf(mj + mn, sizeof mj - mn, ",\"ranks\":%d", P);
+    return sm;
+}
+
+/* metrics_json: every metric without a column (learning rate, grad norm, per-component means, ...). */
+static void step_metrics_json(const trainer *t, const step_ws *w, char *mj, size_t cap) {
+    const int nr = rw_registry_size(t->rw);
+    int mn = snprintf(mj, cap, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", w->h.lr, w->gn_last, w->skipped);
+    if (t->cfg->dynamic_sampling)
+        mn += snprintf(mj + mn, cap - mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", w->rounds, w->filtered);
+    if (w->P > 1) mn += snprintf(mj + mn, cap - mn, ",\"ranks\":%d", w->P);
     for (int r = 0; r < nr; r++) {
         double cm = 0;
-        for (int k = 0; k < N; k++) cm += S[k].comp[r];
-        mn += snprintf(mj + mn, sizeof mj - mn, ",\"reward/%s\":%.6g", rw_registry_name(t->rw, r), cm / N);
+        for (int k = 0; k < w->N; k++) cm += w->S[k].comp[r];
+        mn += snprintf(mj + mn, cap - mn, ",\"reward/%s\":%.6g", rw_registry_name(t->rw, r), cm / w->N);
     }
-    snprintf(mj + mn, sizeof mj - mn, "}");
-    if ((rc = store_step_begin(t->db, step + 1, err))) goto out;
-    for (int k = 0; k < N && !rc; k++) {
+    snprintf(mj + mn, cap - mn, "}");
+}
+
+/* 6. The step in the database, in one transaction: every rollout, then the steps row. */
+static int write_step(trainer *t, const step_ws *w, int64_t step, const store_step_metrics *sm, grpo_err *err) {
+    const int G = w->G, nr = rw_registry_size(t->rw);
+    char mj[2048];
+    step_metrics_json(t, w, mj, sizeof mj);
+    int rc = store_step_begin(t->db, step + 1, err);
+    if (rc) return rc;
+    for (int k = 0; k < w->N && !rc; k++) {
+        const sample *s = &w->S[k];
         /* a prompt drawn twice in one step (a small dataset, or dynamic sampling's extra rounds) numbers
          * its second group's samples G..2G-1, so (step, prompt_id, sample_index) stays unique */
         int occ = 0;
-        for (int g = 0; g < k / G; g++) occ += S[g * G].item == S[k].item;
+        for (int g = 0; g < k / G; g++) occ += w->S[g * G].item == s->item;
         store_component comps[RW_MAX + 1];
         int ncomp = 0;
-        for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), S[k].comp[r]};
-        if (t->ext) comps[ncomp++] = (store_component){"external", S[k].comp[nr]};
-        store_rollout ro = {.prompt_id = t->train.items[S[k].item].id, .sample_index = occ * G + S[k].c->sample_index,
-                            .prompt_text = t->ptrain[S[k].item].text, .completion_text = S[k].text,
-                            .token_ids = S[k].c->tokens, .logprobs = S[k].c->logprobs, .n_tokens = S[k].c->n_tokens,
-                            .components = comps, .n_components = ncomp, .reward_total = S[k].total,
-                            .advantage = S[k].adv,
-                            .finish = S[k].c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
+        for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), s->comp[r]};
+        if (t->ext) comps[ncomp++] = (store_component){"external", s->comp[nr]};
+        store_rollout ro = {.prompt_id = t->train.items[s->item].id, .sample_index = occ * G + s->c->sample_index,
+                            .prompt_text = t->ptrain[s->item].text, .completion_text = s->text,
+                            .token_ids = s->c->tokens, .logprobs = s->c->logprobs, .n_tokens = s->c->n_tokens,
+                            .components = comps, .n_components = ncomp, .reward_total = s->total,
+                            .advantage = s->adv,
+                            .finish = s->c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
         rc = store_add_rollout(t->db, &ro, err);
     }
     if (rc) store_step_abort(t->db);
-    else rc = store_step_commit(t->db, step + 1, &sm, mj, err);
-    if (!rc && c->logging_steps > 0 && (step + 1) % c->logging_steps == 0) {
-        double el = now_s() - t->t_start, per = el / (step + 1 - t->step0);
-        char eta[32];
-        fmt_duration(per * (c->max_steps - step - 1), eta, sizeof eta);
-        logf_(t,
-              "step %lld/%d | reward %.3f±%.3f | acc %.3f | loss %.4f | kl %.4f | ent %.3f | clip %.3f/%.3f | len %.1f/%.0f | "
-              "trunc %.2f | zero-std %.2f | %.0f tok/s gen, %.0f tok/s train | %.1fs | ETA %s",
-              (long long)step + 1, c->max_steps, mean, sd, sm.accuracy, sm.loss, isnan(sm.kl) ? 0.0 : sm.kl, sm.entropy, sm.clip_frac_low, sm.clip_frac_high,
-              sm.completion_len_mean, len_max, sm.truncated_frac, sm.zero_std_frac, sm.tokens_per_s_sampling,
-              sm.tokens_per_s_training, now_s() - t0, eta);
-    }
-out:
-    free(rw);
-    free(adv);
-    free(mine);
-    free(mask_all);
-    free(old);
-    free(ref);
-    free(lpn);
-    free(dl);
-    free(coff);
-    free(toks);
-    free(slen);
-    free(clen);
-    free(flp);
-    free(fdl);
-    free(packed);
-    free(gathered);
-    free(counts);
-    for (int k = 0; k < N && S; k++) free(S[k].text);
-    if (gc) gen_completions_free(gc, N);
-    free(gc);
-    free(rgc);
-    free(S);
-    free(RS);
+    else rc = store_step_commit(t->db, step + 1, sm, mj, err);
+    return rc;
+}
+
+/* The step's console line, every logging_steps steps. */
+static void log_step(const trainer *t, const step_ws *w, int64_t step, const store_step_metrics *sm) {
+    const run_config *c = t->cfg;
+    if (c->logging_steps <= 0 || (step + 1) % c->logging_steps != 0) return;
+    double el = now_s() - t->t_start, per = el / (step + 1 - t->step0);
+    char eta[32];
+    fmt_duration(per * (c->max_steps - step - 1), eta, sizeof eta);
+    logf_(t,
+          "step %lld/%d | reward %.3f±%.3f | acc %.3f | loss %.4f | kl %.4f | ent %.3f | clip %.3f/%.3f | len %.1f/%.0f | "
+          "trunc %.2f | zero-std %.2f | %.0f tok/s gen, %.0f tok/s train | %.1fs | ETA %s",
+          (long long)step + 1, c->max_steps, sm->reward_mean, sm->reward_std, sm->accuracy, sm->loss,
+          isnan(sm->kl) ? 0.0 : sm->kl, sm->entropy, sm->clip_frac_low, sm->clip_frac_high, sm->completion_len_mean,
+          sm->completion_len_max, sm->truncated_frac, sm->zero_std_frac, sm->tokens_per_s_sampling,
+          sm->tokens_per_s_training, now_s() - w->t0, eta);
+}
+
+/* One GRPO step (docs/architecture.md, "One GRPO step"): collect groups (sample and score), their
+ * advantages, the learner's passes, the rollouts gathered to rank 0, the step written. */
+static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
+    step_ws *w = t->ws;
+    step_ws_reset(w);
+    int rc = collect_groups(t, w, step, err);
+    if (!rc) rc = compute_advantages(t, w, err);
+    if (!rc) rc = learner_passes(t, w, step, err);
+    if (!rc) rc = gather_rollouts(t, w, err);
+    if (rc || w->R != 0) return rc;
+    const store_step_metrics sm = step_metrics(t, w);
+    if (!(rc = write_step(t, w, step, &sm, err))) log_step(t, w, step, &sm);
     return rc;
 }
 
@@ -1104,6 +1159,8 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
           t->eval.n);
 
     /* GRPO */
+    if (!(t->ws = calloc(1, sizeof *t->ws))) rc = grpo_errf(err, GRPO_ENOMEM, "out of memory");
+    if (rc || (rc = step_ws_build(t->ws, cfg, t->have_ref, err))) goto done;
     t->t_start = now_s();
     int64_t step;
     for (step = t->step0; step < cfg->max_steps; step++) {

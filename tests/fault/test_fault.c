@@ -27,6 +27,14 @@ typedef int (*op_fn)(void *ctx, grpo_err *err);
  * that does not surface as an error with a message fails the test, naming k. */
 static long sweep_window(const char *name, op_fn op, void *ctx, long max_points, long win_lo, long win_hi);
 
+/* The failure point after k: win_stride apart inside [lo, hi], stride apart elsewhere, never jumping
+ * over the window's start. */
+static long next_k(long k, long stride, long lo, long hi, long win_stride) {
+    if (k >= lo && k < hi) return k + win_stride;
+    if (k < lo && k + stride > lo) return lo;
+    return k + stride;
+}
+
 static long sweep(const char *name, op_fn op, void *ctx, long max_points) {
     return sweep_window(name, op, ctx, max_points, 0, -1);
 }
@@ -36,8 +44,8 @@ static long sweep(const char *name, op_fn op, void *ctx, long max_points) {
  * build tries it whole, the sanitizer build checks a sample of it for leaks). */
 static long sweep_window(const char *name, op_fn op, void *ctx, long max_points, long win_lo, long win_hi) {
 #ifdef __SANITIZE_ADDRESS__
-    const long win_stride = win_hi >= win_lo ? (win_hi - win_lo + 40) / 40 : 1;
-    if (win_hi >= win_lo) max_points = 20;
+    const long win_stride = win_hi >= win_lo ? (win_hi - win_lo + 25) / 25 : 1;
+    if (win_hi >= win_lo) max_points = 10;
 #else
     const long win_stride = 1;
 #endif
@@ -51,7 +59,7 @@ static long sweep_window(const char *name, op_fn op, void *ctx, long max_points,
     /* GRPO_FAULT_VERBOSE names each k before it runs; GRPO_FAULT_K=k runs that one alone (to find a crash) */
     const int verbose = getenv("GRPO_FAULT_VERBOSE") != NULL;
     const long only_k = getenv("GRPO_FAULT_K") ? atol(getenv("GRPO_FAULT_K")) : 0;
-    for (long k = only_k ? only_k : 1; k <= (only_k ? only_k : total); k += (k >= win_lo && k < win_hi) ? win_stride : stride) {
+    for (long k = only_k ? only_k : 1; k <= (only_k ? only_k : total); k = next_k(k, stride, win_lo, win_hi, win_stride)) {
         if (verbose) fprintf(stderr, "%s: k = %ld\n", name, k);
         memset(&e, 0, sizeof e);
         fault_arm(k);

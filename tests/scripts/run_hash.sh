@@ -3,7 +3,8 @@
 # reference and two iterations, evaluations, a checkpoint. It hashes what the run computed (every
 # rollout row, every step's metrics except wall times and speeds, every eval value, the final
 # checkpoint's weights and optimizer state), so two builds that print the same line computed the
-# same run bit for bit. Restructuring the train loop must not change it (tests/fixtures/grpo/run_hash.txt).
+# same run bit for bit (the random reward, a hash of the completion, gives every group spread, so the
+# updates are not zero). Restructuring the train loop must not change it (tests/fixtures/grpo/run_hash.txt).
 #   usage: run_hash.sh PATH/TO/grpo [WORKDIR]        prints: sha256  cpu-model
 #          run_hash.sh --check PATH/TO/grpo           compares with the recorded hash (exit 77 on another CPU)
 set -uo pipefail
@@ -12,11 +13,12 @@ check=0
 [ "${1:-}" = "--check" ] && { check=1; shift; }
 grpo=${1:?usage: run_hash.sh [--check] PATH/TO/grpo [WORKDIR]}
 work=${2:-$(mktemp -d)}
+mkdir -p "$work" || exit 1
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 
 rm -rf "$work/runs"
 OMP_NUM_THREADS=2 "$grpo" demo --sft_steps 30 --max_steps 3 --eval_size 16 --eval_steps 2 --save_steps 3 \
-    --generation_batch_size 64 --per_device_train_batch_size 64 --beta 0.04 --num_iterations 2 \
+    --generation_batch_size 64 --per_device_train_batch_size 64 --beta 0.04 --num_iterations 2 --reward_funcs accuracy,format,random --reward_weights [1,0.5,1] \
     --num_threads 2 --output_dir "$work/runs" --run_name hash >"$work/hash.log" 2>&1 ||
     { cat "$work/hash.log" >&2; echo "run_hash: the run failed" >&2; exit 1; }
 db=$work/runs/hash/rollouts.db
