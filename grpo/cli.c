@@ -6,8 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* 1 when the option's name appears in usage as a whole word. */
+static int usage_names(const char *usage, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = strstr(usage, name); p; p = strstr(p + 1, name))
+        if ((p == usage || p[-1] == ' ' || p[-1] == '[' || p[-1] == '(' || p[-1] == '|') &&
+            (p[n] == '\0' || p[n] == ' ' || p[n] == ']' || p[n] == ')' || p[n] == '|'))
+            return 1;
+    return 0;
+}
+
+void cli_usage(const cli_cmd *cmd, FILE *f) {
+    fprintf(f, "grpo %s %s", cmd->name, cmd->usage);
+    for (const cli_opt *o = cmd->opts; o && o->name; o++)
+        if (!usage_names(cmd->usage, o->name)) fprintf(f, " [%s%s%s]", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+}
+
 void cli_help(const cli_cmd *cmd) {
-    printf("usage: grpo %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
+    printf("usage: ");
+    cli_usage(cmd, stdout);
+    printf("\n\n%s\n\noptions:\n", cmd->summary);
     for (const cli_opt *o = cmd->opts; o->name; o++) {
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");

@@ -3,6 +3,8 @@
 #ifndef GRPO_CLI_H
 #define GRPO_CLI_H
 
+#include <stdio.h>
+
 #include "../common/err.h"
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_ERROR = 1, CLI_EXIT_USAGE = 2 };
@@ -28,6 +30,9 @@ typedef struct cli_cmd {
  * usage; returns 0 otherwise. */
 int cli_parse(const cli_cmd *cmd, int argc, char **argv, const char **vals);
 void cli_help(const cli_cmd *cmd);
+/* The command's usage line: its usage text, then [--opt ARG] for every option the text leaves out
+ * (the one source of --help's usage line and README's command table). */
+void cli_usage(const cli_cmd *cmd, FILE *f);
 /* Index of option name in cmd->opts (must exist). */
 int cli_index(const cli_cmd *cmd, const char *name);
 /* Prints "grpo NAME: message" to stderr and returns CLI_EXIT_ERROR. */

@@ -223,7 +223,7 @@ static int run(const cli_cmd *cmd, const char **v) {
 const cli_cmd cmd_reward = {
     .name = "reward",
     .summary = "Score completions with rule-based rewards: math answers, code tests in a sandbox, countdown.",
-    .usage = "math|code|countdown [options]   (e.g. grpo reward math --gold 1/2 --pred '\\frac{1}{2}')",
+    .usage = "math|code|countdown [--gold G --pred P]",
     .opts = OPTS,
     .run = run,
 };

@@ -143,7 +143,7 @@ static int run(const cli_cmd *cmd, const char **v) {
 const cli_cmd cmd_tasks = {
     .name = "tasks",
     .summary = "Inspect a dataset as training reads it: JSONL with a field mapping, or a built-in generator.",
-    .usage = "show (--data F [--format NAME] | --generate NAME) [options]",
+    .usage = "show (--data F [--format NAME] | --generate NAME)",
     .opts = OPTS,
     .run = run,
 };

@@ -209,14 +209,14 @@ static int demo_main(int argc, char **argv) {
 const cli_cmd cmd_train = {
     .name = "train",
     .summary = "Run GRPO from a JSON config (keys as TRL's GRPOConfig; docs/config.md).",
-    .usage = "CONFIG.json [--key value ...] [--resume]",
+    .usage = "CONFIG.json [--key value ...] [--resume] [--print-config] [--config-doc]",
     .main = train_main,
 };
 
 const cli_cmd cmd_demo = {
     .name = "demo",
     .summary = "The main job's embedded default: SFT then GRPO on built-in arithmetic with a tiny model.",
-    .usage = "[--key value ...]",
+    .usage = "[--key value ...] [--print-config]",
     .main = demo_main,
 };
 
@@ -290,6 +290,6 @@ static int eval_main(int argc, char **argv) {
 const cli_cmd cmd_eval = {
     .name = "eval",
     .summary = "Evaluate a model on a JSONL dataset: pass@1, pass@k and maj@k.",
-    .usage = "--model DIR --data F.jsonl [--k K] [--temperature T]",
+    .usage = "--model DIR --data F.jsonl [--format NAME] [--k K] [--temperature T] [--tokenizer DIR] [--key value ...]",
     .main = eval_main,
 };

@@ -27,8 +27,14 @@ static void md_cell(const char *s) {
 static void commands_markdown(void) {
     printf("| command | what it does |\n| --- | --- |\n");
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        printf("| `grpo %s ", COMMANDS[i]->name);
-        md_cell(COMMANDS[i]->usage);
+        char line[2048] = "";
+        FILE *f = fmemopen(line, sizeof line - 1, "w");
+        if (f) {
+            cli_usage(COMMANDS[i], f);
+            fclose(f);
+        }
+        printf("| `");
+        md_cell(line);
         printf("` | ");
         md_cell(COMMANDS[i]->summary);
         printf(" |\n");

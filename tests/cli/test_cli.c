@@ -136,6 +136,22 @@ static void docs_config_md_is_what_the_code_generates(void) {
     free(doc);
 }
 
+/* README's command table is the command table every --help prints its usage line from. */
+static void readme_command_table_is_what_the_code_generates(void) {
+    char cmd[8192], *out = NULL, *readme = tu_src("README.md");
+    snprintf(cmd, sizeof cmd, "%s help --markdown", GRPO_BIN);
+    CU_ASSERT_EQUAL_FATAL(tu_run(cmd, &out, 0), 0);
+    char *text = NULL;
+    size_t len;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(fs_read_file(readme, &text, &len, &e), GRPO_OK);
+    if (!strstr(text, out)) fprintf(stderr, "\n  README.md's command table is stale: paste `grpo help --markdown`\n");
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, out));
+    free(out);
+    free(text);
+    free(readme);
+}
+
 static void train_config_errors_name_the_key_before_any_work(void) {
     char path[4200], args[4300];
     snprintf(path, sizeof path, "%s/bad.json", tmp);
@@ -304,6 +320,7 @@ int main(void) {
     CU_add_test(s, "score_rejects_token_outside_vocabulary", score_rejects_token_outside_vocabulary);
     CU_add_test(s, "score_reports_damaged_files_by_name", score_reports_damaged_files_by_name);
     CU_add_test(s, "docs_config_md_is_what_the_code_generates", docs_config_md_is_what_the_code_generates);
+    CU_add_test(s, "readme_command_table_is_what_the_code_generates", readme_command_table_is_what_the_code_generates);
     CU_add_test(s, "train_config_errors_name_the_key_before_any_work", train_config_errors_name_the_key_before_any_work);
     CU_add_test(s, "dynamic_sampling_keeps_only_groups_with_reward_spread", dynamic_sampling_keeps_only_groups_with_reward_spread);
     CU_add_test(s, "train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward",
