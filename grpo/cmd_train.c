@@ -7,6 +7,7 @@
 
 #include "../common/fsutil.h"
 #include "cli.h"
+#include "cmd_config.h"
 #include "dist.h"
 #include "run_config.h"
 #include "train.h"
@@ -277,3 +278,8 @@ const cli_cmd cmd_eval = {
     .usage = "--model DIR --data F.jsonl [--k K] [--temperature T]",
     .main = eval_main,
 };
+
+/* The --key value / --resume / --print-config / --config-doc parsing of train, for the other config commands. */
+int cli_config_args(run_config *c, int argc, char **argv, int *resume, int *print, int *doc, const char *cmd) {
+    return apply_args(c, argc, argv, resume, print, doc, cmd);
+}

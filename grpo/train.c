@@ -26,45 +26,19 @@
 #include "dist.h"
 #include "eval_metrics.h"
 #include "learner.h"
+#include "onpolicy.h"
+#include "train_parts.h"
 
-/* ---- the trainer's state ---- */
+/* ---- the trainer's state: grpo/train_parts.h (shared with the distillation loops) ---- */
 
-typedef struct {
-    int *ids;      /* the rendered, tokenized prompt */
-    int n;
-    char *text;    /* the rendered prompt text (chat template applied) */
-} prompt_cache;
-
-typedef struct {
-    const run_config *cfg;
-    const train_log *log;
-    char run_dir[4096];
-    char ref_dir[4200];     /* the frozen reference (beta > 0): the GRPO starting point */
-    const char *tok_dir;    /* where tokenizer.json came from (copied into checkpoints) */
-    tok_tokenizer *tok;
-    chat_format chat;
-    tasks_dataset train, eval;
-    prompt_cache *ptrain, *peval;
-    tasks_cursor cursor;
-    policy_model model, ref;
-    int have_ref;
-    store *db;
-    rw_registry *rw, *acc;  /* the configured rewards; accuracy alone for metrics and eval */
-    rw_external *ext;       /* the external reward command, when configured */
-    learner_opts lopts;
-    int eos[TOK_MAX_EOS + POLICY_MAX_EOS], n_eos;
-    double t_start;
-    int64_t step0;          /* GRPO steps done when this process started */
-} trainer;
-
-static double now_s(void) {
+double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void logf_(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(const trainer *t, const char *fmt, ...) {
+void logf_(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void logf_(const trainer *t, const char *fmt, ...) {
     if (!t->log || !t->log->line || dist_rank() != 0) return;
     char buf[2048];
     va_list ap;
@@ -74,8 +48,8 @@ static void logf_(const trainer *t, const char *fmt, ...) {
     t->log->line(t->log->ctx, buf);
 }
 
-static void progress(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(const trainer *t, const char *fmt, ...) {
+void progress(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void progress(const trainer *t, const char *fmt, ...) {
     if (!t->log || !t->log->progress || dist_rank() != 0) return;
     char buf[1024];
     va_list ap;
@@ -85,7 +59,7 @@ static void progress(const trainer *t, const char *fmt, ...) {
     t->log->progress(t->log->ctx, buf);
 }
 
-static void fmt_duration(double s, char *out, size_t cap) {
+void fmt_duration(double s, char *out, size_t cap) {
     if (s < 0 || !isfinite(s)) snprintf(out, cap, "?");
     else if (s < 60) snprintf(out, cap, "%.0fs", s);
     else if (s < 3600) snprintf(out, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
@@ -94,7 +68,7 @@ static void fmt_duration(double s, char *out, size_t cap) {
 
 /* ---- setup ---- */
 
-static int load_data(trainer *t, grpo_err *err) {
+int load_data(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
     tasks_dataset all = {0};
     int rc;
@@ -135,7 +109,7 @@ static int load_data(trainer *t, grpo_err *err) {
 }
 
 /* Renders and tokenizes every prompt once; a prompt over max_prompt_length is an error naming it. */
-static int cache_prompts(trainer *t, const tasks_dataset *ds, prompt_cache **out, const char *what, grpo_err *err) {
+int cache_prompts(trainer *t, const tasks_dataset *ds, prompt_cache **out, const char *what, grpo_err *err) {
     const run_config *c = t->cfg;
     prompt_cache *pc = calloc(ds->n ? ds->n : 1, sizeof *pc);
     if (!pc) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
@@ -169,7 +143,7 @@ static int cache_prompts(trainer *t, const tasks_dataset *ds, prompt_cache **out
     return GRPO_OK;
 }
 
-static void free_prompts(prompt_cache *pc, size_t n) {
+void free_prompts(prompt_cache *pc, size_t n) {
     if (!pc) return;
     for (size_t i = 0; i < n; i++) {
         free(pc[i].ids);
@@ -178,7 +152,7 @@ static void free_prompts(prompt_cache *pc, size_t n) {
     free(pc);
 }
 
-static int load_model(trainer *t, policy_model *m, grpo_err *err) {
+int load_model(trainer *t, policy_model *m, grpo_err *err) {
     const char *spec = t->cfg->model;
     if (!strncmp(spec, "init:", 5)) {
         char arch[32] = "", preset[32] = "";
@@ -200,7 +174,7 @@ static int load_model(trainer *t, policy_model *m, grpo_err *err) {
 }
 
 /* The tokenizer must not produce ids the model has no embedding for. */
-static int check_vocab(const trainer *t, const char *tokdir, grpo_err *err) {
+int check_vocab(const trainer *t, const char *tokdir, grpo_err *err) {
     const tok_info *ti = tok_get_info(t->tok);
     if (ti->vocab_size > t->model.cfg.vocab_size)
         return grpo_errf(err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tokdir,
@@ -225,19 +199,19 @@ int train_eos_ids(const tok_tokenizer *tok, const policy_model *m, int *out, int
 /* ---- rewards ---- */
 
 /* The reward registry's view of a task item. */
-static rw_item reward_item(const tasks_item *it, long long *nums, int n_tokens) {
+rw_item reward_item(const tasks_item *it, long long *nums, int n_tokens) {
     for (int i = 0; i < it->n_nums; i++) nums[i] = it->nums[i];
     return (rw_item){.answer = it->answer, .nums = nums, .n_nums = it->n_nums, .target = it->target, .n_tokens = n_tokens};
 }
 
 /* 1 when the completion's answer is right (the accuracy reward, whatever reward_funcs holds). */
-static int is_correct(const trainer *t, const tasks_item *it, const char *text) {
+int is_correct(const trainer *t, const tasks_item *it, const char *text) {
     long long nums[TASKS_MAX_NUMS];
     rw_item ri = reward_item(it, nums, 0);
     return rw_registry_score(t->acc, &ri, text, NULL) >= 1.0;
 }
 
-static int build_rewards(trainer *t, grpo_err *err) {
+int build_rewards(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
     const char *names[RW_MAX];
     double w[RW_MAX];
@@ -260,13 +234,13 @@ static int build_rewards(trainer *t, grpo_err *err) {
 }
 
 /* The run's sampling settings (top-k, top-p, min-p, repetition penalty) at the given temperature. */
-static smp_params run_sampling(const run_config *c, double temperature) {
+smp_params run_sampling(const run_config *c, double temperature) {
     return (smp_params){(float)temperature, c->top_k, (float)c->top_p, (float)c->min_p, (float)c->repetition_penalty};
 }
 
 /* Generation of n completions per prompt for this run: max_completion_length new tokens, the run's
  * seed and EOS ids, the given sampling; max_batch 0 keeps gen_run's default. */
-static gen_params run_gen_params(const trainer *t, int n, smp_params sampling, int max_batch) {
+gen_params run_gen_params(const trainer *t, int n, smp_params sampling, int max_batch) {
     gen_params gp = gen_defaults();
     gp.n = n;
     gp.max_new_tokens = t->cfg->max_completion_length;
@@ -280,7 +254,7 @@ static gen_params run_gen_params(const trainer *t, int n, smp_params sampling, i
 
 /* ---- evaluation: greedy accuracy on the held-out set ---- */
 
-static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
+int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     const tasks_dataset *ds = &t->eval;
     if (ds->n == 0) {
         *acc = -1;
@@ -338,7 +312,7 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
 
 /* The tokenizer (cfg->tokenizer, else the model directory), the chat format, the prompt template and
  * the rewards: the setup train_run and train_evaluate share. */
-static int setup_text(trainer *t, grpo_err *err) {
+int setup_text(trainer *t, grpo_err *err) {
     const run_config *cfg = t->cfg;
     const char *tokdir = cfg->tokenizer[0] ? cfg->tokenizer : cfg->model;
     if (!strncmp(tokdir, "init:", 5))
@@ -355,7 +329,7 @@ static int setup_text(trainer *t, grpo_err *err) {
     return build_rewards(t, err);
 }
 
-static void trainer_free(trainer *t) {
+void trainer_free(trainer *t) {
     if (t->db) store_close(t->db);
     free_prompts(t->ptrain, t->train.n);
     free_prompts(t->peval, t->eval.n);
@@ -364,6 +338,7 @@ static void trainer_free(trainer *t) {
     tasks_cursor_free(&t->cursor);
     policy_free(&t->model);
     if (t->have_ref) policy_free(&t->ref);
+    if (t->have_teacher) policy_free(&t->teacher);
     if (t->tok) tok_free(t->tok);
     rw_registry_free(t->rw);
     rw_registry_free(t->acc);
@@ -461,7 +436,7 @@ typedef struct {
     double total, adv;
 } sample;
 
-static double lr_at(const run_config *c, int64_t step) {
+double lr_at(const run_config *c, int64_t step) {
     if (c->warmup_steps > 0 && step < c->warmup_steps) return c->learning_rate * (step + 1) / c->warmup_steps;
     if (!strcmp(c->lr_scheduler_type, "cosine") && c->max_steps > c->warmup_steps) {
         double p = (double)(step - c->warmup_steps) / (c->max_steps - c->warmup_steps);
@@ -617,6 +592,8 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     sample *S = calloc(N, sizeof *S), *RS = calloc(N, sizeof *RS);
     double *rw = NULL, *adv = NULL, *mine = NULL;
     float *mask_all = NULL, *old = NULL, *ref = NULL, *lpn = NULL, *dl = NULL, *flp = NULL, *fdl = NULL;
+    float *tlp = NULL, *advtok = NULL; /* on-policy distillation: teacher logprobs, per-token advantages */
+    double reverse_kl = NAN;
     int *coff = NULL, *toks = NULL, *slen = NULL, *clen = NULL;
     char *packed = NULL, *gathered = NULL;
     size_t *counts = NULL;
@@ -725,10 +702,20 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     int skipped = 0;
     policy_adamw h = {.lr = (float)lr_at(c, step), .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
                       .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
-    for (int pass = -1; pass < c->num_iterations && !rc; pass++) {
-        /* pass -1 computes the reference logprobs (only when beta > 0) */
-        if (pass < 0 && !t->have_ref) continue;
-        policy_model *pm = pass < 0 ? &t->ref : &t->model;
+    for (int pass = -2; pass < c->num_iterations && !rc; pass++) {
+        /* pass -2 computes the teacher's logprobs (on-policy distillation), pass -1 the reference's
+         * (only when beta > 0) */
+        if (pass == -2 && !t->have_teacher) continue;
+        if (pass == -1 && !t->have_ref) continue;
+        policy_model *pm = pass == -2 ? &t->teacher : pass < 0 ? &t->ref : &t->model;
+        if (pass == 0 && t->have_teacher) {
+            if (!(advtok = malloc((ctot ? ctot : 1) * sizeof *advtok))) {
+                rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for per-token advantages");
+                break;
+            }
+            reverse_kl = onpolicy_advantages(old, tlp, mask_all, ctot, advtok, adv, N, c->distill_task_weight);
+            for (int k = 0; k < N; k++) S[k].adv = adv[k];
+        }
         if (pass >= 0) {
             policy_zero_grad(&t->model);
             memset(&st, 0, sizeof st);
@@ -758,8 +745,12 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
             }
             if ((rc = policy_forward(pm, &b, T, flp, NULL, pass >= 0, err))) break;
             /* completion token j of sequence k is target p->n - 1 + j of that sequence */
-            float *dst = pass < 0 ? ref : lpn;
-            if (pass < 0 && !ref && !(dst = ref = malloc((ctot ? ctot : 1) * sizeof *ref))) {
+            float *dst = pass == -2 ? tlp : pass < 0 ? ref : lpn;
+            if (pass == -2 && !tlp && !(dst = tlp = malloc((ctot ? ctot : 1) * sizeof *tlp))) {
+                rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for teacher logprobs");
+                break;
+            }
+            if (pass == -1 && !ref && !(dst = ref = malloc((ctot ? ctot : 1) * sizeof *ref))) {
                 rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for reference logprobs");
                 break;
             }
@@ -770,7 +761,8 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
             if (pass < 0) continue;
             const int o = coff[k0 - kl];
             learner_batch lb = {.n_seq = ns, .len = clen, .logp_new = lpn + o, .logp_old = old + o,
-                                .logp_ref = ref ? ref + o : NULL, .mask = mask_all + o, .adv = adv + k0};
+                                .logp_ref = ref ? ref + o : NULL, .mask = mask_all + o, .adv = adv + k0,
+                                .adv_token = advtok ? advtok + o : NULL};
             if ((rc = learner_loss(&t->lopts, &nrm, &lb, dl + o, &st, err))) break;
             memset(fdl, 0, nt * sizeof *fdl);
             for (int k = k0, q = 0; k < k1; q += slen[k - k0] - 1, k++) {
@@ -861,6 +853,7 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
     if (c->dynamic_sampling)
         mn += snprintf(mj + mn, sizeof mj - mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", rounds, filtered);
     if (P > 1) mn += snprintf(mj + mn, sizeof mj - mn, ",\"ranks\":%d", P);
+    if (t->have_teacher) mn += snprintf(mj + mn, sizeof mj - mn, ",\"distill/reverse_kl\":%.6g", reverse_kl);
     for (int r = 0; r < nr; r++) {
         double cm = 0;
         for (int k = 0; k < N; k++) cm += S[k].comp[r];
@@ -884,6 +877,8 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
                             .advantage = S[k].adv,
                             .finish = S[k].c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
         rc = store_add_rollout(t->db, &ro, err);
+        if (!rc && tlp) /* one rank (onpolicy_setup): completion k's tokens start at coff[k] */
+            rc = store_add_teacher_logprobs(t->db, ro.prompt_id, ro.sample_index, tlp + coff[k], S[k].c->n_tokens, err);
     }
     if (rc) store_step_abort(t->db);
     else rc = store_step_commit(t->db, step + 1, &sm, mj, err);
@@ -905,6 +900,8 @@ out:
     free(mask_all);
     free(old);
     free(ref);
+    free(tlp);
+    free(advtok);
     free(lpn);
     free(dl);
     free(coff);
@@ -927,7 +924,7 @@ out:
 
 /* ---- checkpoints ---- */
 
-static int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
+int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
     if (dist_rank() != 0) return GRPO_OK; /* every rank holds the same weights: rank 0 writes them */
     char *cj = rc_to_json(t->cfg);
     ckpt_state st = {.step = step, .cursor_epoch = t->cursor.epoch, .cursor_pos = t->cursor.pos,
@@ -1052,6 +1049,7 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         t->ref.backend = be;
         t->have_ref = 1;
     }
+    if ((rc = onpolicy_setup(t, be, err))) goto done;
     if ((rc = evaluate(t, t->step0, &res->accuracy_before, err))) goto done;
     logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy)", (long long)t->step0, res->accuracy_before,
           t->eval.n);
