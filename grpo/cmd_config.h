@@ -16,4 +16,9 @@ int cli_load_config(const char *cmd, int argc, char **argv, run_config *c, int *
 /* A train_log printing lines to stdout (the status line only on a terminal). */
 train_log cli_train_log(void);
 
+/* grpo/cmd_train.c: the main demo's configuration. */
+void cli_demo_config(run_config *c);
+/* grpo/cmd_demo_distill.c: `grpo demo distill` (argv after "distill"). */
+int demo_distill_main(int argc, char **argv);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../checkpoints/ckpt.h"
+#include "../checkpoints/model_dir.h"
 #include "../common/fsutil.h"
 #include "sft_data.h"
 #include "train_parts.h"
@@ -467,5 +468,46 @@ done:
     free(sched);
     sft_data_free(&d);
     trainer_free(t);
+    return rc;
+}
+
+/* ---- a fresh student directory ---- */
+
+int distill_init_student(const char *tokenizer_dir, const char *out_dir, int hidden, int layers, uint64_t seed,
+                         grpo_err *err) {
+    tok_tokenizer *tok = NULL;
+    policy_model m = {0};
+    policy_config pc;
+    int rc = tok_load(&tok, tokenizer_dir, err);
+    if (rc) return rc;
+    if ((rc = policy_config_preset(&pc, POLICY_ARCH_QWEN2, "tiny", err))) goto out;
+    /* the tiny preset scaled down: head_dim stays 32, one KV head per two query heads, MLP 3 x hidden */
+    const tok_info *ti = tok_get_info(tok);
+    pc.hidden_size = hidden;
+    pc.num_hidden_layers = layers;
+    pc.intermediate_size = 3 * hidden;
+    pc.num_attention_heads = hidden / pc.head_dim > 0 ? hidden / pc.head_dim : 1;
+    pc.num_key_value_heads = pc.num_attention_heads > 1 ? pc.num_attention_heads / 2 : 1;
+    pc.vocab_size = ti->vocab_size;
+    pc.bos_token_id = ti->bos_id;
+    pc.n_eos = 0;
+    for (int i = 0; i < ti->n_eos && i < POLICY_MAX_EOS; i++) pc.eos_token_ids[pc.n_eos++] = ti->eos_ids[i];
+    if ((rc = policy_build(&m, &pc, err))) goto out;
+    policy_init_random(&m, seed);
+    if ((rc = ckpt_export_model(&m, out_dir, "float32", 1, err))) goto out;
+    /* the tokenizer files travel with the model, so that the directory is a complete HF model */
+    static const char *const FILES[] = {"tokenizer.json", "tokenizer_config.json", "generation_config.json"};
+    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0] && !rc; i++) {
+        char src[4300], dst[4300], *data = NULL;
+        size_t len;
+        snprintf(src, sizeof src, "%s/%s", tokenizer_dir, FILES[i]);
+        snprintf(dst, sizeof dst, "%s/%s", out_dir, FILES[i]);
+        if (!fs_exists(src)) continue;
+        if (!(rc = fs_read_file(src, &data, &len, err))) rc = fs_write_file_atomic(dst, data, len, err);
+        free(data);
+    }
+out:
+    policy_free(&m);
+    tok_free(tok);
     return rc;
 }

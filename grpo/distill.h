@@ -10,6 +10,8 @@
 #ifndef GRPO_DISTILL_H
 #define GRPO_DISTILL_H
 
+#include <stdint.h>
+
 #include "../common/err.h"
 #include "run_config.h"
 #include "train.h"
@@ -37,5 +39,10 @@ typedef struct {
 
 /* Trains cfg->model on cfg->sft_dataset; resume continues from the newest checkpoint. */
 int distill_sft(const run_config *cfg, int resume, const train_log *log, sft_result *res, grpo_err *err);
+
+/* Writes a fresh random Qwen2-shaped student to out_dir (replacing it): the tiny preset with hidden size
+ * hidden and layers layers, the vocabulary of tokenizer_dir, whose tokenizer files it copies. */
+int distill_init_student(const char *tokenizer_dir, const char *out_dir, int hidden, int layers, uint64_t seed,
+                         grpo_err *err);
 
 #endif
