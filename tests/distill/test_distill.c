@@ -75,6 +75,8 @@ static void traces_store_each_prompt_sample_once_in_a_traces_run(void) {
                                "sample_index) FROM rollouts), (SELECT count(*) FROM steps) FROM runs");
     CU_ASSERT_STRING_EQUAL(out, "traces|36|36|3\n");
     free(out);
+    snprintf(args, sizeof args, "db summary --db %s", db_path);
+    expect(args, 0, "kind: traces");
     /* every trace is scored by the configured reward_funcs, one component row each */
     out = query(db_path, "SELECT count(*) FROM reward_components WHERE name IN ('accuracy', 'format')");
     CU_ASSERT_STRING_EQUAL(out, "72\n");
