@@ -24,8 +24,8 @@ static const cli_opt OPTS[] = {
     {"--seed", "S", "1", "seed of every stage"},
     {"--teacher_steps", "N", "60", "GRPO steps of the demo teacher (after its SFT cold start)"},
     {"--samples", "K", "4", "traces per training prompt"},
-    {"--student_hidden", "H", "64", "the student's hidden size (2 layers: about a sixth of the teacher's parameters)"},
-    {"--student_layers", "L", "2", "the student's layers"},
+    {"--student_hidden", "H", "64", "the student's hidden size (with 3 layers: 0.23 of the teacher's parameters)"},
+    {"--student_layers", "L", "3", "the student's layers"},
     {"--sft_steps", "N", "1500", "student SFT steps"},
     {"--distill_steps", "N", "40", "on-policy distillation steps"},
     {"--unfiltered", NULL, NULL, "SFT on every trace, correct or not (the control for rejection sampling)"},
@@ -33,10 +33,18 @@ static const cli_opt OPTS[] = {
 };
 enum { O_TEACHER, O_OUT, O_SEED, O_TSTEPS, O_K, O_HIDDEN, O_LAYERS, O_SFT, O_DISTILL, O_UNFILTERED };
 
+/* Copies a path into a config field (cap bytes); a path that does not fit is cut (and then not found). */
+static void set_path(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* The main demo's task and the settings every stage shares. */
 static void base_config(run_config *c, const char *out, long long seed) {
     cli_demo_config(c);
-    snprintf(c->output_dir, sizeof c->output_dir, "%s", out);
+    set_path(c->output_dir, sizeof c->output_dir, out);
     c->seed = seed;
     c->save_total_limit = 1;
 }
@@ -91,7 +99,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     /* 2. traces, then the correct and well-formed ones */
     base_config(c, out, seed);
     snprintf(c->run_name, sizeof c->run_name, "distill-traces");
-    snprintf(c->model, sizeof c->model, "%s", teacher);
+    set_path(c->model, sizeof c->model, teacher);
     snprintf(c->reward_funcs[0], sizeof c->reward_funcs[0], "accuracy");
     c->n_reward_funcs = 1;
     c->num_generations = (int)K;
@@ -116,15 +124,15 @@ static int run(const cli_cmd *cmd, const char **v) {
 
     /* teacher accuracy and size, measured the same way as the student's */
     base_config(c, out, seed);
-    snprintf(c->model, sizeof c->model, "%s", teacher);
+    set_path(c->model, sizeof c->model, teacher);
 
     /* 3. a fresh student, SFT on the kept traces */
     snprintf(student0, sizeof student0, "%s/distill-student-init", out);
     if (distill_init_student(c->tokenizer, student0, (int)hidden, (int)layers, (uint64_t)seed, &err)) return fail("student", &err);
     base_config(c, out, seed);
     snprintf(c->run_name, sizeof c->run_name, "distill-student");
-    snprintf(c->model, sizeof c->model, "%s", student0);
-    snprintf(c->sft_dataset, sizeof c->sft_dataset, "%s", rows);
+    set_path(c->model, sizeof c->model, student0);
+    set_path(c->sft_dataset, sizeof c->sft_dataset, rows);
     c->sft_steps = (int)sft_steps;
     c->save_steps = 0;
     printf("[3/4] student SFT: %lld steps on the kept traces\n", sft_steps);
@@ -136,8 +144,8 @@ static int run(const cli_cmd *cmd, const char **v) {
     /* 4. on-policy distillation from the teacher */
     base_config(c, out, seed);
     snprintf(c->run_name, sizeof c->run_name, "distill-onpolicy");
-    snprintf(c->model, sizeof c->model, "%s", student);
-    snprintf(c->teacher_model, sizeof c->teacher_model, "%s", teacher);
+    set_path(c->model, sizeof c->model, student);
+    set_path(c->teacher_model, sizeof c->teacher_model, teacher);
     snprintf(c->distill, sizeof c->distill, "on_policy");
     c->sft_steps = 0;
     c->max_steps = (int)dsteps;
@@ -157,7 +165,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     policy_free(&sm);
     if (teacher_acc < 0) {
         base_config(c, out, seed);
-        snprintf(c->model, sizeof c->model, "%s", teacher);
+        set_path(c->model, sizeof c->model, teacher);
         snprintf(c->run_name, sizeof c->run_name, "distill-teacher-eval");
         c->sft_steps = 0, c->max_steps = 0;
         train_result te;

@@ -87,8 +87,9 @@ static int store_chunk(trainer *t, int64_t step, const size_t *idx, int n_prompt
     sm.tokens_per_s_sampling = gs->decode_tokens / fmax(1e-9, t_sample);
     sm.seconds_sampling = t_sample;
     sm.seconds_scoring = now_s() - t0;
-    char mj[128];
-    snprintf(mj, sizeof mj, "{\"kind\":\"traces\",\"prompts\":%d,\"samples_per_prompt\":%d}", n_prompts, K);
+    char mj[160];
+    snprintf(mj, sizeof mj, "{\"kind\":\"traces\",\"prompts\":%d,\"chunk_prompts\":%d,\"samples_per_prompt\":%d}", n_prompts,
+             t->cfg->generation_batch_size / K, K);
     return store_step_commit(t->db, step, &sm, mj, err);
 }
 
@@ -134,6 +135,30 @@ out:
     return rc;
 }
 
+static int first_chunk_row(void *ctx, json_t *row) {
+    json_t *b = json_object_get(row, "b"), *k = json_object_get(row, "k");
+    ((long long *)ctx)[0] = json_is_integer(b) ? json_integer_value(b) : -1;
+    ((long long *)ctx)[1] = json_is_integer(k) ? json_integer_value(k) : -1;
+    return 1;
+}
+
+/* A resumed run must chunk as the stored one did, or chunks would be numbered differently. */
+static int check_chunking(trainer *t, int B, int K, grpo_err *err) {
+    long long got[2] = {-2, -2};
+    const int64_t id = store_run_id(t->db);
+    int rc = store_query(t->db,
+                         "SELECT json_extract(metrics_json, '$.chunk_prompts') AS b, json_extract(metrics_json, "
+                         "'$.samples_per_prompt') AS k FROM steps WHERE run_id=?1 AND step=1",
+                         &id, 1, first_chunk_row, got, err);
+    if (rc || got[0] < 0) return rc; /* nothing stored yet (or by an older grpo) */
+    if (got[0] != B || got[1] != K)
+        return grpo_errf(err, GRPO_EINVAL,
+                         "--resume: the stored traces have %lld prompts per chunk and %lld samples per prompt, this config "
+                         "%d and %d (keep generation_batch_size and num_generations, or start a new run_name)",
+                         got[0], got[1], B, K);
+    return GRPO_OK;
+}
+
 int distill_traces(const run_config *cfg, int resume, const train_log *log, traces_result *res, grpo_err *err) {
     trainer T = {.cfg = cfg, .log = log, .t_start = now_s()};
     trainer *t = &T;
@@ -156,7 +181,7 @@ int distill_traces(const run_config *cfg, int resume, const train_log *log, trac
     t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
     if ((rc = open_db(t, res->db_path, "traces", err))) goto done;
     int64_t last = -1;
-    if (resume && (rc = store_last_step(t->db, &last, err))) goto done;
+    if (resume && ((rc = store_last_step(t->db, &last, err)) || (rc = check_chunking(t, B, K, err)))) goto done;
     if (!resume && (rc = store_truncate_after(t->db, -1, NULL, err))) goto done;
     const int64_t n_chunks = ((int64_t)t->train.n + B - 1) / B, c0 = last > 0 ? last : 0;
     res->chunks_resumed = c0;

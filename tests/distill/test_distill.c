@@ -84,6 +84,9 @@ static void traces_store_each_prompt_sample_once_in_a_traces_run(void) {
     /* resuming a finished run samples nothing again; the traces do not depend on the chunk size */
     snprintf(args, sizeof args, "traces %s --resume", cfg);
     expect(args, 0, "(0 chunks this run, 3 resumed)");
+    /* resuming with another chunking would number the chunks differently: refused */
+    snprintf(args, sizeof args, "traces %s --resume --generation_batch_size 6", cfg);
+    expect(args, 1, "the stored traces have 4 prompts per chunk and 3 samples per prompt, this config 2 and 3");
     char *a = query(db_path, "SELECT group_concat(token_ids, ';') FROM (SELECT token_ids FROM rollouts ORDER BY prompt_id, sample_index)");
     snprintf(args, sizeof args, "traces %s --generation_batch_size 6 --run_name tr6", cfg);
     expect(args, 0, "done: 12 prompts x 3 samples (6 chunks this run");
