@@ -211,7 +211,7 @@ int is_correct(const trainer *t, const tasks_item *it, const char *text) {
     return rw_registry_score(t->acc, &ri, text, NULL) >= 1.0;
 }
 
-int build_rewards(trainer *t, grpo_err *err) {
+static int build_rewards(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
     const char *names[RW_MAX];
     double w[RW_MAX];
