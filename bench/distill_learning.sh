@@ -30,9 +30,9 @@ for s in $SEEDS; do
   # per-step curves from the same SFT start: on-policy distillation against GRPO on the student
   sft=$(ls -d "$d"/distill-student/checkpoints/step-* | tail -n 1)
   "$GRPO" demo --seed "$s" --output_dir "$d" --run_name curve-onpolicy --model "$sft" --sft_steps 0 --max_steps "$STEPS" \
-    --eval_steps "$EVAL" --learning_rate 1e-4 --teacher_model "$teacher" --distill on_policy >/dev/null
+    --eval_steps "$EVAL" --teacher_model "$teacher" --distill on_policy >/dev/null
   "$GRPO" demo --seed "$s" --output_dir "$d" --run_name curve-grpo --model "$sft" --sft_steps 0 --max_steps "$STEPS" \
-    --eval_steps "$EVAL" --learning_rate 1e-4 >/dev/null
+    --eval_steps "$EVAL" >/dev/null
   echo "  seed $s on-policy: $(evals "$d/curve-onpolicy/rollouts.db")"
   echo "  seed $s GRPO:      $(evals "$d/curve-grpo/rollouts.db")"
 done

@@ -149,7 +149,6 @@ static int run(const cli_cmd *cmd, const char **v) {
     snprintf(c->distill, sizeof c->distill, "on_policy");
     c->sft_steps = 0;
     c->max_steps = (int)dsteps;
-    c->learning_rate = 1e-4;
     c->eval_steps = 0;
     printf("[4/4] on-policy distillation: %lld steps\n", dsteps);
     fflush(stdout);
