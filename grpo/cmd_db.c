@@ -96,6 +96,8 @@ static int run_summary(store *s, const char *path, grpo_err *err) {
            json_string_value(json_object_get(r, "grpo_version")), json_string_value(json_object_get(r, "created_at")),
            json_string_value(json_object_get(r, "updated_at")));
     printf("database: %s\n", path);
+    const char *kind = json_string_value(json_object_get(r, "kind")); /* runs.kind: grpo, traces, sft */
+    if (kind) printf("kind: %s\n", kind);
     long long n = json_integer_value(json_object_get(c, "n"));
     long long last = n ? json_integer_value(json_object_get(c, "last")) : -1;
     if (n)

@@ -7,6 +7,7 @@
 
 #include "../common/fsutil.h"
 #include "cli.h"
+#include "cmd_config.h"
 #include "dist.h"
 #include "run_config.h"
 #include "train.h"
@@ -182,6 +183,7 @@ static void demo_config(run_config *c) {
 }
 
 static int demo_main(int argc, char **argv) {
+    if (argc > 0 && !strcmp(argv[0], "distill")) return demo_distill_main(argc - 1, argv + 1);
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grpo demo [--key value ...] [--resume] [--print-config]\n\n"
@@ -189,7 +191,9 @@ static int demo_main(int argc, char **argv) {
                    "cold start on built-in worked arithmetic solutions, then GRPO with the accuracy and format\n"
                    "rewards; it prints held-out accuracy before and after GRPO, where the database is, and ends\n"
                    "with one JSON line {\"accuracy_before\", \"accuracy_after\", \"db\"}. Any train key can be\n"
-                   "overridden (grpo demo --print-config shows them; docs/config.md explains them).\n");
+                   "overridden (grpo demo --print-config shows them; docs/config.md explains them).\n\n"
+                   "grpo demo distill: the distillation demo (teacher, traces, student SFT, on-policy\n"
+                   "distillation; grpo demo distill --help).\n");
             return CLI_EXIT_OK;
         }
     run_config c;
@@ -293,3 +297,11 @@ const cli_cmd cmd_eval = {
     .usage = "--model DIR --data F.jsonl [--format NAME] [--k K] [--temperature T] [--tokenizer DIR] [--key value ...]",
     .main = eval_main,
 };
+
+/* The --key value / --resume / --print-config / --config-doc parsing of train, for the other config commands. */
+int cli_config_args(run_config *c, int argc, char **argv, int *resume, int *print, int *doc, const char *cmd) {
+    return apply_args(c, argc, argv, resume, print, doc, cmd);
+}
+
+/* The main demo's configuration, the base of grpo demo distill's stages. */
+void cli_demo_config(run_config *c) { demo_config(c); }

@@ -3,6 +3,7 @@
  * Per token (PyTorch terms): log_ratio = clamp(new - old, -20, 20); ratio = exp(log_ratio)
  *   (sequence level: log_ratio_i = sum_t m (new - old) / sum_t m, shared by the sequence's tokens)
  *   surrogate = min(ratio * A, clamp(ratio, 1 - eps, 1 + eps_high) * A)
+ *   (A = the sequence's advantage, plus the token's own with on-policy distillation)
  *   kl = exp(ref - new) - (ref - new) - 1
  *   l = -surrogate + beta * kl
  * and the micro-batch loss aggregates l * m as learner_norm says for the loss type. */
@@ -72,7 +73,7 @@ int learner_loss(const learner_opts *o, const learner_norm *nrm, const learner_b
     double loss = 0.0;
     for (int i = 0, k0 = 0; i < b->n_seq; k0 += b->len[i], i++) {
         const int L = b->len[i];
-        const double A = b->adv[i];
+        const double A_seq = b->adv[i];
         double seq_m = 0.0, seq_lr = 0.0;
         for (int t = 0; t < L; t++) {
             double m = b->mask ? b->mask[k0 + t] : 1.0;
@@ -95,6 +96,7 @@ int learner_loss(const learner_opts *o, const learner_norm *nrm, const learner_b
             const int k = k0 + t;
             const double m = b->mask ? b->mask[k] : 1.0;
             const double nw = b->logp_new[k];
+            const double A = A_seq + (b->adv_token ? b->adv_token[k] : 0.0); /* this token's advantage */
             double ratio, dratio_dnew; /* for token IS */
             if (o->is_level == IS_SEQUENCE) {
                 ratio = seq_ratio;

@@ -38,6 +38,8 @@ typedef struct {
     const float *logp_ref;   /* reference model; NULL when beta == 0 */
     const float *mask;       /* 1 = counts (NULL = all); e.g. 0 for masked truncated completions */
     const double *adv;       /* [n_seq] */
+    const float *adv_token;  /* per-token advantages added to adv (on-policy distillation), packed like
+                              * logp_new; NULL: none */
 } learner_batch;
 
 typedef struct {

@@ -99,6 +99,19 @@ static const key_def KEYS[] = {
     {"sft_steps", K_INT, F(sft_steps), 0, "0", "SFT cold start", "supervised steps on worked solutions before GRPO"},
     {"sft_learning_rate", K_FLOAT, F(sft_learning_rate), 0, "1e-3", "SFT cold start", "SFT learning rate"},
     {"sft_batch_size", K_INT, F(sft_batch_size), 0, "32", "SFT cold start", "SFT sequences per step"},
+    {"teacher_model", K_STR, F(teacher_model), 0, "\"\"", "Distillation",
+     "on-policy distillation: the teacher's HF model directory (same vocabulary as the student)"},
+    {"distill", K_STR, F(distill), 0, "\"\"", "Distillation",
+     "`on_policy`: per-token advantage -(log pi_student - log pi_teacher) on the student's own samples; empty: off"},
+    {"distill_task_weight", K_FLOAT, F(distill_task_weight), 0, "0.0", "Distillation",
+     "on-policy: weight of the group-relative task advantage added to the per-token one (0: pure distillation)"},
+    {"sft_dataset", K_STR, F(sft_dataset), 0, "\"\"", "Distillation",
+     "`grpo sft`: JSONL rows to train on: `messages`, `prompt`/`completion` or open-r1 `generations` rows"},
+    {"num_train_epochs", K_FLOAT, F(num_train_epochs), 0, "0.0", "Distillation",
+     "`grpo sft`: epochs over sft_dataset; 0: sft_steps steps"},
+    {"max_length", K_INT, F(max_length), 0, "1024", "Distillation", "`grpo sft`: rows are cut to this many tokens"},
+    {"sft_tokens_per_batch", K_INT, F(sft_tokens_per_batch), 0, "0", "Distillation",
+     "`grpo sft`: a batch takes rows while their tokens fit this budget (0: sft_batch_size rows per batch)"},
     {"seed", K_LONG, F(seed), 0, "42", "Run", "seed of the data order and of every completion's sampler"},
     {"save_steps", K_INT, F(save_steps), 0, "50", "Run", "checkpoint every N steps (and at the end)"},
     {"save_total_limit", K_INT, F(save_total_limit), 0, "3", "Run", "checkpoints kept (0 = all)"},
@@ -252,6 +265,12 @@ int rc_validate(const run_config *c, grpo_err *err) {
     if (c->n_reward_weights && c->n_reward_weights != c->n_reward_funcs)
         return grpo_errf(err, GRPO_EINVAL, "reward_weights has %d entries for %d reward_funcs", c->n_reward_weights,
                          c->n_reward_funcs);
+    if (c->distill[0] && strcmp(c->distill, "on_policy"))
+        return grpo_errf(err, GRPO_EINVAL, "distill \"%s\" is not \"on_policy\" (or empty: off)", c->distill);
+    if (c->distill[0] && !c->teacher_model[0])
+        return grpo_errf(err, GRPO_EINVAL, "distill \"%s\" needs teacher_model (the teacher's model directory)", c->distill);
+    if (c->max_length < 2 || c->sft_tokens_per_batch < 0 || c->num_train_epochs < 0)
+        return grpo_errf(err, GRPO_EINVAL, "max_length must be at least 2, sft_tokens_per_batch and num_train_epochs >= 0");
     if (c->max_steps < 0 || c->sft_steps < 0) return grpo_errf(err, GRPO_EINVAL, "max_steps and sft_steps must be >= 0");
     return GRPO_OK;
 }

@@ -61,6 +61,14 @@ typedef struct {
     int sft_steps;
     double sft_learning_rate;
     int sft_batch_size;
+    /* distillation (grpo traces, grpo sft, on-policy in grpo train; docs/distill.md) */
+    char teacher_model[1024];    /* on-policy distillation: the teacher's HF directory */
+    char distill[16];            /* "" (off) or "on_policy" */
+    double distill_task_weight;  /* on-policy: weight of the task advantage added to the per-token one */
+    char sft_dataset[1024];      /* grpo sft: JSONL of messages / prompt-completion / openr1 rows */
+    double num_train_epochs;     /* grpo sft: epochs over sft_dataset (0: sft_steps decides) */
+    int max_length;              /* grpo sft: rows are cut to this many tokens */
+    int sft_tokens_per_batch;    /* grpo sft: a batch takes rows up to this many tokens (0: sft_batch_size rows) */
     /* run */
     long long seed;
     int save_steps, save_total_limit, eval_steps, logging_steps;

@@ -26,46 +26,19 @@
 #include "dist.h"
 #include "eval_metrics.h"
 #include "learner.h"
+#include "onpolicy.h"
+#include "train_parts.h"
 
-/* ---- the trainer's state ---- */
+/* ---- the trainer's state: grpo/train_parts.h (shared with the distillation loops) ---- */
 
-typedef struct {
-    int *ids;      /* the rendered, tokenized prompt */
-    int n;
-    char *text;    /* the rendered prompt text (chat template applied) */
-} prompt_cache;
-
-typedef struct {
-    const run_config *cfg;
-    const train_log *log;
-    char run_dir[4096];
-    char ref_dir[4200];     /* the frozen reference (beta > 0): the GRPO starting point */
-    const char *tok_dir;    /* where tokenizer.json came from (copied into checkpoints) */
-    tok_tokenizer *tok;
-    chat_format chat;
-    tasks_dataset train, eval;
-    prompt_cache *ptrain, *peval;
-    tasks_cursor cursor;
-    policy_model model, ref;
-    int have_ref;
-    store *db;
-    rw_registry *rw, *acc;  /* the configured rewards; accuracy alone for metrics and eval */
-    rw_external *ext;       /* the external reward command, when configured */
-    learner_opts lopts;
-    int eos[TOK_MAX_EOS + POLICY_MAX_EOS], n_eos;
-    double t_start;
-    int64_t step0;          /* GRPO steps done when this process started */
-    struct step_ws *ws;     /* the GRPO step's buffers, allocated once per run */
-} trainer;
-
-static double now_s(void) {
+double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void logf_(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(const trainer *t, const char *fmt, ...) {
+void logf_(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void logf_(const trainer *t, const char *fmt, ...) {
     if (!t->log || !t->log->line || dist_rank() != 0) return;
     char buf[2048];
     va_list ap;
@@ -75,8 +48,8 @@ static void logf_(const trainer *t, const char *fmt, ...) {
     t->log->line(t->log->ctx, buf);
 }
 
-static void progress(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void progress(const trainer *t, const char *fmt, ...) {
+void progress(const trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void progress(const trainer *t, const char *fmt, ...) {
     if (!t->log || !t->log->progress || dist_rank() != 0) return;
     char buf[1024];
     va_list ap;
@@ -86,7 +59,7 @@ static void progress(const trainer *t, const char *fmt, ...) {
     t->log->progress(t->log->ctx, buf);
 }
 
-static void fmt_duration(double s, char *out, size_t cap) {
+void fmt_duration(double s, char *out, size_t cap) {
     if (s < 0 || !isfinite(s)) snprintf(out, cap, "?");
     else if (s < 60) snprintf(out, cap, "%.0fs", s);
     else if (s < 3600) snprintf(out, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
@@ -106,7 +79,7 @@ static int load_jsonl(const run_config *c, const char *path, tasks_dataset *out,
     return rc ? rc : tasks_load_jsonl(out, path, &map, f, err);
 }
 
-static int load_data(trainer *t, grpo_err *err) {
+int load_data(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
     tasks_dataset all = {0};
     int rc;
@@ -136,7 +109,7 @@ static int load_data(trainer *t, grpo_err *err) {
 }
 
 /* Renders and tokenizes every prompt once; a prompt over max_prompt_length is an error naming it. */
-static int cache_prompts(trainer *t, const tasks_dataset *ds, prompt_cache **out, const char *what, grpo_err *err) {
+int cache_prompts(trainer *t, const tasks_dataset *ds, prompt_cache **out, const char *what, grpo_err *err) {
     const run_config *c = t->cfg;
     prompt_cache *pc = calloc(ds->n ? ds->n : 1, sizeof *pc);
     if (!pc) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
@@ -170,7 +143,7 @@ static int cache_prompts(trainer *t, const tasks_dataset *ds, prompt_cache **out
     return GRPO_OK;
 }
 
-static void free_prompts(prompt_cache *pc, size_t n) {
+void free_prompts(prompt_cache *pc, size_t n) {
     if (!pc) return;
     for (size_t i = 0; i < n; i++) {
         free(pc[i].ids);
@@ -179,7 +152,7 @@ static void free_prompts(prompt_cache *pc, size_t n) {
     free(pc);
 }
 
-static int load_model(trainer *t, policy_model *m, grpo_err *err) {
+int load_model(trainer *t, policy_model *m, grpo_err *err) {
     const char *spec = t->cfg->model;
     if (!strncmp(spec, "init:", 5)) {
         char arch[32] = "", preset[32] = "";
@@ -202,7 +175,7 @@ static int load_model(trainer *t, policy_model *m, grpo_err *err) {
 
 /* The tokenizer must not produce ids the model has no embedding for. The model may have more
  * (padded embeddings): those ids then decode to empty text (tok_set_model_vocab). */
-static int check_vocab(const trainer *t, const char *tokdir, grpo_err *err) {
+int check_vocab(const trainer *t, const char *tokdir, grpo_err *err) {
     const tok_info *ti = tok_get_info(t->tok);
     if (ti->vocab_size > t->model.cfg.vocab_size)
         return grpo_errf(err, GRPO_EINVAL, "vocabulary mismatch: tokenizer %s has %d ids, model vocab_size is %d", tokdir,
@@ -228,13 +201,13 @@ int train_eos_ids(const tok_tokenizer *tok, const policy_model *m, int *out, int
 /* ---- rewards ---- */
 
 /* The reward registry's view of a task item. */
-static rw_item reward_item(const tasks_item *it, long long *nums, int n_tokens) {
+rw_item reward_item(const tasks_item *it, long long *nums, int n_tokens) {
     for (int i = 0; i < it->n_nums; i++) nums[i] = it->nums[i];
     return (rw_item){.answer = it->answer, .nums = nums, .n_nums = it->n_nums, .target = it->target, .n_tokens = n_tokens};
 }
 
 /* 1 when the completion's answer is right (the accuracy reward, whatever reward_funcs holds). */
-static int is_correct(const trainer *t, const tasks_item *it, const char *text) {
+int is_correct(const trainer *t, const tasks_item *it, const char *text) {
     long long nums[TASKS_MAX_NUMS];
     rw_item ri = reward_item(it, nums, 0);
     return rw_registry_score(t->acc, &ri, text, NULL) >= 1.0;
@@ -263,13 +236,13 @@ static int build_rewards(trainer *t, grpo_err *err) {
 }
 
 /* The run's sampling settings (top-k, top-p, min-p, repetition penalty) at the given temperature. */
-static smp_params run_sampling(const run_config *c, double temperature) {
+smp_params run_sampling(const run_config *c, double temperature) {
     return (smp_params){(float)temperature, c->top_k, (float)c->top_p, (float)c->min_p, (float)c->repetition_penalty};
 }
 
 /* Generation of n completions per prompt for this run: max_completion_length new tokens, the run's
  * seed and EOS ids, the given sampling; max_batch 0 keeps gen_run's default. */
-static gen_params run_gen_params(const trainer *t, int n, smp_params sampling, int max_batch) {
+gen_params run_gen_params(const trainer *t, int n, smp_params sampling, int max_batch) {
     gen_params gp = gen_defaults();
     gp.n = n;
     gp.max_new_tokens = t->cfg->max_completion_length;
@@ -351,7 +324,7 @@ static int eval_run(trainer *t, const tasks_dataset *ds, const prompt_cache *pc,
 }
 
 /* Greedy accuracy on the held-out set (-1 when there is none), stored as an eval row. */
-static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
+int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
     *acc = -1;
     if (t->eval.n == 0) return GRPO_OK;
     smp_params greedy = smp_defaults();
@@ -368,7 +341,7 @@ static int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
 
 /* The tokenizer (cfg->tokenizer, else the model directory), the chat format, the prompt template and
  * the rewards: the setup train_run and train_evaluate share. */
-static int setup_text(trainer *t, grpo_err *err) {
+int setup_text(trainer *t, grpo_err *err) {
     const run_config *cfg = t->cfg;
     const char *tokdir = cfg->tokenizer[0] ? cfg->tokenizer : cfg->model;
     if (!strncmp(tokdir, "init:", 5))
@@ -387,7 +360,7 @@ static int setup_text(trainer *t, grpo_err *err) {
 
 static void step_ws_free(struct step_ws *w);
 
-static void trainer_free(trainer *t) {
+void trainer_free(trainer *t) {
     if (t->ws) step_ws_free(t->ws);
     free(t->ws);
     if (t->db) store_close(t->db);
@@ -398,6 +371,7 @@ static void trainer_free(trainer *t) {
     tasks_cursor_free(&t->cursor);
     policy_free(&t->model);
     if (t->have_ref) policy_free(&t->ref);
+    if (t->have_teacher) policy_free(&t->teacher);
     if (t->tok) tok_free(t->tok);
     rw_registry_free(t->rw);
     rw_registry_free(t->acc);
@@ -509,7 +483,7 @@ typedef struct {
     double total, adv;
 } sample;
 
-static double lr_at(const run_config *c, int64_t step) {
+double lr_at(const run_config *c, int64_t step) {
     if (c->warmup_steps > 0 && step < c->warmup_steps) return c->learning_rate * (step + 1) / c->warmup_steps;
     if (!strcmp(c->lr_scheduler_type, "cosine") && c->max_steps > c->warmup_steps) {
         double p = (double)(step - c->warmup_steps) / (c->max_steps - c->warmup_steps);
@@ -662,11 +636,12 @@ typedef struct step_ws {
     sample *S, *RS;              /* [N] */
     double *rw, *adv, *mine;     /* [N], [N], [Nl] */
     float *mask, *old, *ref, *lpn, *dl; /* [max_ctok] per completion token of this rank */
+    float *tlp, *advtok;         /* [max_ctok] on-policy distillation: teacher logprobs, per-token advantages */
     float *flp, *fdl;            /* [max_btok] per target of one micro-batch */
     int *coff, *toks, *slen, *clen;
     /* the step's state */
     int rounds, zero_std0, filtered, skipped, loss_n, ctot;
-    double t0, t_sample, t_score, t_train, train_tokens, gn_last, loss_sum, active;
+    double t0, t_sample, t_score, t_train, train_tokens, gn_last, loss_sum, active, reverse_kl;
     gen_stats gs;
     learner_stats st;            /* of the last pass */
     policy_adamw h;
@@ -678,11 +653,12 @@ static void step_ws_free(step_ws *w) {
     if (w->gc) gen_completions_free(w->gc, w->N);
     free(w->gc), free(w->rgc), free(w->S), free(w->RS), free(w->rw), free(w->adv), free(w->mine);
     free(w->mask), free(w->old), free(w->ref), free(w->lpn), free(w->dl), free(w->flp), free(w->fdl);
+    free(w->tlp), free(w->advtok);
     free(w->coff), free(w->toks), free(w->slen), free(w->clen);
     memset(w, 0, sizeof *w);
 }
 
-static int step_ws_build(step_ws *w, const run_config *c, int have_ref, grpo_err *err) {
+static int step_ws_build(step_ws *w, const run_config *c, int have_ref, int have_teacher, grpo_err *err) {
     memset(w, 0, sizeof *w);
     w->G = c->num_generations, w->B = c->generation_batch_size / w->G, w->N = w->B * w->G;
     /* data parallelism: rank R samples, scores and trains groups g0..g1-1 (samples kl..kh-1); every
@@ -700,11 +676,13 @@ static int step_ws_build(step_ws *w, const run_config *c, int have_ref, grpo_err
     w->mask = malloc(w->max_ctok * sizeof *w->mask), w->old = malloc(w->max_ctok * sizeof *w->old);
     w->ref = have_ref ? malloc(w->max_ctok * sizeof *w->ref) : NULL;
     w->lpn = malloc(w->max_ctok * sizeof *w->lpn), w->dl = malloc(w->max_ctok * sizeof *w->dl);
+    w->tlp = have_teacher ? malloc(w->max_ctok * sizeof *w->tlp) : NULL;
+    w->advtok = have_teacher ? malloc(w->max_ctok * sizeof *w->advtok) : NULL;
     w->flp = malloc(w->max_btok * sizeof *w->flp), w->fdl = malloc(w->max_btok * sizeof *w->fdl);
     w->coff = malloc((Nl + 1) * sizeof *w->coff), w->toks = malloc(w->max_btok * sizeof *w->toks);
     w->slen = malloc(Nl * sizeof *w->slen), w->clen = malloc(Nl * sizeof *w->clen);
     if (!w->gc || !w->rgc || !w->S || !w->RS || !w->rw || !w->adv || !w->mine || !w->mask || !w->old ||
-        (have_ref && !w->ref) || !w->lpn || !w->dl || !w->flp || !w->fdl || !w->coff || !w->toks || !w->slen ||
+        (have_ref && !w->ref) || (have_teacher && (!w->tlp || !w->advtok)) || !w->lpn || !w->dl || !w->flp || !w->fdl || !w->coff || !w->toks || !w->slen ||
         !w->clen) {
         step_ws_free(w);
         return grpo_errf(err, GRPO_ENOMEM, "out of memory for the step's buffers (%d completions of up to %d tokens)",
@@ -721,6 +699,7 @@ static void step_ws_reset(step_ws *w) {
     memset(w->S, 0, (size_t)w->N * sizeof *w->S);
     w->rounds = w->zero_std0 = w->filtered = w->skipped = w->loss_n = w->ctot = 0;
     w->t_sample = w->t_score = w->t_train = w->train_tokens = w->gn_last = w->loss_sum = w->active = 0;
+    w->reverse_kl = NAN;
     memset(&w->gs, 0, sizeof w->gs);
     memset(&w->st, 0, sizeof w->st);
     w->t0 = now_s();
@@ -819,16 +798,17 @@ static policy_batch micro_batch(const trainer *t, step_ws *w, int k0, int k1) {
     return (policy_batch){.n_seq = k1 - k0, .seq_len = w->slen, .tokens = w->toks};
 }
 
-/* One micro-batch of one pass: forward (the reference's on pass -1), then on the policy the loss and
- * backward. Completion token j of sequence k is target p->n - 1 + j of that sequence. */
+/* One micro-batch of one pass: forward (the teacher's on pass -2, the reference's on pass -1), then on
+ * the policy the loss and backward. Completion token j of sequence k is target p->n - 1 + j of that
+ * sequence. */
 static int micro_step(trainer *t, step_ws *w, int pass, int k0, int k1, const learner_norm *nrm, grpo_err *err) {
     const float T = (float)t->cfg->temperature;
-    policy_model *pm = pass < 0 ? &t->ref : &t->model;
+    policy_model *pm = pass == -2 ? &t->teacher : pass < 0 ? &t->ref : &t->model;
     policy_batch b = micro_batch(t, w, k0, k1);
     const size_t nt = policy_batch_targets(&b);
     int rc = policy_forward(pm, &b, T, w->flp, NULL, pass >= 0, err);
     if (rc) return rc;
-    float *dst = pass < 0 ? w->ref : w->lpn;
+    float *dst = pass == -2 ? w->tlp : pass < 0 ? w->ref : w->lpn;
     for (int k = k0, q = 0; k < k1; q += w->slen[k - k0] - 1, k++) {
         const int pn = t->ptrain[w->S[k].item].n;
         for (int j = 0; j < w->S[k].c->n_tokens; j++) dst[w->coff[k - w->kl] + j] = w->flp[q + pn - 1 + j];
@@ -836,7 +816,8 @@ static int micro_step(trainer *t, step_ws *w, int pass, int k0, int k1, const le
     if (pass < 0) return GRPO_OK;
     const int o = w->coff[k0 - w->kl];
     learner_batch lb = {.n_seq = k1 - k0, .len = w->clen, .logp_new = w->lpn + o, .logp_old = w->old + o,
-                        .logp_ref = t->have_ref ? w->ref + o : NULL, .mask = w->mask + o, .adv = w->adv + k0};
+                        .logp_ref = t->have_ref ? w->ref + o : NULL, .mask = w->mask + o, .adv = w->adv + k0,
+                        .adv_token = t->have_teacher ? w->advtok + o : NULL};
     if ((rc = learner_loss(&t->lopts, nrm, &lb, w->dl + o, &w->st, err))) return rc;
     memset(w->fdl, 0, nt * sizeof *w->fdl);
     for (int k = k0, q = 0; k < k1; q += w->slen[k - k0] - 1, k++) {
@@ -848,8 +829,9 @@ static int micro_step(trainer *t, step_ws *w, int pass, int k0, int k1, const le
     return GRPO_OK;
 }
 
-/* 4. The reference's logprobs (beta > 0), then mu optimizer steps over micro-batches; with several
- * ranks each backpropagates its micro-batches and the gradients are summed before clipping. */
+/* 4. The teacher's logprobs (on-policy distillation) and the reference's (beta > 0), then mu optimizer
+ * steps over micro-batches; with several ranks each backpropagates its micro-batches and the
+ * gradients are summed before clipping. */
 static int learner_passes(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
     const run_config *c = t->cfg;
     const double t2 = now_s();
@@ -858,7 +840,13 @@ static int learner_passes(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
                               .max_completion_length = c->max_completion_length, .active_tokens_step = w->active};
     w->h = (policy_adamw){.lr = (float)lr_at(c, step), .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
                           .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
-    for (int pass = t->have_ref ? -1 : 0; pass < c->num_iterations && !rc; pass++) {
+    for (int pass = t->have_teacher ? -2 : t->have_ref ? -1 : 0; pass < c->num_iterations && !rc; pass++) {
+        if (pass == -1 && !t->have_ref) continue;
+        if (pass == 0 && t->have_teacher) { /* per-token reverse-KL advantages (docs/distill.md) */
+            w->reverse_kl = onpolicy_advantages(w->old, w->tlp, w->mask, w->ctot, w->advtok, w->adv, w->N,
+                                                c->distill_task_weight);
+            for (int k = 0; k < w->N; k++) w->S[k].adv = w->adv[k];
+        }
         if (pass >= 0) {
             policy_zero_grad(&t->model);
             memset(&w->st, 0, sizeof w->st);
@@ -957,6 +945,7 @@ static void step_metrics_json(const trainer *t, const step_ws *w, char *mj, size
     if (t->cfg->dynamic_sampling)
         mn += snprintf(mj + mn, cap - mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", w->rounds, w->filtered);
     if (w->P > 1) mn += snprintf(mj + mn, cap - mn, ",\"ranks\":%d", w->P);
+    if (t->have_teacher) mn += snprintf(mj + mn, cap - mn, ",\"distill/reverse_kl\":%.6g", w->reverse_kl);
     for (int r = 0; r < nr; r++) {
         double cm = 0;
         for (int k = 0; k < w->N; k++) cm += w->S[k].comp[r];
@@ -989,6 +978,9 @@ static int write_step(trainer *t, const step_ws *w, int64_t step, const store_st
                             .advantage = s->adv,
                             .finish = s->c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
         rc = store_add_rollout(t->db, &ro, err);
+        if (!rc && w->tlp) /* one rank (onpolicy_setup): completion k's tokens start at coff[k] */
+            rc = store_add_teacher_logprobs(t->db, ro.prompt_id, ro.sample_index, w->tlp + w->coff[k], s->c->n_tokens,
+                                            err);
     }
     if (rc) store_step_abort(t->db);
     else rc = store_step_commit(t->db, step + 1, sm, mj, err);
@@ -1028,7 +1020,7 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
 
 /* ---- checkpoints ---- */
 
-static int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
+int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
     if (dist_rank() != 0) return GRPO_OK; /* every rank holds the same weights: rank 0 writes them */
     char *cj = rc_to_json(t->cfg);
     if (!cj) return grpo_errf(err, GRPO_ENOMEM, "checkpoint of step %lld: out of memory", (long long)step);
@@ -1154,13 +1146,14 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         t->ref.backend = be;
         t->have_ref = 1;
     }
+    if ((rc = onpolicy_setup(t, be, err))) goto done;
     if ((rc = evaluate(t, t->step0, &res->accuracy_before, err))) goto done;
     logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy)", (long long)t->step0, res->accuracy_before,
           t->eval.n);
 
     /* GRPO */
     if (!(t->ws = calloc(1, sizeof *t->ws))) rc = grpo_errf(err, GRPO_ENOMEM, "out of memory");
-    if (rc || (rc = step_ws_build(t->ws, cfg, t->have_ref, err))) goto done;
+    if (rc || (rc = step_ws_build(t->ws, cfg, t->have_ref, t->have_teacher, err))) goto done;
     t->t_start = now_s();
     int64_t step;
     for (step = t->step0; step < cfg->max_steps; step++) {

@@ -819,3 +819,66 @@ int store_query(store *s, const char *sql, const int64_t *args, int n_args, stor
     sqlite3_finalize(st);
     return out;
 }
+
+/* ---------------------------------------------------------------- distillation (grpo/distill.c)
+ * Kept in one block, apart from the schema above, so that it merges cleanly with schema changes:
+ * the run kind, and the teacher's per-token logprobs of on-policy distillation in a table of their own. */
+
+/* Adds runs.kind when this file's schema has no such column yet (a later schema creates it). */
+static int ensure_kind_column(store *s, grpo_err *err) {
+    int64_t have = 0;
+    int rc = query_int(s, "SELECT count(*) FROM pragma_table_info('runs') WHERE name='kind'", &have,
+                       "reading the runs table", err);
+    if (rc || have) return rc;
+    return exec(s, "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'grpo'", "adding runs.kind", err);
+}
+
+int store_set_run_kind(store *s, const char *kind, grpo_err *err) {
+    int rc = check_writer(s, "store_set_run_kind", err);
+    if (rc) return rc;
+    if (s->in_step) return grpo_errf(err, GRPO_EINVAL, "%s: store_set_run_kind while a step is open", s->path);
+    if (!kind || !*kind) return grpo_errf(err, GRPO_EINVAL, "%s: store_set_run_kind: empty kind", s->path);
+    if ((rc = ensure_kind_column(s, err))) return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE runs SET kind=?1 WHERE run_id=?2", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "setting the run kind");
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, s->run_id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? GRPO_OK : db_fail(s, err, "setting the run kind");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_add_teacher_logprobs(store *s, int64_t prompt_id, int sample_index, const float *logprobs, int n,
+                               grpo_err *err) {
+    int rc = check_writer(s, "store_add_teacher_logprobs", err);
+    if (rc) return rc;
+    if (!s->in_step)
+        return grpo_errf(err, GRPO_EINVAL, "%s: store_add_teacher_logprobs outside a step", s->path);
+    if (n < 0 || (n > 0 && !logprobs))
+        return grpo_errf(err, GRPO_EINVAL, "%s: store_add_teacher_logprobs: no logprobs", s->path);
+    rc = exec(s,
+              "CREATE TABLE IF NOT EXISTS teacher_logprobs ("
+              " run_id INTEGER NOT NULL, step INTEGER NOT NULL, prompt_id INTEGER NOT NULL,"
+              " sample_index INTEGER NOT NULL, logprobs TEXT NOT NULL,"
+              " PRIMARY KEY (run_id, step, prompt_id, sample_index),"
+              " FOREIGN KEY (run_id, step, prompt_id, sample_index)"
+              "  REFERENCES rollouts(run_id, step, prompt_id, sample_index) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED)",
+              "creating teacher_logprobs", err);
+    if (rc) return rc;
+    if (json_floats(s, logprobs, n)) return grpo_errf(err, GRPO_ENOMEM, "%s: out of memory", s->path);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO teacher_logprobs(run_id, step, prompt_id, sample_index, logprobs)"
+                           " VALUES(?1,?2,?3,?4,?5)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "inserting teacher logprobs");
+    sqlite3_bind_int64(st, 1, s->run_id);
+    sqlite3_bind_int64(st, 2, s->step);
+    sqlite3_bind_int64(st, 3, prompt_id);
+    sqlite3_bind_int(st, 4, sample_index);
+    sqlite3_bind_text(st, 5, s->lp_buf, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? GRPO_OK : db_fail(s, err, "inserting teacher logprobs");
+    sqlite3_finalize(st);
+    return rc;
+}

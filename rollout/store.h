@@ -134,4 +134,16 @@ typedef int (*store_row_fn)(void *ctx, json_t *row);
 int store_query(store *s, const char *sql, const int64_t *args, int n_args, store_row_fn fn, void *ctx,
                 grpo_err *err);
 
+/* ---- distillation (kept apart from the schema above; docs/distill.md) ---- */
+
+/* Marks the run's kind in runs.kind ("grpo" by default; "traces" for grpo traces, "sft" for grpo sft),
+ * adding the column to an older file that lacks it. Not inside a step. */
+int store_set_run_kind(store *s, const char *kind, grpo_err *err);
+
+/* Adds the teacher's per-token logprobs of one completion of the open step (on-policy distillation),
+ * in the table teacher_logprobs (created on first use; its rows go with their rollout). The rollout
+ * must be added in the same step. */
+int store_add_teacher_logprobs(store *s, int64_t prompt_id, int sample_index, const float *logprobs, int n,
+                               grpo_err *err);
+
 #endif

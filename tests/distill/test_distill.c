@@ -1,0 +1,372 @@
+/* tests/distill/test_distill.c: distillation as a user meets it (docs/distill.md): traces stored once per
+ * (prompt, sample) in a run marked 'traces', export formats and filters, an export of nothing leaving no
+ * file, SFT rows in each shape and bad rows named by file:line:field, SFT resume bit for bit, on-policy
+ * distillation's per-token advantages through the learner, its teacher logprobs in the database, and the
+ * vocabulary mismatch error. The teacher is the tiny HF Qwen2 fixture with the demo tokenizer. */
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/fsutil.h"
+#include "../../grpo/learner.h"
+#include "../../grpo/onpolicy.h"
+#include "../../grpo/sft_data.h"
+#include "../test_util.h"
+
+static char *tmp;
+
+/* Runs `grpo ARGS` (stderr merged); returns the exit status and the output in *out (may be NULL). */
+static int grpo(const char *args, char **out) {
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "%s %s", GRPO_BIN, args);
+    char *o = NULL;
+    int rc = tu_run(cmd, &o, 1);
+    if (out) *out = o;
+    else free(o);
+    return rc;
+}
+
+static void expect(const char *args, int want_rc, const char *want_text) {
+    char *out = NULL;
+    int rc = grpo(args, &out);
+    if (rc != want_rc || !strstr(out, want_text))
+        fprintf(stderr, "\n  grpo %s -> %d (want %d)\n  output: %s\n  wanted: %s\n", args, rc, want_rc, out, want_text);
+    CU_ASSERT_EQUAL(rc, want_rc);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, want_text));
+    free(out);
+}
+
+/* The output of sqlite3 on a database (caller frees). */
+static char *query(const char *db, const char *sql) {
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "sqlite3 %s \"%s\"", db, sql);
+    if (tu_run(cmd, &out, 0)) fprintf(stderr, "\n  %s\n  %s\n", cmd, out ? out : "");
+    return out;
+}
+
+/* Writes TMP/name with text; returns the path (caller frees). */
+static char *write_tmp(const char *name, const char *text) { return tu_write(tmp, name, text, strlen(text)); }
+
+/* A traces config on the fixture teacher: 12 arithmetic prompts (4 more held out), K = 3, 4 prompts per chunk. */
+static char *traces_config(void) {
+    char *model = tu_src("tests/fixtures/policy/qwen2"), *tok = tu_src("data/demo-tokenizer"), json[8192];
+    snprintf(json, sizeof json,
+             "{\"model\": \"%s\", \"tokenizer\": \"%s\", \"dataset\": \"builtin:arithmetic\", \"train_size\": 12,\n"
+             " \"eval_size\": 4, \"builtin_digits\": 1, \"num_generations\": 3, \"generation_batch_size\": 12,\n"
+             " \"max_completion_length\": 16, \"max_prompt_length\": 64, \"temperature\": 0.6, \"top_p\": 0.95,\n"
+             " \"output_dir\": \"%s\", \"run_name\": \"tr\", \"seed\": 3}\n",
+             model, tok, tmp);
+    free(model);
+    free(tok);
+    return write_tmp("traces.json", json);
+}
+
+static char db_path[2048];
+
+static void traces_store_each_prompt_sample_once_in_a_traces_run(void) {
+    char *cfg = traces_config(), args[8192];
+    snprintf(args, sizeof args, "traces %s", cfg);
+    expect(args, 0, "done: 12 prompts x 3 samples (3 chunks this run, 0 resumed)");
+    snprintf(db_path, sizeof db_path, "%s/tr/rollouts.db", tmp);
+    char *out = query(db_path, "SELECT kind, (SELECT count(*) FROM rollouts), (SELECT count(DISTINCT prompt_id || '/' || "
+                               "sample_index) FROM rollouts), (SELECT count(*) FROM steps) FROM runs");
+    CU_ASSERT_STRING_EQUAL(out, "traces|36|36|3\n");
+    free(out);
+    snprintf(args, sizeof args, "db summary --db %s", db_path);
+    expect(args, 0, "kind: traces");
+    /* every trace is scored by the configured reward_funcs, one component row each */
+    out = query(db_path, "SELECT count(*) FROM reward_components WHERE name IN ('accuracy', 'format')");
+    CU_ASSERT_STRING_EQUAL(out, "72\n");
+    free(out);
+    /* resuming a finished run samples nothing again; the traces do not depend on the chunk size */
+    snprintf(args, sizeof args, "traces %s --resume", cfg);
+    expect(args, 0, "(0 chunks this run, 3 resumed)");
+    /* resuming with another chunking would number the chunks differently: refused */
+    snprintf(args, sizeof args, "traces %s --resume --generation_batch_size 6", cfg);
+    expect(args, 1, "the stored traces have 4 prompts per chunk and 3 samples per prompt, this config 2 and 3");
+    char *a = query(db_path, "SELECT group_concat(token_ids, ';') FROM (SELECT token_ids FROM rollouts ORDER BY prompt_id, sample_index)");
+    snprintf(args, sizeof args, "traces %s --generation_batch_size 6 --run_name tr6", cfg);
+    expect(args, 0, "done: 12 prompts x 3 samples (6 chunks this run");
+    char db6[4200];
+    snprintf(db6, sizeof db6, "%s/tr6/rollouts.db", tmp);
+    char *b = query(db6, "SELECT group_concat(token_ids, ';') FROM (SELECT token_ids FROM rollouts ORDER BY prompt_id, sample_index)");
+    CU_ASSERT_STRING_EQUAL(a, b);
+    free(a);
+    free(b);
+    free(cfg);
+}
+
+/* Parses every line of path as JSON into an array (NULL on a bad line). */
+static json_t *read_jsonl(const char *path) {
+    char *text = NULL;
+    size_t len;
+    if (fs_read_file(path, &text, &len, NULL)) return NULL;
+    json_t *a = json_array();
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        if (!j) {
+            json_decref(a);
+            a = NULL;
+            break;
+        }
+        json_array_append_new(a, j);
+    }
+    free(text);
+    return a;
+}
+
+static void export_writes_each_format(void) {
+    char args[8192], out[4200];
+    snprintf(out, sizeof out, "%s/m.jsonl", tmp);
+    snprintf(args, sizeof args, "export --db %s --out %s --max-per-prompt 2", db_path, out);
+    expect(args, 0, "wrote");
+    json_t *rows = read_jsonl(out);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rows);
+    CU_ASSERT_EQUAL(json_array_size(rows), 24); /* 12 prompts, 2 each */
+    json_t *msgs = json_object_get(json_array_get(rows, 0), "messages");
+    CU_ASSERT_EQUAL(json_array_size(msgs), 2);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(msgs, 0), "role")), "user");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(msgs, 1), "role")), "assistant");
+    CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(json_array_get(msgs, 0), "content")), "Compute "));
+    json_decref(rows);
+
+    snprintf(args, sizeof args, "export --db %s --out %s --format prompt-completion --steps 2:2", db_path, out);
+    expect(args, 0, "wrote");
+    rows = read_jsonl(out);
+    CU_ASSERT_EQUAL(json_array_size(rows), 12); /* step 2 holds 4 prompts x 3 */
+    CU_ASSERT_TRUE(json_is_array(json_object_get(json_array_get(rows, 0), "prompt")));
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(json_array_get(rows, 0), "completion")), 1);
+    json_decref(rows);
+
+    snprintf(args, sizeof args, "export --db %s --out %s --format openr1", db_path, out);
+    expect(args, 0, "wrote");
+    rows = read_jsonl(out);
+    CU_ASSERT_EQUAL(json_array_size(rows), 12); /* one row per problem */
+    json_t *r0 = json_array_get(rows, 0);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(r0, "generations")), 3);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(r0, "correctness_math_verify")), 3);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(r0, "finish_reasons")), 3);
+    CU_ASSERT_TRUE(json_is_string(json_object_get(r0, "answer")));
+    json_decref(rows);
+
+    /* a random teacher solves nothing: every prompt has pass rate 0 */
+    snprintf(args, sizeof args, "export --db %s --out %s --pass-rate 0:0.5", db_path, out);
+    expect(args, 0, "12 prompts with pass rate in [0, 0.5]");
+    rows = read_jsonl(out);
+    CU_ASSERT_EQUAL(json_array_size(rows), 12);
+    CU_ASSERT_EQUAL(json_real_value(json_object_get(json_array_get(rows, 0), "pass_rate")), 0.0);
+    CU_ASSERT_TRUE(json_is_string(json_object_get(json_array_get(rows, 0), "answer")));
+    json_decref(rows);
+}
+
+static void an_export_that_selects_nothing_is_an_error_and_writes_no_file(void) {
+    char args[8192], out[4200];
+    snprintf(out, sizeof out, "%s/none.jsonl", tmp);
+    snprintf(args, sizeof args, "export --db %s --out %s --min-reward 1 --complete-only", db_path, out);
+    expect(args, 1, "the export selects nothing: 36 completions of 12 prompts");
+    expect(args, 1, "(min reward 1, complete only)");
+    CU_ASSERT_FALSE(fs_exists(out));
+    snprintf(args, sizeof args, "export --db %s --out %s --pass-rate 0.1:0.6", db_path, out);
+    expect(args, 1, "pass rate in [0.1, 0.6]");
+    CU_ASSERT_FALSE(fs_exists(out));
+    snprintf(args, sizeof args, "export --db %s --out %s --format sharegpt", db_path, out);
+    expect(args, 2, "'sharegpt' is not messages, prompt-completion or openr1");
+    snprintf(args, sizeof args, "export --db %s/nonexistent.db --out %s", tmp, out);
+    expect(args, 1, "nonexistent.db");
+}
+
+static void sft_rows_come_in_three_shapes(void) {
+    const char *text =
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"Q1\"},"
+        " {\"role\": \"assistant\", \"content\": \"<think>t</think>A1\"}]}\n"
+        "\n"
+        "{\"prompt\": \"Q2\", \"completion\": \"A2\"}\n"
+        "{\"prompt\": [{\"role\": \"user\", \"content\": \"Q3\"}], \"completion\": [{\"role\": \"assistant\", \"content\": \"A3\"}]}\n"
+        "{\"problem\": \"Q4\", \"generations\": [\"g0\", \"g1\", \"g2\"], \"correctness_math_verify\": [true, false, true]}\n";
+    sft_rows r;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(sft_rows_load_buffer(&r, "t.jsonl", text, strlen(text), &e), GRPO_OK);
+    CU_ASSERT_EQUAL_FATAL(r.n, 5);
+    CU_ASSERT_EQUAL(r.rows[0].n_turns, 2);
+    CU_ASSERT_STRING_EQUAL(r.rows[0].roles[0], "system");
+    CU_ASSERT_STRING_EQUAL(r.rows[0].completion, "<think>t</think>A1"); /* <think> kept */
+    CU_ASSERT_STRING_EQUAL(r.rows[1].contents[0], "Q2");
+    CU_ASSERT_EQUAL(r.rows[1].line, 3);
+    CU_ASSERT_STRING_EQUAL(r.rows[2].completion, "A3");
+    CU_ASSERT_STRING_EQUAL(r.rows[3].completion, "g0"); /* the correct generations only */
+    CU_ASSERT_STRING_EQUAL(r.rows[4].completion, "g2");
+    CU_ASSERT_EQUAL(r.rows[4].line, 5);
+    sft_rows_free(&r);
+}
+
+static void bad_sft_rows_name_file_line_and_field(void) {
+    static const struct {
+        const char *text, *want;
+    } CASES[] = {
+        {"{\"prompt\": \"q\", \"completion\": \"a\"}\n{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}\n",
+         "t.jsonl:2: field \"messages\": has no assistant turn"},
+        {"{\"messages\": [{\"role\": \"tool\", \"content\": \"q\"}]}\n", "t.jsonl:1: field \"messages\": entry 0 has role \"tool\""},
+        {"{\"messages\": [{\"role\": \"assistant\", \"content\": \"a\"}]}\n", "t.jsonl:1: field \"messages\": has no turn before"},
+        {"{\"prompt\": \"q\"}\n", "t.jsonl:1: field \"completion\": missing"},
+        {"{\"prompt\": 3, \"completion\": \"a\"}\n", "t.jsonl:1: field \"prompt\": must be a string"},
+        {"{\"problem\": \"q\", \"generations\": [\"a\"], \"correctness_math_verify\": [true, true]}\n",
+         "t.jsonl:1: field \"correctness_math_verify\": must be an array of booleans, one per generation"},
+        {"{\"text\": \"q\"}\n", "t.jsonl:1: field \"messages\": missing"},
+        {"{\"messages\": [\n", "t.jsonl:1: not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        sft_rows r;
+        grpo_err e = {0};
+        CU_ASSERT_NOT_EQUAL(sft_rows_load_buffer(&r, "t.jsonl", CASES[i].text, strlen(CASES[i].text), &e), GRPO_OK);
+        if (!strstr(e.msg, CASES[i].want)) fprintf(stderr, "\n  got: %s\n  want: %s\n", e.msg, CASES[i].want);
+        CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, CASES[i].want));
+        CU_ASSERT_EQUAL(r.n, 0);
+    }
+}
+
+/* An SFT config: the tiny preset from nothing on 48 worked arithmetic rows, cosine schedule. */
+static char *sft_config(const char *rows_path) {
+    char *tok = tu_src("data/demo-tokenizer"), json[8192];
+    snprintf(json, sizeof json,
+             "{\"model\": \"init:qwen2:tiny\", \"tokenizer\": \"%s\", \"sft_dataset\": \"%s\",\n"
+             " \"dataset\": \"builtin:arithmetic\", \"train_size\": 40, \"eval_size\": 8, \"builtin_digits\": 1,\n"
+             " \"max_completion_length\": 16, \"max_prompt_length\": 64, \"sft_steps\": 12, \"sft_batch_size\": 8,\n"
+             " \"sft_learning_rate\": 3e-3, \"lr_scheduler_type\": \"cosine\", \"warmup_steps\": 2, \"save_steps\": 4,\n"
+             " \"save_total_limit\": 0, \"output_dir\": \"%s\", \"seed\": 7}\n",
+             tok, rows_path, tmp);
+    free(tok);
+    return write_tmp("sft.json", json);
+}
+
+static char *sft_rows_file(void) {
+    char text[16384];
+    size_t n = 0;
+    for (int i = 0; i < 48; i++) {
+        int a = i % 10, b = (i * 7) % 10;
+        n += snprintf(text + n, sizeof text - n,
+                      "{\"messages\": [{\"role\": \"user\", \"content\": \"Compute %d+%d.\"}, {\"role\": \"assistant\", "
+                      "\"content\": \"<think>%d+%d=%d.</think><answer>%d</answer>\"}]}\n",
+                      a, b, a, b, a + b, a + b);
+    }
+    return write_tmp("rows.jsonl", text);
+}
+
+static void sft_resume_is_bit_exact(void) {
+    char *rows = sft_rows_file(), *cfg = sft_config(rows), args[8192], cmd[16384];
+    snprintf(args, sizeof args, "sft %s --run_name s --output_dir %s/whole", cfg, tmp);
+    expect(args, 0, "done: 12 SFT steps on 48 rows");
+    /* a run that stopped after its step-8 checkpoint: later checkpoints gone, the database ahead of it */
+    snprintf(cmd, sizeof cmd, "cp -r %s/whole %s/cut && rm -rf %s/cut/s/checkpoints/step-00000012", tmp, tmp, tmp);
+    CU_ASSERT_EQUAL_FATAL(tu_run(cmd, NULL, 1), 0);
+    snprintf(args, sizeof args, "sft %s --run_name s --output_dir %s/cut --resume", cfg, tmp);
+    expect(args, 0, "resumed from");
+    snprintf(cmd, sizeof cmd, "cmp %s/whole/s/checkpoints/step-00000012/model.safetensors %s/cut/s/checkpoints/step-00000012/model.safetensors && "
+             "cmp %s/whole/s/checkpoints/step-00000012/optimizer.safetensors %s/cut/s/checkpoints/step-00000012/optimizer.safetensors",
+             tmp, tmp, tmp, tmp);
+    CU_ASSERT_EQUAL(tu_run(cmd, NULL, 1), 0);
+    char db[4200];
+    snprintf(db, sizeof db, "%s/cut/s/rollouts.db", tmp);
+    char *out = query(db, "SELECT count(*), count(DISTINCT step), (SELECT kind FROM runs) FROM steps");
+    CU_ASSERT_STRING_EQUAL(out, "12|12|sft\n");
+    free(out);
+    /* the loss fell and the held-out accuracy was recorded before and after */
+    out = query(db, "SELECT (SELECT loss FROM steps WHERE step = 12) < (SELECT loss FROM steps WHERE step = 1), "
+                    "group_concat(step) FROM (SELECT step FROM evals ORDER BY step)");
+    CU_ASSERT_STRING_EQUAL(out, "1|0,8,12\n"); /* at the start, at the resume and at the end */
+    free(out);
+    /* a messages row without an assistant turn stops grpo sft before any work, naming file:line:field */
+    char *bad = write_tmp("bad.jsonl", "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}\n");
+    snprintf(args, sizeof args, "sft %s --run_name bad --sft_dataset %s", cfg, bad);
+    expect(args, 1, "bad.jsonl:1: field \"messages\": has no assistant turn");
+    free(bad);
+    free(rows);
+    free(cfg);
+}
+
+static void per_token_advantages_go_through_the_clipped_loss(void) {
+    /* student (sampling) and teacher logprobs of 3 tokens; at ratio 1 the dapo gradient is -A_t / tokens */
+    const float student[3] = {-1.0f, -2.0f, -0.5f}, teacher[3] = {-0.5f, -3.0f, -0.5f};
+    float adv_tok[3], dl[3];
+    double adv[1] = {2.0};
+    const double kl = onpolicy_advantages(student, teacher, NULL, 3, adv_tok, adv, 1, 0.25);
+    CU_ASSERT_DOUBLE_EQUAL(kl, (-0.5 + 1.0 + 0.0) / 3, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(adv_tok[0], 0.5, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(adv_tok[1], -1.0, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(adv[0], 0.5, 1e-12); /* the task advantage, weighted */
+    const int len[1] = {3};
+    learner_opts o = {.loss_type = LOSS_DAPO, .epsilon = 0.2f, .epsilon_high = 0.28f};
+    learner_norm nrm = {.n_seq_step = 1, .n_micro = 1, .max_completion_length = 3, .active_tokens_step = 3};
+    learner_batch b = {.n_seq = 1, .len = len, .logp_new = student, .logp_old = student, .adv = adv, .adv_token = adv_tok};
+    learner_stats st = {0};
+    CU_ASSERT_EQUAL_FATAL(learner_loss(&o, &nrm, &b, dl, &st, NULL), GRPO_OK);
+    for (int t = 0; t < 3; t++) CU_ASSERT_DOUBLE_EQUAL(dl[t], -(0.5 + adv_tok[t]) / 3, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(st.loss, -(0.5 * 3 + 0.5 - 1.0 + 0.0) / 3, 1e-6);
+}
+
+static void on_policy_distillation_stores_teacher_logprobs_and_checks_vocabularies(void) {
+    char *model = tu_src("tests/fixtures/policy/qwen2"), *tok = tu_src("data/demo-tokenizer"), json[8192], args[8192];
+    snprintf(json, sizeof json,
+             "{\"model\": \"init:qwen2:tiny\", \"tokenizer\": \"%s\", \"teacher_model\": \"%s\", \"distill\": \"on_policy\",\n"
+             " \"dataset\": \"builtin:arithmetic\", \"train_size\": 40, \"eval_size\": 4, \"builtin_digits\": 1,\n"
+             " \"num_generations\": 4, \"generation_batch_size\": 8, \"per_device_train_batch_size\": 8,\n"
+             " \"max_completion_length\": 12, \"max_prompt_length\": 64, \"learning_rate\": 1e-3, \"max_steps\": 2,\n"
+             " \"save_steps\": 0, \"output_dir\": \"%s\", \"run_name\": \"op\", \"seed\": 5}\n",
+             tok, model, tmp);
+    char *cfg = write_tmp("op.json", json);
+    snprintf(args, sizeof args, "train %s", cfg);
+    expect(args, 0, "done: 2 GRPO steps");
+    char db[4200];
+    snprintf(db, sizeof db, "%s/op/rollouts.db", tmp);
+    /* one teacher logprob per completion token, every one a log-probability */
+    char *out = query(db, "SELECT count(*), sum(json_array_length(t.logprobs) = r.length), "
+                          "sum((SELECT max(value) FROM json_each(t.logprobs)) <= 0) FROM teacher_logprobs t JOIN rollouts r "
+                          "USING (run_id, step, prompt_id, sample_index)");
+    CU_ASSERT_STRING_EQUAL(out, "16|16|16\n");
+    free(out);
+    out = query(db, "SELECT count(*) FROM steps WHERE json_extract(metrics_json, '$.\\\"distill/reverse_kl\\\"') > 0");
+    CU_ASSERT_STRING_EQUAL(out, "2\n");
+    free(out);
+    /* a teacher of another vocabulary */
+    snprintf(args, sizeof args, "init --arch qwen2 --preset tiny --vocab 2000 --out %s/v2000", tmp);
+    expect(args, 0, "wrote");
+    snprintf(args, sizeof args, "train %s --run_name mismatch --teacher_model %s/v2000", cfg, tmp);
+    expect(args, 1, "vocabulary mismatch: teacher_model");
+    expect(args, 1, "v2000/config.json has vocab_size 2000, the student (model init:qwen2:tiny) has vocab_size 1024");
+    snprintf(args, sizeof args, "train %s --run_name nodist --distill off_policy", cfg);
+    expect(args, 1, "distill \"off_policy\" is not \"on_policy\"");
+    free(cfg);
+    free(model);
+    free(tok);
+}
+
+static void every_distill_command_has_help(void) {
+    expect("traces --help", 0, "usage: grpo traces");
+    expect("export --help", 0, "usage: grpo export");
+    expect("sft --help", 0, "usage: grpo sft");
+    expect("export --db x.db", 2, "--db and --out are required");
+    expect("sft", 2, "a CONFIG.json is required");
+}
+
+int main(void) {
+    tmp = tu_tmpdir("distill");
+    if (!tmp || CU_initialize_registry() != CUE_SUCCESS) return 1;
+    CU_pSuite s = CU_add_suite("distill", NULL, NULL);
+    CU_add_test(s, "every_distill_command_has_help", every_distill_command_has_help);
+    CU_add_test(s, "traces_store_each_prompt_sample_once_in_a_traces_run", traces_store_each_prompt_sample_once_in_a_traces_run);
+    CU_add_test(s, "export_writes_each_format", export_writes_each_format);
+    CU_add_test(s, "an_export_that_selects_nothing_is_an_error_and_writes_no_file",
+                an_export_that_selects_nothing_is_an_error_and_writes_no_file);
+    CU_add_test(s, "sft_rows_come_in_three_shapes", sft_rows_come_in_three_shapes);
+    CU_add_test(s, "bad_sft_rows_name_file_line_and_field", bad_sft_rows_name_file_line_and_field);
+    CU_add_test(s, "sft_resume_is_bit_exact", sft_resume_is_bit_exact);
+    CU_add_test(s, "per_token_advantages_go_through_the_clipped_loss", per_token_advantages_go_through_the_clipped_loss);
+    CU_add_test(s, "on_policy_distillation_stores_teacher_logprobs_and_checks_vocabularies",
+                on_policy_distillation_stores_teacher_logprobs_and_checks_vocabularies);
+    int rc = tu_run_registry();
+    fs_remove_tree(tmp, NULL);
+    free(tmp);
+    return rc;
+}
