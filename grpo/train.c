@@ -461,6 +461,22 @@ typedef struct {
     double total, adv;
 } sample;
 
+/* What the store keeps for inspection of one scored sample: a reason per registry component, the
+ * answer found in the completion, and the item's gold answer (a countdown item's target and numbers). */
+static void inspection_of(const trainer *t, const tasks_item *it, const sample *s, char (*why)[RW_REASON_MAX],
+                          char *extracted, size_t ecap, char *gold, size_t gcap) {
+    long long nums[TASKS_MAX_NUMS];
+    rw_item ri = reward_item(it, nums, s->c->n_tokens);
+    rw_registry_explain(t->rw, &ri, s->text, s->comp, why, extracted, ecap);
+    if (it->n_nums > 0) {
+        size_t n = (size_t)snprintf(gold, gcap, "%lld from", (long long)it->target);
+        for (int i = 0; i < it->n_nums && n < gcap; i++)
+            n += (size_t)snprintf(gold + n, gcap - n, "%s %lld", i ? "," : "", (long long)it->nums[i]);
+    } else {
+        snprintf(gold, gcap, "%s", it->answer ? it->answer : "");
+    }
+}
+
 static double lr_at(const run_config *c, int64_t step) {
     if (c->warmup_steps > 0 && step < c->warmup_steps) return c->learning_rate * (step + 1) / c->warmup_steps;
     if (!strcmp(c->lr_scheduler_type, "cosine") && c->max_steps > c->warmup_steps) {
@@ -874,15 +890,19 @@ static int grpo_step(trainer *t, int64_t step, grpo_err *err) {
         int occ = 0;
         for (int g = 0; g < k / G; g++) occ += S[g * G].item == S[k].item;
         store_component comps[RW_MAX + 1];
+        char why[RW_MAX][RW_REASON_MAX], extracted[128], gold[256];
+        const tasks_item *item = &t->train.items[S[k].item];
+        inspection_of(t, item, &S[k], why, extracted, sizeof extracted, gold, sizeof gold);
         int ncomp = 0;
-        for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), S[k].comp[r]};
-        if (t->ext) comps[ncomp++] = (store_component){"external", S[k].comp[nr]};
+        for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), S[k].comp[r], why[r]};
+        if (t->ext) comps[ncomp++] = (store_component){"external", S[k].comp[nr], "from the external reward command"};
         store_rollout ro = {.prompt_id = t->train.items[S[k].item].id, .sample_index = occ * G + S[k].c->sample_index,
                             .prompt_text = t->ptrain[S[k].item].text, .completion_text = S[k].text,
                             .token_ids = S[k].c->tokens, .logprobs = S[k].c->logprobs, .n_tokens = S[k].c->n_tokens,
                             .components = comps, .n_components = ncomp, .reward_total = S[k].total,
                             .advantage = S[k].adv,
-                            .finish = S[k].c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
+                            .finish = S[k].c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH,
+                            .extracted_answer = *extracted ? extracted : NULL, .gold_answer = *gold ? gold : NULL};
         rc = store_add_rollout(t->db, &ro, err);
     }
     if (rc) store_step_abort(t->db);
