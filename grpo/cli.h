@@ -40,6 +40,6 @@ int cli_float(const cli_cmd *cmd, const char *opt, const char *s, double *out);
  * naming opt and the bad entry. */
 int cli_parse_ints(const char *opt, const char *s, int **out, grpo_err *err);
 
-extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_train, cmd_eval, cmd_selfcheck, cmd_generate, cmd_tokenize, cmd_reward, cmd_db, cmd_tasks;
+extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_train, cmd_eval, cmd_selfcheck, cmd_generate, cmd_tokenize, cmd_reward, cmd_db, cmd_tasks, cmd_view, cmd_report;
 
 #endif
