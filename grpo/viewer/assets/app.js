@@ -240,7 +240,9 @@
   }
 
   function card(r, gold) {
-    const ok = r.extracted_answer !== null && r.extracted_answer !== undefined && gold !== null && gold !== undefined && String(gold).trim() === String(r.extracted_answer).trim();
+    /* right: the accuracy reward's verdict when there is one, else the two texts being equal */
+    const acc = (r.components || []).find((c) => c.name === 'accuracy');
+    const ok = acc ? acc.value >= 1 : (r.extracted_answer !== null && r.extracted_answer !== undefined && gold !== null && gold !== undefined && String(gold).trim() === String(r.extracted_answer).trim());
     const comps = el('ul', {}, (r.components || []).map((c) => el('li', { 'data-component': c.name }, `${c.name} ${fmt(c.value, 2)}`, c.reason ? ' — ' : '', c.reason || '')));
     return el('div', { class: 'completion', 'data-prompt': r.prompt_id, 'data-sample': r.sample_index, 'data-reward': r.reward_total },
       el('div', { class: 'head' }, `#${r.sample_index} · total ${fmt(r.reward_total, 3)} · adv ${fmt(r.advantage, 3)} · ${r.length} tok · ${r.finish_reason}`),
