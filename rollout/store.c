@@ -560,6 +560,8 @@ int store_open_read(store **out, const char *path, const char *run_name, grpo_er
     if (rc) return rc;
     s->readonly = 1;
     int fresh = 0;
+    /* a second lock on top of SQLITE_OPEN_READONLY: no statement of this connection may write */
+    if ((rc = exec(s, "PRAGMA query_only=1", "setting query_only", err))) goto fail;
     if ((rc = schema_check(s, &fresh, err))) goto fail;
     if (fresh) {
         rc = grpo_errf(err, GRPO_EFORMAT, "%s: not a grpo rollout database (it has no tables)", path);
@@ -939,6 +941,14 @@ static int row_set(json_t *row, sqlite3_stmt *st, int i) {
 
 int store_query(store *s, const char *sql, const int64_t *args, int n_args, store_row_fn fn, void *ctx,
                 grpo_err *err) {
+    store_arg a[32];
+    if (n_args > 32) return grpo_errf(err, GRPO_EINVAL, "%s: store_query takes at most 32 arguments", s->path);
+    for (int i = 0; i < n_args; i++) a[i] = (store_arg){.type = STORE_ARG_INT, .i = args[i]};
+    return store_query_args(s, sql, a, n_args, fn, ctx, err);
+}
+
+int store_query_args(store *s, const char *sql, const store_arg *args, int n_args, store_row_fn fn, void *ctx,
+                     grpo_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(s, err, "preparing a query");
     if (!st) return GRPO_OK; /* empty SQL */
@@ -946,7 +956,14 @@ int store_query(store *s, const char *sql, const int64_t *args, int n_args, stor
         sqlite3_finalize(st);
         return grpo_errf(err, GRPO_EINVAL, "%s: store_query runs read-only statements only: %s", s->path, sql);
     }
-    for (int i = 0; i < n_args; i++) sqlite3_bind_int64(st, i + 1, args[i]);
+    for (int i = 0; i < n_args; i++) {
+        switch (args[i].type) {
+        case STORE_ARG_INT: sqlite3_bind_int64(st, i + 1, args[i].i); break;
+        case STORE_ARG_REAL: bind_real(st, i + 1, args[i].d); break;
+        case STORE_ARG_TEXT: bind_text(st, i + 1, args[i].s); break;
+        default: sqlite3_bind_null(st, i + 1); break;
+        }
+    }
     int ncol = sqlite3_column_count(st), rc, out = GRPO_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *row = json_object();

@@ -146,4 +146,17 @@ typedef int (*store_row_fn)(void *ctx, json_t *row);
 int store_query(store *s, const char *sql, const int64_t *args, int n_args, store_row_fn fn, void *ctx,
                 grpo_err *err);
 
+/* One bound parameter of store_query_args. */
+typedef enum { STORE_ARG_INT, STORE_ARG_REAL, STORE_ARG_TEXT, STORE_ARG_NULL } store_arg_type;
+typedef struct {
+    store_arg_type type;
+    int64_t i;
+    double d;
+    const char *s; /* borrowed for the call */
+} store_arg;
+
+/* store_query with typed arguments bound to ?1..?n_args. */
+int store_query_args(store *s, const char *sql, const store_arg *args, int n_args, store_row_fn fn, void *ctx,
+                     grpo_err *err);
+
 #endif

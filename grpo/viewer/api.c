@@ -273,8 +273,8 @@ static int add_components(viewer_api *a, json_t *rows, reply *r) {
     return rc;
 }
 
-/* Replaces each row's "token_ids" by adding "tokens": the text of each token (when a tokenizer is
- * loaded; null otherwise). */
+/* Adds "tokens" to each row: the text of each token, special tokens as "" (when a tokenizer is
+ * loaded; null otherwise). The pages shade them only when they join into completion_text. */
 static int add_tokens(viewer_api *a, json_t *rows, reply *r) {
     size_t i;
     json_t *ro;
@@ -288,7 +288,7 @@ static int add_tokens(viewer_api *a, json_t *rows, reply *r) {
                 char *s = NULL;
                 size_t n = 0;
                 grpo_err e = {0};
-                if (tok_decode(a->tok, &t, 1, 0, &s, &n, &e) == GRPO_OK) json_array_append_new(texts, json_stringn(s, n));
+                if (tok_decode(a->tok, &t, 1, TOK_SKIP_SPECIAL, &s, &n, &e) == GRPO_OK) json_array_append_new(texts, json_stringn(s, n));
                 else json_array_append_new(texts, json_string("\xEF\xBF\xBD"));
                 free(s);
             }

@@ -227,7 +227,10 @@
   /* The completion's text, shaded per token by its logprob when token texts are known. */
   function completionText(r) {
     const box = el('div', { class: 'text' });
-    if (Array.isArray(r.tokens) && Array.isArray(r.logprobs) && r.tokens.length === r.logprobs.length) {
+    /* the tokens only when they spell the stored completion exactly (a token cut inside a UTF-8
+     * character, or a text edited after sampling, shows the stored text instead) */
+    if (Array.isArray(r.tokens) && Array.isArray(r.logprobs) && r.tokens.length === r.logprobs.length &&
+        r.tokens.join('') === (r.completion_text || '')) {
       r.tokens.forEach((t, i) => {
         const lp = r.logprobs[i], span = el('span', { class: 'tok', title: 'logprob ' + fmt(lp, 3) }, t);
         if (typeof lp === 'number') span.style.backgroundColor = `rgba(214, 69, 65, ${Math.min(0.85, -lp / 6).toFixed(3)})`;
