@@ -614,7 +614,7 @@ static void grpo_db_steps_prints_one_json_line_per_step(void) {
 static void grpo_db_reports_usage_and_missing_files(void) {
     char *out = NULL;
     CU_ASSERT_EQUAL(grpo_db("--help", &out, 1), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: grpo db steps|rollouts|evals|summary --db PATH"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: grpo db steps|rollouts|evals|summary|export|migrate --db PATH"));
     free(out);
     CU_ASSERT_EQUAL(grpo_db("steps", &out, 1), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--db PATH is required"));
@@ -622,8 +622,13 @@ static void grpo_db_reports_usage_and_missing_files(void) {
     CU_ASSERT_EQUAL(grpo_db("--db x.db", &out, 1), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "exactly one subcommand"));
     free(out);
-    CU_ASSERT_EQUAL(grpo_db("rollouts --db x.db", &out, 1), 2);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--step N is required"));
+    CU_ASSERT_EQUAL(grpo_db("rollouts --db x.db --sort sideways", &out, 1), 1); /* the file is checked first */
+    free(out);
+    CU_ASSERT_EQUAL(grpo_db("steps --db x.db --grep a", &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "option --grep applies to 'rollouts' only"));
+    free(out);
+    CU_ASSERT_EQUAL(grpo_db("steps --db x.db --format csv", &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "option --format applies to 'export' only"));
     free(out);
     CU_ASSERT_EQUAL(grpo_db("steps --db /nonexistent/rollouts.db", &out, 1), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "grpo db: error: /nonexistent/rollouts.db: no such database"));
@@ -823,6 +828,129 @@ static void the_full_text_index_follows_writes_and_truncation(void) {
     free(path);
 }
 
+/* A database of one step whose 4 completions differ in text, reward, advantage and length. */
+static char *filter_fixture(const char *name) {
+    char *path = db_path(name);
+    store *s = open_ok(path, "r", "{}");
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(store_step_begin(s, 1, &e), GRPO_OK);
+    static const char *const TEXT[4] = {"plain answer 4", "the Zebra-Marker, with \"quotes\"", "=HYPERLINK(\"x\")",
+                                        "-3"};
+    int ids[4] = {1, 2, 3, 4};
+    for (int j = 0; j < 4; j++) {
+        store_component c[1] = {{"accuracy", j == 1 ? 1.0 : 0.0, j == 1 ? "extracted 4, gold 4" : "no answer found"}};
+        store_rollout r = {.prompt_id = j < 2 ? 7 : 8, .sample_index = j, .prompt_text = "p", .completion_text = TEXT[j],
+                           .token_ids = ids, .n_tokens = j + 1, .components = c, .n_components = 1,
+                           .reward_total = j * 0.5, .advantage = 1.0 - j * 0.25 * (j % 2 ? -1 : 1),
+                           .finish = STORE_FINISH_STOP, .extracted_answer = j == 1 ? "4" : NULL, .gold_answer = "4"};
+        CU_ASSERT_EQUAL_FATAL(store_add_rollout(s, &r, &e), GRPO_OK);
+    }
+    CU_ASSERT_EQUAL_FATAL(store_step_commit(s, 1, NULL, NULL, &e), GRPO_OK);
+    store_close(s);
+    return path;
+}
+
+/* The sample_index of each output line, as "0,2,..." (lines are rollouts in JSON). */
+static void sample_order(const char *out, char *buf, size_t cap) {
+    buf[0] = '\0';
+    for (const char *p = out; (p = strstr(p, "\"sample_index\":")); p++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%s%d", n ? "," : "", atoi(p + 15));
+    }
+}
+
+static void grpo_db_rollouts_filters_sorts_and_greps(void) {
+    char *path = filter_fixture("db-filters");
+    static const struct {
+        const char *opts, *order;
+    } CASES[] = {
+        {"", "0,1,2,3"},
+        {"--sort reward", "3,2,1,0"},
+        {"--sort length", "3,2,1,0"},
+        {"--sort advantage", "3,1,0,2"},
+        {"--grep zebra-marker", "1"},  /* FTS5, case-insensitive */
+        {"--grep 4", "0"},             /* short: a scan */
+        {"--grep '\"quotes\"'", "1"},  /* quotes are text, not query syntax */
+        {"--min-reward 0.5 --max-reward 1", "1,2"},
+        {"--prompt 8", "2,3"},
+        {"--prompt 8 --sort reward --limit 1", "3"},
+        {"--step 2", ""},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        char args[4400], *out = NULL, got[64];
+        snprintf(args, sizeof args, "rollouts --db %s %s", path, CASES[i].opts);
+        CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+        sample_order(out ? out : "", got, sizeof got);
+        if (strcmp(got, CASES[i].order)) fprintf(stderr, "\n  rollouts %s: got %s, want %s\n", CASES[i].opts, got, CASES[i].order);
+        CU_ASSERT_STRING_EQUAL(got, CASES[i].order);
+        free(out);
+    }
+    char args[4400], *out = NULL;
+    snprintf(args, sizeof args, "rollouts --db %s --prompt 7 --sort reward --limit 1", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"extracted_answer\":\"4\",\"gold_answer\":\"4\","
+                                       "\"reasons\":{\"accuracy\":\"extracted 4, gold 4\"}"));
+    free(out);
+    snprintf(args, sizeof args, "rollouts --db %s --sort sideways", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--sort must be reward, advantage or length (got 'sideways')"));
+    free(out);
+    free(path);
+}
+
+static void grpo_db_export_writes_jsonl_and_quoted_csv(void) {
+    char *path = filter_fixture("db-export");
+    char args[4400], *out = NULL;
+    snprintf(args, sizeof args, "export --db %s --format csv", path);
+    CU_ASSERT_EQUAL_FATAL(grpo_db(args, &out, 0), 0);
+    const char *want =
+        "step,prompt_id,sample_index,reward_total,advantage,length,finish_reason,extracted_answer,gold_answer,"
+        "reward/accuracy,reason/accuracy,completion_text,prompt_text\r\n"
+        "1,7,0,0,1,1,stop,,4,0,no answer found,plain answer 4,p\r\n"
+        "1,7,1,0.5,1.25,2,stop,4,4,1,\"extracted 4, gold 4\",\"the Zebra-Marker, with \"\"quotes\"\"\",p\r\n"
+        "1,8,2,1,0.5,3,stop,,4,0,no answer found,\"'=HYPERLINK(\"\"x\"\")\",p\r\n"
+        "1,8,3,1.5,1.75,4,stop,,4,0,no answer found,-3,p\r\n";
+    if (strcmp(out, want)) fprintf(stderr, "\n  got:\n%s\n  want:\n%s\n", out, want);
+    CU_ASSERT_STRING_EQUAL(out, want);
+    free(out);
+    snprintf(args, sizeof args, "export --db %s", path);
+    CU_ASSERT_EQUAL_FATAL(grpo_db(args, &out, 0), 0);
+    int lines = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        json_t *j = json_loads(line, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL(j);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "sample_index")), lines);
+        json_decref(j);
+    }
+    CU_ASSERT_EQUAL(lines, 4);
+    free(out);
+    snprintf(args, sizeof args, "export --db %s --format xml", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--format must be jsonl or csv"));
+    free(out);
+    free(path);
+}
+
+static void grpo_db_migrate_upgrades_a_version_1_file_once(void) {
+    char *path = make_v1("db-migrate"), args[4400], *out = NULL;
+    snprintf(args, sizeof args, "rollouts --db %s", path); /* readers read version 1 as it is */
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"extracted_answer\":null"));
+    free(out);
+    snprintf(args, sizeof args, "migrate --db %s", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "schema version 1 -> 2"));
+    free(out);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "is already at schema version 2"));
+    free(out);
+    snprintf(args, sizeof args, "rollouts --db %s --grep aardvark", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"sample_index\":0"));
+    free(out);
+    free(path);
+}
+
 int main(void) {
     tmp = tu_tmpdir("store");
     if (!tmp || CU_initialize_registry() != CUE_SUCCESS) return 1;
@@ -853,6 +981,9 @@ int main(void) {
     T(a_failed_migration_leaves_the_file_as_it_was);
     T(reasons_extracted_answers_and_gold_answers_are_stored);
     T(the_full_text_index_follows_writes_and_truncation);
+    T(grpo_db_rollouts_filters_sorts_and_greps);
+    T(grpo_db_export_writes_jsonl_and_quoted_csv);
+    T(grpo_db_migrate_upgrades_a_version_1_file_once);
 #undef T
     int rc = tu_run_registry();
     fs_remove_tree(tmp, NULL);
