@@ -532,6 +532,10 @@ static int search_where(viewer_api *a, const viewer_query *q, search_q *s, char 
         snprintf(r->msg, sizeof r->msg, "parameter 'q' must be 1 to %d bytes", VIEWER_QUERY_MAX);
         return -1;
     }
+    if (text && a->version >= 2 && strlen(text) < 3) {
+        snprintf(r->msg, sizeof r->msg, "parameter 'q' needs at least 3 characters (the full-text index is of trigrams)");
+        return -1;
+    }
     if (comp && (!*comp || strlen(comp) > 64)) {
         snprintf(r->msg, sizeof r->msg, "parameter 'component' must be a reward name of 1 to 64 bytes");
         return -1;
@@ -546,7 +550,7 @@ static int search_where(viewer_api *a, const viewer_query *q, search_q *s, char 
     s->args[s->n++] = A_INT(store_run_id(a->db));
     char c[400];
 #define COND(fmt, v) (snprintf(c, sizeof c, fmt, s->n + 1), add_cond(s, c, v))
-    if (text && a->version >= 2 && strlen(text) >= 3) {
+    if (text && a->version >= 2) {
         /* a trigram phrase: the text as a substring, case-insensitive; quotes doubled */
         size_t n = 0;
         fts[n++] = '"';
@@ -557,7 +561,7 @@ static int search_where(viewer_api *a, const viewer_query *q, search_q *s, char 
         fts[n++] = '"';
         fts[n] = '\0';
         COND("r.rowid IN (SELECT rowid FROM rollouts_fts WHERE rollouts_fts MATCH ?%d)", A_TEXT(fts));
-    } else if (text) {
+    } else if (text) { /* a version 1 file has no index: a scan */
         COND("instr(lower(r.completion_text), lower(?%d)) > 0", A_TEXT(text));
     }
     if (!isnan(lo)) COND("r.reward_total >= ?%d", A_REAL(lo));
@@ -613,7 +617,7 @@ static int h_search(viewer_api *a, const char *arg, const viewer_query *q, reply
     json_t *out = pack_reply(r, "total", json_integer(total > VIEWER_COUNT_CAP ? VIEWER_COUNT_CAP : total),
                              "total_capped", json_boolean(total > VIEWER_COUNT_CAP), "rollouts", rows);
     if (out && (set_new(out, "offset", json_integer(offset), r) || set_new(out, "limit", json_integer(limit), r) ||
-                set_new(out, "full_text_index", json_boolean(a->version >= 2 && s.text && strlen(s.text) >= 3), r))) {
+                set_new(out, "full_text_index", json_boolean(a->version >= 2 && s.text), r))) {
         json_decref(out);
         out = NULL;
     }

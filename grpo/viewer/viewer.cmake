@@ -30,3 +30,7 @@ add_test(NAME viewer COMMAND test_viewer)
 # headless Chromium against `grpo view` and `grpo report` on a short demo run; skips (77) without chromium
 add_test(NAME viewer_browser COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/viewer/browser_test.py $<TARGET_FILE:grpo>)
 set_tests_properties(viewer_browser PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+
+# the store's writer with and without the FTS5 index, and the API on a 100k-rollout file (bench/RESULTS.md)
+add_executable(bench_viewer bench/bench_viewer.c)
+target_link_libraries(bench_viewer PRIVATE grpo_viewer PkgConfig::SQLITE3)
