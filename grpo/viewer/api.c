@@ -600,8 +600,11 @@ static int h_search(viewer_api *a, const char *arg, const viewer_query *q, reply
              VIEWER_COUNT_CAP + 1);
     long long total = int_of(a, sql, s.args, s.n, r);
     if (total < 0) return 500;
-    snprintf(sql, sizeof sql, "SELECT %s, r.completion_text FROM rollouts r WHERE %s ORDER BY r.rowid LIMIT %lld OFFSET %lld",
-             rollout_cols(a), s.where, limit, offset);
+    /* in the order written (step, prompt, sample): by rowid over the index's matches (streamed from
+     * its sorted list), by the (run, step, prompt, sample) index otherwise (no sort of every row) */
+    snprintf(sql, sizeof sql, "SELECT %s, r.completion_text FROM rollouts r WHERE %s ORDER BY %s LIMIT %lld OFFSET %lld",
+             rollout_cols(a), s.where, s.text && a->version >= 2 ? "r.rowid" : "r.step, r.prompt_id, r.sample_index",
+             limit, offset);
     json_t *rows = rows_of(a, sql, s.args, s.n, r);
     if (!rows) return 500;
     size_t i;
