@@ -1,6 +1,6 @@
 /* bench/bench_viewer.c: the rollout store and the viewer's API at scale (bench/RESULTS.md).
  *
- *   bench_viewer DIR [--steps 200] [--per-step 512] [--tokens 48] [--repeat 20]
+ *   bench_viewer DIR [--steps 200] [--per-step 512] [--tokens 48] [--repeat 20] [--api-only]
  *
  * Writes DIR/fts/rollouts.db (schema 2 as is) and DIR/plain/rollouts.db (the same steps with the
  * FTS5 triggers dropped first) with the store's writer, each step one transaction, and prints the
@@ -114,24 +114,11 @@ static long long file_kib(const char *path) {
     return stat(path, &sb) == 0 ? (long long)(sb.st_size / 1024) : -1;
 }
 
-int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_viewer DIR [--steps N] [--per-step K] [--tokens T] [--repeat R]\n");
-        return 2;
-    }
-    int steps = 200, per = 512, tokens = 48, repeat = 20;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--per-step")) per = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--tokens")) tokens = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]);
-    }
-    char fts[4096], plain[4096];
-    snprintf(fts, sizeof fts, "%s/fts/rollouts.db", argv[1]);
-    snprintf(plain, sizeof plain, "%s/plain/rollouts.db", argv[1]);
-    remove(fts), remove(plain);
+/* Writes both files and prints the writer's table. */
+static void write_files(const char *fts, const char *plain, int steps, int per, int tokens) {
     double t_plain = write_db(plain, steps, per, tokens, 0);
     double t_fts = write_db(fts, steps, per, tokens, 1);
+
     printf("writer: %d steps x %d rollouts (%d tokens, ~330-byte texts), one transaction per step, synchronous=FULL\n",
            steps, per, tokens);
     printf("| index | total s | ms per step | us per rollout | file MiB |\n|---|---|---|---|---|\n");
@@ -142,11 +129,15 @@ int main(int argc, char **argv) {
     printf("FTS5 writer cost: %+.0f%% time, %+.0f%% file size\n\n", 100 * (t_fts / t_plain - 1),
            100 * ((double)file_kib(fts) / (double)file_kib(plain) - 1));
 
+}
+
+/* Prints the API's table on the indexed file. */
+static void run_api(const char *fts, int steps, int per, int repeat) {
     grpo_err e = {0};
     viewer_api *a;
     if (viewer_api_open(&a, fts, NULL, &e)) {
         fprintf(stderr, "%s\n", e.msg);
-        return 1;
+        exit(1);
     }
     char mid[32], pid[32];
     snprintf(mid, sizeof mid, "%d", steps / 2);
@@ -169,5 +160,29 @@ int main(int argc, char **argv) {
     time_route(a, "prompt/ID (history, first 64)", pid, NULL, repeat);
     time_route(a, "run", "run", NULL, repeat);
     viewer_api_close(a);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_viewer DIR [--steps N] [--per-step K] [--tokens T] [--repeat R]\n");
+        return 2;
+    }
+    int steps = 200, per = 512, tokens = 48, repeat = 20;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--per-step")) per = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--tokens")) tokens = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]);
+    }
+    char fts[4096], plain[4096];
+    snprintf(fts, sizeof fts, "%s/fts/rollouts.db", argv[1]);
+    snprintf(plain, sizeof plain, "%s/plain/rollouts.db", argv[1]);
+    int api_only = 0;
+    for (int i = 2; i < argc; i++) api_only |= !strcmp(argv[i], "--api-only");
+    if (!api_only) {
+        remove(fts), remove(plain);
+        write_files(fts, plain, steps, per, tokens);
+    }
+    run_api(fts, steps, per, repeat);
     return 0;
 }

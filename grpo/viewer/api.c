@@ -595,17 +595,34 @@ static int h_search(viewer_api *a, const char *arg, const viewer_query *q, reply
     search_q s;
     char fts[2 * VIEWER_QUERY_MAX + 8];
     if (search_where(a, q, &s, fts, sizeof fts, r)) return 400;
+    /* One pass over the matches: the ids of the first CAP + 1 (the count) and of the page, in the
+     * order written (step, prompt, sample): by rowid over the index's matches (streamed from its
+     * sorted list), by the (run, step, prompt, sample) index otherwise (no sort of every row). */
+    const char *order = s.text && a->version >= 2 ? "r.rowid" : "r.step, r.prompt_id, r.sample_index";
+    long long want = offset + limit > VIEWER_COUNT_CAP + 1 ? offset + limit : VIEWER_COUNT_CAP + 1;
     char sql[2048];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM rollouts r WHERE %s LIMIT %d)", s.where,
-             VIEWER_COUNT_CAP + 1);
-    long long total = int_of(a, sql, s.args, s.n, r);
-    if (total < 0) return 500;
-    /* in the order written (step, prompt, sample): by rowid over the index's matches (streamed from
-     * its sorted list), by the (run, step, prompt, sample) index otherwise (no sort of every row) */
-    snprintf(sql, sizeof sql, "SELECT %s, r.completion_text FROM rollouts r WHERE %s ORDER BY %s LIMIT %lld OFFSET %lld",
-             rollout_cols(a), s.where, s.text && a->version >= 2 ? "r.rowid" : "r.step, r.prompt_id, r.sample_index",
-             limit, offset);
-    json_t *rows = rows_of(a, sql, s.args, s.n, r);
+    snprintf(sql, sizeof sql, "SELECT r.rowid AS id FROM rollouts r WHERE %s ORDER BY %s LIMIT %lld", s.where, order,
+             want);
+    json_t *ids = rows_of(a, sql, s.args, s.n, r);
+    if (!ids) return 500;
+    long long total = (long long)json_array_size(ids);
+    json_t *page = json_array();
+    for (long long k = offset; page && k < offset + limit && k < total; k++)
+        json_array_append(page, json_object_get(json_array_get(ids, (size_t)k), "id"));
+    json_decref(ids);
+    char *page_text = page ? json_dumps(page, JSON_COMPACT) : NULL;
+    json_decref(page);
+    if (!page_text) {
+        snprintf(r->msg, sizeof r->msg, "out of memory");
+        return 500;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT %s, r.completion_text FROM rollouts r WHERE r.rowid IN (SELECT value FROM json_each(?1))"
+             " ORDER BY %s",
+             rollout_cols(a), order);
+    store_arg pa = A_TEXT(page_text);
+    json_t *rows = rows_of(a, sql, &pa, 1, r);
+    free(page_text);
     if (!rows) return 500;
     size_t i;
     json_t *row;
