@@ -11,6 +11,8 @@ Checks, each against what the database holds (read with Python's sqlite3):
   - completions holding <script>, <img onerror>, </textarea> and javascript: links render as text:
     no script of theirs runs (they would mark <body>), no element or link of theirs exists;
   - the same in the one-file report, which says when --max-rollouts capped it;
+  - a step committed (by a writer with no busy timeout) while the overview is open is drawn by its
+    polling, without a reload;
   - the database file is byte for byte unchanged after the browser sessions.
 Exit 77 (skip) when chromium is not installed. Standard library only.
 """
@@ -253,6 +255,37 @@ def main():
         view.wait(timeout=10)
     con.close()
     check(sha(planted) == before, "the database file is unchanged after the viewer sessions")
+
+    # ---- live: a step committed while the overview is open appears without a reload
+    live = os.path.join(work, "live.db")
+    src = sqlite3.connect(planted)
+    dst = sqlite3.connect(live)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    view = subprocess.Popen([grpo, "view", "--db", live, "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", view.stdout.readline())
+        base = "http://127.0.0.1:%s/" % m.group(1)
+        n_before = sqlite3.connect(live).execute("SELECT count(*) FROM steps").fetchone()[0]
+        page = subprocess.Popen([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                 "--virtual-time-budget=8000", "--dump-dom", base], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+        time.sleep(1.5)
+        w = sqlite3.connect(live, timeout=0)  # no busy wait: a lock held by the viewer would fail here
+        w.execute("INSERT INTO steps(run_id, step, created_at, reward_mean) VALUES(1, ?, 'now', 0.5)", (last + 1,))
+        w.commit()
+        w.close()
+        out, _ = page.communicate(timeout=120)
+        d = Dom()
+        d.feed(out)
+        pts = [int(a.get("data-points", -1)) for t, a in d.elements if t == "polyline" and a.get("data-metric") == "reward_mean"]
+        check(pts == [n_before + 1], "viewer: a step committed while the overview is open is drawn without a reload "
+              "(%d -> %s points)" % (n_before, pts))
+    finally:
+        view.terminate()
+        view.wait(timeout=10)
 
     # ---- the report: everything, then capped
     for cap, label in ((1000000, "report"), (300, "capped report")):
