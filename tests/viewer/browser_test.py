@@ -184,7 +184,9 @@ def main():
     os.makedirs(work, exist_ok=True)
     db = os.path.join(work, "runs", "demo", "rollouts.db")
     if not os.path.exists(db):
-        r = subprocess.run([grpo, "demo", "--sft_steps", "50", "--max_steps", "3", "--eval_steps", "1",
+        # the demo, short: 20 SFT steps, 3 GRPO steps of 8 prompts x 8 completions, an eval every step
+        r = subprocess.run([grpo, "demo", "--sft_steps", "20", "--max_steps", "3", "--eval_steps", "1", "--eval_size", "50",
+                            "--generation_batch_size", "64", "--per_device_train_batch_size", "64",
                             "--output_dir", os.path.join(work, "runs")], capture_output=True, text=True, cwd=work)
         check(r.returncode == 0, "a short demo run writes a database (%s)" % r.stderr[-300:])
         if r.returncode:
@@ -288,7 +290,7 @@ def main():
         view.wait(timeout=10)
 
     # ---- the report: everything, then capped
-    for cap, label in ((1000000, "report"), (300, "capped report")):
+    for cap, label in ((1000000, "report"), (100, "capped report")):
         out = os.path.join(work, "report-%d.html" % cap)
         r = subprocess.run([grpo, "report", "--db", planted, "-o", out, "--max-rollouts", str(cap)],
                            capture_output=True, text=True)
@@ -303,7 +305,7 @@ def main():
         check_plots(d, expected_plots(con), label)
         banner = "".join(d.text)
         if cap < 1000000:
-            check("capped by --max-rollouts 300" in banner, "%s: the page says it is capped" % label)
+            check("capped by --max-rollouts 100" in banner, "%s: the page says it is capped" % label)
         d = dump(chrome, url + "#/step/%d" % last)
         check_step(d, con, last, label)
         check_safe(d, label + " step view")
