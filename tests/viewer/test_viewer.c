@@ -23,6 +23,7 @@
 
 #include "../../common/fsutil.h"
 #include "../../rollout/store.h"
+#include "../store/v1_fixture.h"
 #include "../test_util.h"
 
 static char *tmp, *db;
@@ -117,6 +118,20 @@ static pid_t start_view(const char *path, const char *extra, int *port_out, char
         close(errp[0]);
     }
     return pid;
+}
+
+/* PRAGMA user_version of the file at path. */
+static int sql_version(const char *path) {
+    sqlite3 *d;
+    sqlite3_stmt *st;
+    int v = -1;
+    if (sqlite3_open_v2(path, &d, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(d, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(d);
+    return v;
 }
 
 static void stop_view(pid_t pid) {
@@ -477,6 +492,39 @@ static void a_session_leaves_the_file_unchanged(void) {
     free(copy);
 }
 
+static void a_version_1_file_is_served_as_it_is(void) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/v1", tmp);
+    fs_mkdirs(path, NULL);
+    snprintf(path, sizeof path, "%s/v1/rollouts.db", tmp);
+    sqlite3 *d;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &d), SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_exec(d, V1_FIXTURE, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(d);
+    int saved = port, p2 = 0;
+    pid_t pid = start_view(path, NULL, &p2, NULL, 0);
+    port = p2;
+    json_t *j = get_json("/api/run", 200);
+    CU_ASSERT_EQUAL(JI(j, "schema_version"), 1);
+    CU_ASSERT(json_is_false(json_object_get(j, "full_text_index")));
+    json_decref(j);
+    j = get_json("/api/rollouts?step=1", 200);
+    json_t *ro = json_array_get(json_object_get(j, "rollouts"), 0);
+    CU_ASSERT(json_is_null(json_object_get(ro, "extracted_answer")));
+    CU_ASSERT(json_is_null(json_object_get(json_array_get(json_object_get(ro, "components"), 0), "reason")));
+    CU_ASSERT_STRING_EQUAL(JS(json_object_get(json_object_get(j, "prompts"), "5"), "prompt_text"), "What is 2+3?");
+    json_decref(j);
+    j = get_json("/api/search?q=aardvark", 200); /* no index: a scan */
+    CU_ASSERT_EQUAL(JI(j, "total"), 1);
+    json_decref(j);
+    j = get_json("/api/prompt/5", 200);
+    CU_ASSERT_EQUAL(JI(j, "total"), 2);
+    json_decref(j);
+    stop_view(pid);
+    port = saved;
+    CU_ASSERT_EQUAL(sql_version(path), 1);
+}
+
 /* The reader thread of the live test: GETs the steps and a step's rollouts until told to stop. */
 static volatile int hammering;
 static void *hammer(void *arg) {
@@ -568,6 +616,7 @@ int main(void) {
     T(every_response_forbids_inline_script);
     T(binding_elsewhere_than_loopback_prints_a_warning);
     T(a_session_leaves_the_file_unchanged);
+    T(a_version_1_file_is_served_as_it_is);
     T(a_writer_never_gets_busy_and_new_steps_show_at_once);
 #undef T
     int rc = tu_run_registry();
