@@ -316,7 +316,8 @@ static int h_run(viewer_api *a, const char *arg, const viewer_query *q, reply *r
     if (!rows) return 500;
     json_t *o = json_incref(json_array_get(rows, 0));
     json_decref(rows);
-    json_t *comps = rows_of(a, "SELECT DISTINCT name FROM reward_components WHERE run_id=?1 ORDER BY name", &id, 1, r);
+    json_t *comps =
+        rows_of(a, "SELECT DISTINCT name FROM reward_components WHERE run_id=?1 ORDER BY name LIMIT 64", &id, 1, r);
     if (!o || !comps) {
         json_decref(o);
         json_decref(comps);
