@@ -525,6 +525,41 @@ static void a_version_1_file_is_served_as_it_is(void) {
     CU_ASSERT_EQUAL(sql_version(path), 1);
 }
 
+static void a_report_is_one_file_whose_data_no_text_can_close(void) {
+    char out[4096], cmd[8192], *msg = NULL;
+    snprintf(out, sizeof out, "%s/report.html", tmp);
+    snprintf(cmd, sizeof cmd, "%s report --db '%s' -o '%s' --max-rollouts 10", GRPO_BIN, db, out);
+    CU_ASSERT_EQUAL(tu_run(cmd, &msg, 1), 0);
+    CU_ASSERT_PTR_NOT_NULL(msg && strstr(msg, "(8 of 24 rollouts, capped by --max-rollouts)"));
+    free(msg);
+    char *html = NULL;
+    size_t n = 0;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(fs_read_file(out, &html, &n, &e), GRPO_OK);
+    /* exactly the page's own two script blocks; the hostile completion only in escaped form */
+    int scripts = 0;
+    for (const char *p = html; (p = strstr(p, "<script")); p++) scripts++;
+    CU_ASSERT_EQUAL(scripts, 2);
+    CU_ASSERT_PTR_NULL(strstr(html, "<img"));
+    CU_ASSERT_PTR_NULL(strstr(html, "</textarea>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "Content-Security-Policy"));
+    CU_ASSERT_PTR_NULL(strstr(html, "<script src"));
+    free(html);
+    /* with the cap at 10, only the last step (8 rollouts) is kept; the hostile text is at step 1 */
+    snprintf(cmd, sizeof cmd, "%s report --db '%s' -o '%s'", GRPO_BIN, db, out);
+    CU_ASSERT_EQUAL(tu_run(cmd, &msg, 1), 0);
+    free(msg);
+    CU_ASSERT_EQUAL_FATAL(fs_read_file(out, &html, &n, &e), GRPO_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"));
+    CU_ASSERT_PTR_NULL(strstr(html, "<script>alert"));
+    CU_ASSERT_PTR_NULL(strstr(html, "<img"));
+    free(html);
+    snprintf(cmd, sizeof cmd, "%s report --db '%s'", GRPO_BIN, db);
+    CU_ASSERT_EQUAL(tu_run(cmd, &msg, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(msg && strstr(msg, "--db PATH and -o FILE are required"));
+    free(msg);
+}
+
 /* The reader thread of the live test: GETs the steps and a step's rollouts until told to stop. */
 static volatile int hammering;
 static void *hammer(void *arg) {
@@ -617,6 +652,7 @@ int main(void) {
     T(binding_elsewhere_than_loopback_prints_a_warning);
     T(a_session_leaves_the_file_unchanged);
     T(a_version_1_file_is_served_as_it_is);
+    T(a_report_is_one_file_whose_data_no_text_can_close);
     T(a_writer_never_gets_busy_and_new_steps_show_at_once);
 #undef T
     int rc = tu_run_registry();
