@@ -71,9 +71,15 @@ class Dom(html.parser.HTMLParser):
         self.text.append(data)
 
 
+PROFILE = None  # a user-data dir of the test's own, so no profile lock is shared with anything else
+
+
+def flags():
+    return ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=" + PROFILE]
+
+
 def dump(chrome, url, budget_ms=6000):
-    out = subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--virtual-time-budget=%d" % budget_ms, "--dump-dom", url],
+    out = subprocess.run([chrome] + flags() + ["--virtual-time-budget=%d" % budget_ms, "--dump-dom", url],
                          capture_output=True, text=True, timeout=120)
     d = Dom()
     d.feed(out.stdout)
@@ -82,8 +88,8 @@ def dump(chrome, url, budget_ms=6000):
 
 
 def screenshot(chrome, url, path):
-    subprocess.run([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                    "--window-size=1400,1000", "--virtual-time-budget=6000", "--screenshot=" + path, url],
+    subprocess.run([chrome] + flags() + ["--hide-scrollbars", "--window-size=1400,1000", "--virtual-time-budget=6000",
+                                         "--screenshot=" + path, url],
                    capture_output=True, timeout=120)
 
 
@@ -182,6 +188,8 @@ def main():
         return 77
     work = keep or tempfile.mkdtemp(prefix="grpo-browser-")
     os.makedirs(work, exist_ok=True)
+    global PROFILE
+    PROFILE = os.path.join(work, "chromium-profile")
     db = os.path.join(work, "runs", "demo", "rollouts.db")
     if not os.path.exists(db):
         # the demo, short: 20 SFT steps, 3 GRPO steps of 8 prompts x 8 completions, an eval every step
@@ -271,8 +279,8 @@ def main():
         m = re.search(r"http://127\.0\.0\.1:(\d+)/", view.stdout.readline())
         base = "http://127.0.0.1:%s/" % m.group(1)
         n_before = sqlite3.connect(live).execute("SELECT count(*) FROM steps").fetchone()[0]
-        page = subprocess.Popen([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                 "--virtual-time-budget=8000", "--dump-dom", base], stdout=subprocess.PIPE,
+        page = subprocess.Popen([chrome] + flags() + ["--virtual-time-budget=8000", "--dump-dom", base],
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
         time.sleep(1.5)
         w = sqlite3.connect(live, timeout=0)  # no busy wait: a lock held by the viewer would fail here
