@@ -2,7 +2,7 @@
 """tests/viewer/browser_test.py: headless Chromium against `grpo view` and `grpo report`, on the
 database of a short demo run with hostile text planted in it.
 
-    python3 tests/viewer/browser_test.py build/grpo [--keep DIR] [--screenshots DIR]
+    python3 tests/viewer/browser_test.py build/grpo [--keep DIR] [--screenshots DIR] [--small]
 
 Checks, each against what the database holds (read with Python's sqlite3):
   - the overview draws every plot, one SVG series per metric with one point per step that has it;
@@ -193,9 +193,12 @@ def main():
     db = os.path.join(work, "runs", "demo", "rollouts.db")
     if not os.path.exists(db):
         # the demo, short: 20 SFT steps, 3 GRPO steps of 8 prompts x 8 completions, an eval every step
-        r = subprocess.run([grpo, "demo", "--sft_steps", "20", "--max_steps", "3", "--eval_steps", "1", "--eval_size", "50",
-                            "--generation_batch_size", "64", "--per_device_train_batch_size", "64",
-                            "--output_dir", os.path.join(work, "runs")], capture_output=True, text=True, cwd=work)
+        # (--small, for the sanitizer build: 5 SFT steps, 2 steps of 2 prompts x 8)
+        small = "--small" in args
+        sizes = ["5", "2", "16", "16"] if small else ["20", "3", "50", "64"]
+        r = subprocess.run([grpo, "demo", "--sft_steps", sizes[0], "--max_steps", sizes[1], "--eval_steps", "1",
+                            "--eval_size", sizes[2], "--generation_batch_size", sizes[3], "--per_device_train_batch_size",
+                            sizes[3], "--output_dir", os.path.join(work, "runs")], capture_output=True, text=True, cwd=work)
         check(r.returncode == 0, "a short demo run writes a database (%s)" % r.stderr[-300:])
         if r.returncode:
             return 1
@@ -298,7 +301,9 @@ def main():
         view.wait(timeout=10)
 
     # ---- the report: everything, then capped
-    for cap, label in ((1000000, "report"), (100, "capped report")):
+    # the capped report keeps the rollouts of one step: the last (a capped report always keeps it)
+    per_step = sqlite3.connect(planted).execute("SELECT count(*) FROM rollouts WHERE step=?", (last,)).fetchone()[0]
+    for cap, label in ((1000000, "report"), (per_step, "capped report")):
         out = os.path.join(work, "report-%d.html" % cap)
         r = subprocess.run([grpo, "report", "--db", planted, "-o", out, "--max-rollouts", str(cap)],
                            capture_output=True, text=True)
@@ -313,7 +318,7 @@ def main():
         check_plots(d, expected_plots(con), label)
         banner = "".join(d.text)
         if cap < 1000000:
-            check("capped by --max-rollouts 100" in banner, "%s: the page says it is capped" % label)
+            check("capped by --max-rollouts %d" % cap in banner, "%s: the page says it is capped" % label)
         d = dump(chrome, url + "#/step/%d" % last)
         check_step(d, con, last, label)
         check_safe(d, label + " step view")
