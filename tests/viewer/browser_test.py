@@ -193,7 +193,7 @@ def main():
     db = os.path.join(work, "runs", "demo", "rollouts.db")
     if not os.path.exists(db):
         # the demo, short: 20 SFT steps, 3 GRPO steps of 8 prompts x 8 completions, an eval every step
-        # (--small, for the sanitizer build: 5 SFT steps, 2 steps of 2 prompts x 8)
+        # (--small: 5 SFT steps, 2 steps of 2 prompts x 8)
         small = "--small" in args
         sizes = ["5", "2", "16", "16"] if small else ["20", "3", "50", "64"]
         r = subprocess.run([grpo, "demo", "--sft_steps", sizes[0], "--max_steps", sizes[1], "--eval_steps", "1",
