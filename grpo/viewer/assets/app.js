@@ -144,7 +144,9 @@
     const col = (name) => ({ name, get: (s) => s[name] });
     return [
       { id: 'reward', title: 'Reward (mean ± std)', series: [{ name: 'reward_mean', get: (s) => s.reward_mean, band: (s) => s.reward_std }] },
-      { id: 'components', title: 'Reward per component (mean)', series: run.components.map((c) => ({ name: c, get: (s) => s.components && s.components[c] ? s.components[c].mean : null })) },
+      { id: 'components', title: 'Reward per component (mean ± std)', series: run.components.map((c) => ({ name: c,
+        get: (s) => s.components && s.components[c] ? s.components[c].mean : null,
+        band: (s) => s.components && s.components[c] ? s.components[c].std : null })) },
       { id: 'accuracy', title: 'Accuracy', series: [col('accuracy')] },
       { id: 'length', title: 'Completion length (tokens)', series: [col('completion_len_mean'), col('completion_len_max')] },
       { id: 'truncation', title: 'Truncated share', series: [col('truncated_frac')] },
