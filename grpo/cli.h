@@ -48,7 +48,7 @@ int cli_parse_ints(const char *opt, const char *s, int **out, grpo_err *err);
 /* The program as it was started (argv[0]), for the commands a user is told to run next. */
 extern const char *cli_program;
 
-extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_train, cmd_eval, cmd_selfcheck, cmd_generate, cmd_tokenize, cmd_reward, cmd_db, cmd_tasks;
+extern const cli_cmd cmd_init, cmd_score, cmd_demo, cmd_train, cmd_eval, cmd_selfcheck, cmd_generate, cmd_tokenize, cmd_reward, cmd_db, cmd_tasks, cmd_view, cmd_report;
 extern const cli_cmd cmd_traces, cmd_export, cmd_sft;
 
 #endif

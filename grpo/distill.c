@@ -59,12 +59,15 @@ static int store_chunk(trainer *t, int64_t step, const size_t *idx, int n_prompt
         double comp[RW_MAX];
         const double total = rw_registry_score(t->rw, &ri, text, comp);
         store_component comps[RW_MAX];
-        for (int r = 0; r < nr; r++) comps[r] = (store_component){rw_registry_name(t->rw, r), comp[r]};
+        char why[RW_MAX][RW_REASON_MAX], extracted[128];
+        rw_registry_explain(t->rw, &ri, text, comp, why, extracted, sizeof extracted); /* for the viewer */
+        for (int r = 0; r < nr; r++) comps[r] = (store_component){rw_registry_name(t->rw, r), comp[r], why[r]};
         store_rollout ro = {.prompt_id = it->id, .sample_index = gc[k].sample_index,
                             .prompt_text = t->ptrain[idx[k / K]].text, .completion_text = text,
                             .token_ids = gc[k].tokens, .logprobs = gc[k].logprobs, .n_tokens = gc[k].n_tokens,
                             .components = comps, .n_components = nr, .reward_total = total, .advantage = NAN,
-                            .finish = gc[k].finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
+                            .finish = gc[k].finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH,
+                            .extracted_answer = *extracted ? extracted : NULL, .gold_answer = it->answer};
         rc = store_add_rollout(t->db, &ro, err);
         ct->reward_sum += total, ct->reward_sq += total * total, ct->n++;
         ct->correct += is_correct(t, it, text);

@@ -4,7 +4,7 @@
 
 #include "cli.h"
 
-static const cli_cmd *COMMANDS[] = {&cmd_demo, &cmd_train, &cmd_traces, &cmd_export, &cmd_sft, &cmd_eval, &cmd_init, &cmd_score, &cmd_generate, &cmd_tokenize, &cmd_reward, &cmd_selfcheck, &cmd_db, &cmd_tasks};
+static const cli_cmd *COMMANDS[] = {&cmd_demo, &cmd_train, &cmd_traces, &cmd_export, &cmd_sft, &cmd_eval, &cmd_init, &cmd_score, &cmd_generate, &cmd_tokenize, &cmd_reward, &cmd_selfcheck, &cmd_db, &cmd_view, &cmd_report, &cmd_tasks};
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *f) {

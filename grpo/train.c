@@ -483,6 +483,22 @@ typedef struct {
     double total, adv;
 } sample;
 
+/* What the store keeps for inspection of one scored sample: a reason per registry component, the
+ * answer found in the completion, and the item's gold answer (a countdown item's target and numbers). */
+static void inspection_of(const trainer *t, const tasks_item *it, const sample *s, char (*why)[RW_REASON_MAX],
+                          char *extracted, size_t ecap, char *gold, size_t gcap) {
+    long long nums[TASKS_MAX_NUMS];
+    rw_item ri = reward_item(it, nums, s->c->n_tokens);
+    rw_registry_explain(t->rw, &ri, s->text, s->comp, why, extracted, ecap);
+    if (it->n_nums > 0) {
+        size_t n = (size_t)snprintf(gold, gcap, "%lld from", (long long)it->target);
+        for (int i = 0; i < it->n_nums && n < gcap; i++)
+            n += (size_t)snprintf(gold + n, gcap - n, "%s %lld", i ? "," : "", (long long)it->nums[i]);
+    } else {
+        snprintf(gold, gcap, "%s", it->answer ? it->answer : "");
+    }
+}
+
 double lr_at(const run_config *c, int64_t step) {
     if (c->warmup_steps > 0 && step < c->warmup_steps) return c->learning_rate * (step + 1) / c->warmup_steps;
     if (!strcmp(c->lr_scheduler_type, "cosine") && c->max_steps > c->warmup_steps) {
@@ -968,15 +984,18 @@ static int write_step(trainer *t, const step_ws *w, int64_t step, const store_st
         int occ = 0;
         for (int g = 0; g < k / G; g++) occ += w->S[g * G].item == s->item;
         store_component comps[RW_MAX + 1];
+        char why[RW_MAX][RW_REASON_MAX], extracted[128], gold[256];
+        inspection_of(t, &t->train.items[s->item], s, why, extracted, sizeof extracted, gold, sizeof gold);
         int ncomp = 0;
-        for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), s->comp[r]};
-        if (t->ext) comps[ncomp++] = (store_component){"external", s->comp[nr]};
+        for (int r = 0; r < nr; r++) comps[ncomp++] = (store_component){rw_registry_name(t->rw, r), s->comp[r], why[r]};
+        if (t->ext) comps[ncomp++] = (store_component){"external", s->comp[nr], "from the external reward command"};
         store_rollout ro = {.prompt_id = t->train.items[s->item].id, .sample_index = occ * G + s->c->sample_index,
                             .prompt_text = t->ptrain[s->item].text, .completion_text = s->text,
                             .token_ids = s->c->tokens, .logprobs = s->c->logprobs, .n_tokens = s->c->n_tokens,
                             .components = comps, .n_components = ncomp, .reward_total = s->total,
                             .advantage = s->adv,
-                            .finish = s->c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH};
+                            .finish = s->c->finish == GEN_FINISH_STOP ? STORE_FINISH_STOP : STORE_FINISH_LENGTH,
+                            .extracted_answer = *extracted ? extracted : NULL, .gold_answer = *gold ? gold : NULL};
         rc = store_add_rollout(t->db, &ro, err);
         if (!rc && w->tlp) /* one rank (onpolicy_setup): completion k's tokens start at coff[k] */
             rc = store_add_teacher_logprobs(t->db, ro.prompt_id, ro.sample_index, w->tlp + w->coff[k], s->c->n_tokens,

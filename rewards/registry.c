@@ -138,3 +138,65 @@ double rw_registry_score(const rw_registry *r, const rw_item *it, const char *co
     }
     return total;
 }
+
+/* ---------------------------------------------------------------- reasons */
+
+/* Writes into out (RW_REASON_MAX bytes) why the accuracy or countdown reward got value v. */
+static void answer_reason(const rw_item *it, const char *pred, int found, double v, int countdown, char *out) {
+    if (!found) {
+        snprintf(out, RW_REASON_MAX, "no answer found");
+        return;
+    }
+    if (countdown || it->n_nums > 0) {
+        snprintf(out, RW_REASON_MAX, "equation %.40s, target %lld: %s", pred, it->target,
+                 v >= 1.0 ? "reached" : v > 0 ? "well formed, not reached" : "not reached");
+        return;
+    }
+    if (!it->answer) {
+        snprintf(out, RW_REASON_MAX, "extracted %.40s, no gold answer", pred);
+        return;
+    }
+    char gold[64];
+    math_extract(it->answer, MATH_FALLBACK_WHOLE, gold, sizeof gold);
+    snprintf(out, RW_REASON_MAX, "extracted %.36s, gold %.36s", pred, gold);
+}
+
+/* Writes the tags present exactly once and those missing or repeated. */
+static void tag_reason(const char *text, char *out) {
+    static const char *const tags[4] = {"<think>", "</think>", "<answer>", "</answer>"};
+    char once[64] = "", other[64] = "";
+    for (int i = 0; i < 4; i++) {
+        char *dst = count_of(text, tags[i]) == 1 ? once : other;
+        size_t n = strlen(dst);
+        snprintf(dst + n, 64 - n, "%s%s", n ? " " : "", tags[i]);
+    }
+    snprintf(out, RW_REASON_MAX, "once: %s; missing or repeated: %s", *once ? once : "none", *other ? other : "none");
+}
+
+void rw_registry_explain(const rw_registry *r, const rw_item *it, const char *completion, const double *components,
+                         char (*reasons)[RW_REASON_MAX], char *extracted, size_t cap) {
+    char pred[MATH_MAX_ANSWER];
+    int found = math_extract(completion, MATH_FALLBACK_NONE, pred, sizeof pred);
+    if (extracted && cap) snprintf(extracted, cap, "%s", found ? pred : "");
+    for (int i = 0; i < r->n && reasons; i++) {
+        double v = components ? components[i] : 0.0;
+        char *out = reasons[i];
+        switch (r->kind[i]) {
+        case RW_ACCURACY: answer_reason(it, pred, found, v, 0, out); break;
+        case RW_COUNTDOWN:
+            if (it->n_nums > 0) answer_reason(it, pred, found, v, 1, out);
+            else snprintf(out, RW_REASON_MAX, "not a countdown problem");
+            break;
+        case RW_FORMAT:
+            snprintf(out, RW_REASON_MAX, "%s the format pattern", v >= 1.0 ? "matches" : "does not match");
+            break;
+        case RW_TAG_COUNT: tag_reason(completion, out); break;
+        case RW_OVERLONG:
+            snprintf(out, RW_REASON_MAX, "%d tokens; penalty past %d, -1 past %d", it->n_tokens, r->max_len - r->buffer,
+                     r->max_len);
+            break;
+        case RW_RANDOM: snprintf(out, RW_REASON_MAX, "control: a hash of the text"); break;
+        default: out[0] = '\0'; break;
+        }
+    }
+}

@@ -4,6 +4,8 @@
 #ifndef GRPO_REWARDS_REGISTRY_H
 #define GRPO_REWARDS_REGISTRY_H
 
+#include <stddef.h>
+
 #include "../common/err.h"
 
 #define RW_MAX 16
@@ -33,6 +35,16 @@ int rw_registry_size(const rw_registry *r);
 const char *rw_registry_name(const rw_registry *r, int i);
 /* Scores one completion: components[i] gets reward i; returns the weighted total. Thread-safe. */
 double rw_registry_score(const rw_registry *r, const rw_item *it, const char *completion, double *components);
+
+/* Bytes of one component's reason, NUL included. */
+#define RW_REASON_MAX 96
+
+/* Says why each component got the value rw_registry_score gave it (components[i], as scored): a short
+ * text per component into reasons[i] ("extracted 12, gold 13", "no answer found", "does not match the
+ * format pattern"), and the answer found in the completion into extracted (cap bytes; "" when none).
+ * Cheap (no expression parsing), so a caller may run it apart from scoring. Thread-safe. */
+void rw_registry_explain(const rw_registry *r, const rw_item *it, const char *completion, const double *components,
+                         char (*reasons)[RW_REASON_MAX], char *extracted, size_t cap);
 
 /* 1 when text matches the compiled pattern of the registry's format reward (RW_R1_PATTERN by default). */
 double rw_format_r1(const rw_registry *r, const char *text);

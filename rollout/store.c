@@ -22,7 +22,7 @@
 /* ---------------------------------------------------------------- the store and its statements */
 
 /* Statements a writer prepares once and reuses (prepared on first use). */
-enum { ST_STEP_EXISTS, ST_INSERT_ROLLOUT, ST_INSERT_COMPONENT, ST_INSERT_STEP, ST_COUNT_AFTER, ST_DEL_COMPONENTS,
+enum { ST_STEP_EXISTS, ST_INSERT_ROLLOUT, ST_INSERT_COMPONENT, ST_UPSERT_PROMPT, ST_INSERT_STEP, ST_COUNT_AFTER, ST_DEL_COMPONENTS,
        ST_DEL_ROLLOUTS, ST_DEL_STEPS, ST_DEL_EVALS, ST_UPSERT_EVAL, ST_LAST_STEP, ST_COUNT };
 
 /* The headline metric columns of `steps`, in table order: one list drives the schema and the insert. */
@@ -45,8 +45,10 @@ struct store {
     char *run_name;
     int64_t run_id;
     int readonly;
+    int version;        /* the file's schema version (PRAGMA user_version) */
     int in_step;        /* a step transaction is open */
     int64_t step;       /* ... for this step */
+    int64_t last_prompt; /* the prompt whose prompts row the open step last wrote (-1: none) */
     sqlite3_stmt *st[ST_COUNT];
     char *ids_buf, *lp_buf; /* JSON text of the current rollout's token ids and logprobs */
     size_t ids_cap, lp_cap;
@@ -57,10 +59,14 @@ static const char *const STMT_SQL[ST_COUNT] = {
     [ST_STEP_EXISTS] = "SELECT 1 FROM steps WHERE run_id=?1 AND step=?2",
     [ST_INSERT_ROLLOUT] =
         "INSERT INTO rollouts(run_id, step, prompt_id, sample_index, prompt_text, completion_text, token_ids,"
-        " logprobs, rewards_json, reward_total, advantage, length, finish_reason)"
-        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [ST_INSERT_COMPONENT] = "INSERT INTO reward_components(run_id, step, prompt_id, sample_index, name, value)"
-                            " VALUES(?1,?2,?3,?4,?5,?6)",
+        " logprobs, rewards_json, reward_total, advantage, length, finish_reason, extracted_answer)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+    [ST_INSERT_COMPONENT] = "INSERT INTO reward_components(run_id, step, prompt_id, sample_index, name, value, reason)"
+                            " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [ST_UPSERT_PROMPT] = "INSERT INTO prompts(run_id, prompt_id, prompt_text, gold_answer) VALUES(?1,?2,?3,?4)"
+                         " ON CONFLICT(run_id, prompt_id) DO UPDATE SET"
+                         " prompt_text=coalesce(excluded.prompt_text, prompt_text),"
+                         " gold_answer=coalesce(excluded.gold_answer, gold_answer)",
     [ST_INSERT_STEP] = NULL,
     [ST_COUNT_AFTER] = "SELECT count(*) FROM steps WHERE run_id=?1 AND step>?2",
     [ST_DEL_COMPONENTS] = "DELETE FROM reward_components WHERE run_id=?1 AND step>?2",
@@ -176,9 +182,11 @@ static int check_writer(store *s, const char *what, grpo_err *err) {
     return GRPO_OK;
 }
 
-/* ---------------------------------------------------------------- the schema (version 1) */
+/* ---------------------------------------------------------------- the schema and its migrations */
 
-static const char SCHEMA_FIXED[] =
+/* Version 1, as the first grpo wrote it. A fresh file gets version 1, then every migration: one path,
+ * so a migrated file and a fresh one have the same schema. */
+static const char SCHEMA_V1[] =
     "CREATE TABLE runs ("
     " run_id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE,"
@@ -226,8 +234,65 @@ static const char SCHEMA_FIXED[] =
     " created_at TEXT NOT NULL,"
     " UNIQUE (run_id, step, name, split, metric));";
 
-/* Creates every table in the open transaction and stamps application_id and user_version. */
-static int schema_create(store *s, grpo_err *err) {
+/* Version 1 -> 2: what inspection needs. The run's kind; rollouts rebuilt with an explicit
+ * rollout_id (a rowid that VACUUM keeps, so the FTS5 index can point at it) and the extracted answer;
+ * a reason per reward component; the gold answer per prompt; an FTS5 trigram index over completions
+ * kept in step by triggers (so any writer, sqlite3 included, keeps it right). Runs with foreign keys
+ * off (the table rebuild drops the old rollouts), checked afterwards. */
+static const char MIGRATE_1_TO_2[] =
+    "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'grpo';"
+    "CREATE TABLE rollouts_v2 ("
+    " rollout_id INTEGER PRIMARY KEY,"
+    " run_id INTEGER NOT NULL,"
+    " step INTEGER NOT NULL,"
+    " prompt_id INTEGER NOT NULL,"
+    " sample_index INTEGER NOT NULL,"
+    " prompt_text TEXT,"
+    " completion_text TEXT,"
+    " token_ids TEXT NOT NULL,"
+    " logprobs TEXT,"
+    " rewards_json TEXT NOT NULL,"
+    " reward_total REAL,"
+    " advantage REAL,"
+    " length INTEGER NOT NULL,"
+    " finish_reason TEXT NOT NULL CHECK (finish_reason IN ('stop', 'length')),"
+    " extracted_answer TEXT,"
+    " UNIQUE (run_id, step, prompt_id, sample_index),"
+    " FOREIGN KEY (run_id, step) REFERENCES steps(run_id, step) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);"
+    "INSERT INTO rollouts_v2(run_id, step, prompt_id, sample_index, prompt_text, completion_text, token_ids, logprobs,"
+    " rewards_json, reward_total, advantage, length, finish_reason)"
+    " SELECT run_id, step, prompt_id, sample_index, prompt_text, completion_text, token_ids, logprobs, rewards_json,"
+    " reward_total, advantage, length, finish_reason FROM rollouts ORDER BY run_id, step, prompt_id, sample_index;"
+    "DROP TABLE rollouts;"
+    "ALTER TABLE rollouts_v2 RENAME TO rollouts;"
+    "CREATE INDEX rollouts_by_prompt ON rollouts(run_id, prompt_id, step);"
+    "ALTER TABLE reward_components ADD COLUMN reason TEXT;"
+    "CREATE TABLE prompts ("
+    " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " prompt_id INTEGER NOT NULL,"
+    " prompt_text TEXT,"
+    " gold_answer TEXT,"
+    " PRIMARY KEY (run_id, prompt_id));"
+    "INSERT INTO prompts(run_id, prompt_id, prompt_text)"
+    " SELECT run_id, prompt_id, min(prompt_text) FROM rollouts GROUP BY run_id, prompt_id;"
+    "CREATE VIRTUAL TABLE rollouts_fts USING fts5(completion_text, content='rollouts', content_rowid='rollout_id',"
+    " tokenize='trigram');"
+    "INSERT INTO rollouts_fts(rollouts_fts) VALUES('rebuild');"
+    "CREATE TRIGGER rollouts_fts_insert AFTER INSERT ON rollouts BEGIN"
+    " INSERT INTO rollouts_fts(rowid, completion_text) VALUES (new.rollout_id, new.completion_text); END;"
+    "CREATE TRIGGER rollouts_fts_delete AFTER DELETE ON rollouts BEGIN"
+    " INSERT INTO rollouts_fts(rollouts_fts, rowid, completion_text) VALUES ('delete', old.rollout_id, old.completion_text);"
+    " END;"
+    "CREATE TRIGGER rollouts_fts_update AFTER UPDATE OF completion_text ON rollouts BEGIN"
+    " INSERT INTO rollouts_fts(rollouts_fts, rowid, completion_text) VALUES ('delete', old.rollout_id, old.completion_text);"
+    " INSERT INTO rollouts_fts(rowid, completion_text) VALUES (new.rollout_id, new.completion_text); END;";
+
+/* MIGRATIONS[v] takes version v to v + 1. */
+static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {[1] = MIGRATE_1_TO_2};
+
+/* Creates the version 1 tables with the steps table built from METRICS, in the open transaction, and
+ * stamps application_id and user_version 1. */
+static int schema_create_v1(store *s, grpo_err *err) {
     char sql[2048];
     size_t n = (size_t)snprintf(sql, sizeof sql,
                                 "CREATE TABLE steps ("
@@ -237,10 +302,23 @@ static int schema_create(store *s, grpo_err *err) {
     for (size_t i = 0; i < N_METRICS; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s REAL", METRICS[i].col);
     snprintf(sql + n, sizeof sql - n,
              ", metrics_json TEXT, PRIMARY KEY (run_id, step));"
-             "PRAGMA application_id=%d; PRAGMA user_version=%d;",
-             STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-    int rc = exec(s, SCHEMA_FIXED, "creating the schema", err);
+             "PRAGMA application_id=%d; PRAGMA user_version=1;",
+             STORE_APPLICATION_ID);
+    int rc = exec(s, SCHEMA_V1, "creating the schema", err);
     return rc ? rc : exec(s, sql, "creating the schema", err);
+}
+
+/* Runs the migrations from version `from` up to STORE_SCHEMA_VERSION in the open transaction. */
+static int schema_upgrade(store *s, int from, grpo_err *err) {
+    char what[64], stamp[48];
+    for (int v = from; v < STORE_SCHEMA_VERSION; v++) {
+        snprintf(what, sizeof what, "migrating schema version %d to %d", v, v + 1);
+        snprintf(stamp, sizeof stamp, "PRAGMA user_version=%d", v + 1);
+        int rc = exec(s, MIGRATIONS[v], what, err);
+        if (!rc) rc = exec(s, stamp, what, err);
+        if (rc) return rc;
+    }
+    return GRPO_OK;
 }
 
 /* Reads one integer from a single-row query. */
@@ -253,8 +331,9 @@ static int query_int(store *s, const char *sql, int64_t *out, const char *what, 
     return rc;
 }
 
-/* Checks that the file is a grpo database of this schema version; *fresh = 1 when it is an empty
- * SQLite file (no tables, no stamps) that may get the schema. */
+/* Checks that the file is a grpo database of a schema version this build reads (1 .. current) and
+ * sets s->version; *fresh = 1 when it is an empty SQLite file (no tables, no stamps) that may get the
+ * schema. */
 static int schema_check(store *s, int *fresh, grpo_err *err) {
     int64_t app = 0, ver = 0, tables = 0;
     int rc;
@@ -263,6 +342,7 @@ static int schema_check(store *s, int *fresh, grpo_err *err) {
         (rc = query_int(s, "SELECT count(*) FROM sqlite_master", &tables, "cannot read the database", err)))
         return rc;
     *fresh = app == 0 && ver == 0 && tables == 0;
+    s->version = (int)ver;
     if (*fresh) return GRPO_OK;
     if (app != STORE_APPLICATION_ID)
         return grpo_errf(err, GRPO_EFORMAT,
@@ -273,10 +353,19 @@ static int schema_check(store *s, int *fresh, grpo_err *err) {
                          "%s: schema version %lld is newer than this grpo (%s) supports (version %d); "
                          "open it with a newer grpo",
                          s->path, (long long)ver, GRPO_VERSION, STORE_SCHEMA_VERSION);
-    if (ver < STORE_SCHEMA_VERSION)
-        return grpo_errf(err, GRPO_EUNSUPPORTED, "%s: schema version %lld is older than version %d and cannot be migrated",
-                         s->path, (long long)ver, STORE_SCHEMA_VERSION);
+    if (ver < 1)
+        return grpo_errf(err, GRPO_EUNSUPPORTED, "%s: schema version %lld is not a version grpo ever wrote", s->path,
+                         (long long)ver);
     return GRPO_OK;
+}
+
+/* Fails unless the file is of the current version (a writer never writes an old schema). */
+static int schema_current(store *s, grpo_err *err) {
+    if (s->version == STORE_SCHEMA_VERSION) return GRPO_OK;
+    return grpo_errf(err, GRPO_EUNSUPPORTED,
+                     "%s: schema version %d is older than version %d; migrate it first with "
+                     "`grpo db migrate --db %s` (readers such as grpo view open it as it is)",
+                     s->path, s->version, STORE_SCHEMA_VERSION, s->path);
 }
 
 /* ---------------------------------------------------------------- opening and closing */
@@ -366,14 +455,16 @@ int store_open(store **out, const char *path, const char *run_name, const char *
     int fresh = 0;
     /* Check before touching anything (a foreign file stays as it was), then again under the write lock
      * in case another process created the schema meanwhile. */
-    if ((rc = schema_check(s, &fresh, err)) || (rc = set_pragmas(s, err)) ||
-        (rc = exec(s, "BEGIN IMMEDIATE", "cannot lock the database", err)))
+    if ((rc = schema_check(s, &fresh, err)) || (!fresh && (rc = schema_current(s, err))) ||
+        (rc = set_pragmas(s, err)) || (rc = exec(s, "BEGIN IMMEDIATE", "cannot lock the database", err)))
         goto fail;
-    if ((rc = schema_check(s, &fresh, err)) || (fresh && (rc = schema_create(s, err))) ||
+    if ((rc = schema_check(s, &fresh, err)) || (fresh && (rc = schema_create_v1(s, err))) ||
+        (fresh && (rc = schema_upgrade(s, 1, err))) || (!fresh && (rc = schema_current(s, err))) ||
         (rc = upsert_run(s, run_name, config_json, err)) || (rc = exec(s, "COMMIT", "committing the schema", err))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }
+    s->version = STORE_SCHEMA_VERSION;
     if (!(s->run_name = strdup(run_name))) {
         rc = grpo_errf(err, GRPO_ENOMEM, "%s: out of memory", path);
         goto fail;
@@ -384,6 +475,49 @@ fail:
     store_close(s);
     return rc;
 }
+
+int store_migrate(const char *path, int *from, grpo_err *err) {
+    if (from) *from = 0;
+    if (!path || !*path) return grpo_errf(err, GRPO_EINVAL, "store: empty database path");
+    struct stat sb;
+    if (stat(path, &sb) != 0) return grpo_errf(err, GRPO_EIO, "%s: no such database", path);
+    store *s;
+    int rc = open_db(&s, path, SQLITE_OPEN_READWRITE, err), fresh = 0;
+    if (rc) return rc;
+    if ((rc = schema_check(s, &fresh, err))) goto done;
+    if (fresh) {
+        rc = grpo_errf(err, GRPO_EFORMAT, "%s: not a grpo rollout database (it has no tables)", path);
+        goto done;
+    }
+    if (from) *from = s->version;
+    if (s->version == STORE_SCHEMA_VERSION) goto done;
+    /* foreign keys off for the table rebuild (a pragma that only takes effect outside a transaction);
+     * WAL is turned on after the commit, so that a failed migration leaves every byte as it was */
+    if ((rc = exec(s, "PRAGMA foreign_keys=OFF", "setting pragmas", err)) ||
+        (rc = exec(s, "BEGIN IMMEDIATE", "cannot lock the database", err)))
+        goto done;
+    int64_t bad = 0;
+    if ((rc = schema_check(s, &fresh, err)) || (from && (*from = s->version, 0)) ||
+        (rc = schema_upgrade(s, s->version, err)) ||
+        (rc = query_int(s, "SELECT count(*) FROM pragma_foreign_key_check", &bad, "checking foreign keys", err)))
+        goto rollback;
+    if (bad) {
+        rc = grpo_errf(err, GRPO_EFORMAT, "%s: %lld rows break a foreign key after the migration; nothing was changed",
+                       path, (long long)bad);
+        goto rollback;
+    }
+    if (!(rc = exec(s, "COMMIT", "committing the migration", err))) {
+        rc = set_pragmas(s, err);
+        goto done;
+    }
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+done:
+    store_close(s);
+    return rc;
+}
+
+int store_schema_version(const store *s) { return s->version; }
 
 /* Selects the run named name, or the only run when name is NULL. */
 static int select_run(store *s, const char *name, grpo_err *err) {
@@ -426,6 +560,8 @@ int store_open_read(store **out, const char *path, const char *run_name, grpo_er
     if (rc) return rc;
     s->readonly = 1;
     int fresh = 0;
+    /* a second lock on top of SQLITE_OPEN_READONLY: no statement of this connection may write */
+    if ((rc = exec(s, "PRAGMA query_only=1", "setting query_only", err))) goto fail;
     if ((rc = schema_check(s, &fresh, err))) goto fail;
     if (fresh) {
         rc = grpo_errf(err, GRPO_EFORMAT, "%s: not a grpo rollout database (it has no tables)", path);
@@ -490,6 +626,7 @@ int store_step_begin(store *s, int64_t step, grpo_err *err) {
     }
     s->in_step = 1;
     s->step = step;
+    s->last_prompt = -1;
     return GRPO_OK;
 }
 
@@ -591,14 +728,25 @@ int store_add_rollout(store *s, const store_rollout *r, grpo_err *err) {
         bind_real(st, 11, r->advantage);
         sqlite3_bind_int(st, 12, r->n_tokens);
         bind_text(st, 13, r->finish == STORE_FINISH_STOP ? "stop" : "length");
+        bind_text(st, 14, r->extracted_answer);
         snprintf(what, sizeof what, "%s: inserting the rollout", who);
         rc = step_done(s, st, what, err);
+    }
+    /* the prompts row once per group (the G samples of a prompt come one after another) */
+    if (!rc && r->prompt_id != s->last_prompt && !(rc = stmt(s, ST_UPSERT_PROMPT, &st, err))) {
+        sqlite3_bind_int64(st, 1, s->run_id);
+        sqlite3_bind_int64(st, 2, r->prompt_id);
+        bind_text(st, 3, r->prompt_text);
+        bind_text(st, 4, r->gold_answer);
+        snprintf(what, sizeof what, "%s: writing the prompts row", who);
+        if (!(rc = step_done(s, st, what, err))) s->last_prompt = r->prompt_id;
     }
     for (int i = 0; !rc && i < r->n_components; i++) {
         if ((rc = stmt(s, ST_INSERT_COMPONENT, &st, err))) break;
         bind_key(s, st, r);
         bind_text(st, 5, r->components[i].name);
         bind_real(st, 6, r->components[i].value);
+        bind_text(st, 7, r->components[i].reason);
         snprintf(what, sizeof what, "%s: inserting reward component '%.40s'", who, r->components[i].name);
         rc = step_done(s, st, what, err);
     }
@@ -793,6 +941,14 @@ static int row_set(json_t *row, sqlite3_stmt *st, int i) {
 
 int store_query(store *s, const char *sql, const int64_t *args, int n_args, store_row_fn fn, void *ctx,
                 grpo_err *err) {
+    store_arg a[32];
+    if (n_args > 32) return grpo_errf(err, GRPO_EINVAL, "%s: store_query takes at most 32 arguments", s->path);
+    for (int i = 0; i < n_args; i++) a[i] = (store_arg){.type = STORE_ARG_INT, .i = args[i]};
+    return store_query_args(s, sql, a, n_args, fn, ctx, err);
+}
+
+int store_query_args(store *s, const char *sql, const store_arg *args, int n_args, store_row_fn fn, void *ctx,
+                     grpo_err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return db_fail(s, err, "preparing a query");
     if (!st) return GRPO_OK; /* empty SQL */
@@ -800,7 +956,14 @@ int store_query(store *s, const char *sql, const int64_t *args, int n_args, stor
         sqlite3_finalize(st);
         return grpo_errf(err, GRPO_EINVAL, "%s: store_query runs read-only statements only: %s", s->path, sql);
     }
-    for (int i = 0; i < n_args; i++) sqlite3_bind_int64(st, i + 1, args[i]);
+    for (int i = 0; i < n_args; i++) {
+        switch (args[i].type) {
+        case STORE_ARG_INT: sqlite3_bind_int64(st, i + 1, args[i].i); break;
+        case STORE_ARG_REAL: bind_real(st, i + 1, args[i].d); break;
+        case STORE_ARG_TEXT: bind_text(st, i + 1, args[i].s); break;
+        default: sqlite3_bind_null(st, i + 1); break;
+        }
+    }
     int ncol = sqlite3_column_count(st), rc, out = GRPO_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *row = json_object();

@@ -1,8 +1,9 @@
 /* rollout/store.h: the SQLite rollout store, one database per run (runs/<name>/rollouts.db).
  *
- * Tables (docs/database.md documents every column): runs (the config), steps (the metrics),
- * rollouts (every completion with its tokens, logprobs, rewards and advantage), reward_components
- * (the same rewards as a long table) and evals. The file is in WAL mode, so `sqlite3` and pandas can
+ * Tables (docs/database.md documents every column): runs (the config and the run's kind), steps (the
+ * metrics), rollouts (every completion with its tokens, logprobs, rewards, advantage and extracted
+ * answer), reward_components (the same rewards as a long table, each with its reason), prompts (the
+ * gold answer per prompt), evals, and rollouts_fts (an FTS5 index over the completions). The file is in WAL mode, so `sqlite3` and pandas can
  * read it while a run writes.
  *
  * One GRPO step is one transaction: store_step_begin, store_add_rollout (many), store_step_commit.
@@ -21,7 +22,7 @@
 #include "../common/err.h"
 
 /* The schema this build writes and reads (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* PRAGMA application_id of a grpo rollout database ("GRPO"). */
 #define STORE_APPLICATION_ID 0x4752504F
 
@@ -31,10 +32,11 @@ enum { STORE_FINISH_STOP = 0, STORE_FINISH_LENGTH = 1 };
 typedef struct store store;
 
 /* One named reward component of a completion (already weighted or not: the caller's choice,
- * documented by the reward registry). */
+ * documented by the reward registry), with a short reason ("extracted 12, gold 13") or NULL. */
 typedef struct {
     const char *name;
     double value;
+    const char *reason;
 } store_component;
 
 /* One completion of one prompt, as the train loop has it after scoring and advantages.
@@ -52,6 +54,8 @@ typedef struct {
     double reward_total;                /* the weighted sum the advantage came from */
     double advantage;
     int finish;                         /* STORE_FINISH_STOP or STORE_FINISH_LENGTH */
+    const char *extracted_answer;       /* the answer the rewards found in the completion, or NULL */
+    const char *gold_answer;            /* the prompt's gold answer (stored once per prompt), or NULL */
 } store_rollout;
 
 /* The headline metrics of a step, stored as real columns of `steps`. NaN means "not measured"
@@ -83,8 +87,16 @@ typedef struct {
 int store_open(store **out, const char *path, const char *run_name, const char *config_json, grpo_err *err);
 
 /* Opens an existing database read-only (safe while a run writes it). run_name selects the run;
- * NULL selects the only run in the file (an error when there are several or none). */
+ * NULL selects the only run in the file (an error when there are several or none). A file of an
+ * older schema version (1) opens too: store_schema_version tells the reader which columns exist. */
 int store_open_read(store **out, const char *path, const char *run_name, grpo_err *err);
+
+/* Migrates the database at path to STORE_SCHEMA_VERSION in one transaction (nothing changes on
+ * error); *from (may be NULL) gets the version it had. A current file is left as it is. */
+int store_migrate(const char *path, int *from, grpo_err *err);
+
+/* The schema version of the open file (1 or 2). */
+int store_schema_version(const store *s);
 
 /* Rolls back an open step, finalizes statements and closes the database. NULL is a no-op. */
 void store_close(store *s);
@@ -145,5 +157,18 @@ int store_set_run_kind(store *s, const char *kind, grpo_err *err);
  * must be added in the same step. */
 int store_add_teacher_logprobs(store *s, int64_t prompt_id, int sample_index, const float *logprobs, int n,
                                grpo_err *err);
+
+/* One bound parameter of store_query_args. */
+typedef enum { STORE_ARG_INT, STORE_ARG_REAL, STORE_ARG_TEXT, STORE_ARG_NULL } store_arg_type;
+typedef struct {
+    store_arg_type type;
+    int64_t i;
+    double d;
+    const char *s; /* borrowed for the call */
+} store_arg;
+
+/* store_query with typed arguments bound to ?1..?n_args. */
+int store_query_args(store *s, const char *sql, const store_arg *args, int n_args, store_row_fn fn, void *ctx,
+                     grpo_err *err);
 
 #endif

@@ -11,6 +11,8 @@ PACKAGES=(
   libopenblas-openmp-dev                  # CPU GEMM (OpenMP build shares our thread pool)
   libpcre2-dev libutf8proc-dev             # tokenizer regex, NFC normalization
   libsqlite3-dev sqlite3                  # rollout store
+  libmicrohttpd-dev                       # grpo view's HTTP server
+  chromium                                # the viewer's browser tests (headless)
   bubblewrap                              # code sandbox
   libopenmpi-dev openmpi-bin              # multi-process launch
   clang libclang-rt-14-dev valgrind       # fuzzing, sanitizers, leak checks

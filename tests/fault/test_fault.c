@@ -207,10 +207,11 @@ static int op_store(void *ctx, grpo_err *err) {
     if (rc) return rc;
     int ids[3] = {5, 6, 7};
     float lp[3] = {-0.5f, -1.0f, -2.0f};
-    const store_component comps[2] = {{"math", 1.0}, {"format", 0.5}};
+    const store_component comps[2] = {{"math", 1.0, "extracted 4, gold 4"}, {"format", 0.5, NULL}};
     store_rollout r = {.prompt_id = 3, .sample_index = 0, .prompt_text = "2+2?", .completion_text = "4",
                        .token_ids = ids, .logprobs = lp, .n_tokens = 3, .components = comps, .n_components = 2,
-                       .reward_total = 1.5, .advantage = 0.7, .finish = STORE_FINISH_STOP};
+                       .reward_total = 1.5, .advantage = 0.7, .finish = STORE_FINISH_STOP,
+                       .extracted_answer = "4", .gold_answer = "4"};
     store_step_metrics m = store_metrics_unset();
     m.reward_mean = 1.5;
     store_eval ev = {.step = 1, .name = "builtin", .split = "eval", .metric = "accuracy", .value = 0.5, .n = 2};

@@ -83,6 +83,46 @@ static void unknown_reward_name_is_an_error_naming_it(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "unknown reward \"vibes\""));
 }
 
+static void explain_gives_a_reason_per_component_and_the_extracted_answer(void) {
+    rw_registry *r;
+    const char *names[4] = {"accuracy", "format", "tag_count", "overlong"};
+    CU_ASSERT_EQUAL_FATAL(rw_registry_new(&r, names, NULL, 4, NULL, 20, 4, NULL), GRPO_OK);
+    rw_item it = {.answer = "So the total is 13.\n#### 13", .n_tokens = 18};
+    const char *text = "<think>7+5=12</think><answer>12</answer>";
+    double comp[4];
+    char why[4][RW_REASON_MAX], got[64];
+    rw_registry_score(r, &it, text, comp);
+    rw_registry_explain(r, &it, text, comp, why, got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, "12");
+    CU_ASSERT_STRING_EQUAL(why[0], "extracted 12, gold 13");
+    CU_ASSERT_STRING_EQUAL(why[1], "matches the format pattern");
+    CU_ASSERT_STRING_EQUAL(why[2], "once: <think> </think> <answer> </answer>; missing or repeated: none");
+    CU_ASSERT_STRING_EQUAL(why[3], "18 tokens; penalty past 16, -1 past 20");
+    text = "I think it is twelve";
+    rw_registry_score(r, &it, text, comp);
+    rw_registry_explain(r, &it, text, comp, why, got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, "");
+    CU_ASSERT_STRING_EQUAL(why[0], "no answer found");
+    CU_ASSERT_STRING_EQUAL(why[1], "does not match the format pattern");
+    CU_ASSERT_STRING_EQUAL(why[2], "once: none; missing or repeated: <think> </think> <answer> </answer>");
+    rw_registry_free(r);
+}
+
+static void explain_on_a_countdown_item_names_the_equation_and_target(void) {
+    rw_registry *r;
+    const char *names[1] = {"accuracy"};
+    CU_ASSERT_EQUAL_FATAL(rw_registry_new(&r, names, NULL, 1, NULL, 0, 0, NULL), GRPO_OK);
+    const long long nums[3] = {3, 7, 25};
+    rw_item it = {.nums = nums, .n_nums = 3, .target = 46};
+    double v;
+    char why[1][RW_REASON_MAX];
+    const char *text = "<answer>25 + 3 * 7</answer>";
+    rw_registry_score(r, &it, text, &v);
+    rw_registry_explain(r, &it, text, &v, why, NULL, 0);
+    CU_ASSERT_STRING_EQUAL(why[0], "equation 25 + 3 * 7, target 46: reached");
+    rw_registry_free(r);
+}
+
 void test_registry_register(void) {
     CU_pSuite s = CU_add_suite("registry", NULL, NULL);
     CU_add_test(s, "r1_format_needs_think_then_answer_and_nothing_else", r1_format_needs_think_then_answer_and_nothing_else);
@@ -93,4 +133,8 @@ void test_registry_register(void) {
     CU_add_test(s, "registry_keeps_each_component_and_weights_the_total", registry_keeps_each_component_and_weights_the_total);
     CU_add_test(s, "accuracy_on_a_countdown_item_checks_the_equation", accuracy_on_a_countdown_item_checks_the_equation);
     CU_add_test(s, "unknown_reward_name_is_an_error_naming_it", unknown_reward_name_is_an_error_naming_it);
+    CU_add_test(s, "explain_gives_a_reason_per_component_and_the_extracted_answer",
+                explain_gives_a_reason_per_component_and_the_extracted_answer);
+    CU_add_test(s, "explain_on_a_countdown_item_names_the_equation_and_target",
+                explain_on_a_countdown_item_names_the_equation_and_target);
 }

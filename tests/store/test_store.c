@@ -103,7 +103,7 @@ static int add_group_rollouts(store *s, int64_t step, int n_prompts, int G, int 
     int rc = GRPO_OK;
     for (int p = 0; p < n_prompts && !rc; p++)
         for (int j = 0; j < G && !rc; j++) {
-            store_component comp[2] = {{"format", 1.0}, {"math", (double)(j % 2)}};
+            store_component comp[2] = {{"format", 1.0, NULL}, {"math", (double)(j % 2), NULL}};
             store_rollout r = {.prompt_id = 100 + p, .sample_index = j, .prompt_text = "What is 2+3?",
                                .completion_text = text, .token_ids = ids, .logprobs = lp, .n_tokens = ntok,
                                .components = comp, .n_components = 2, .reward_total = 1.0 + (j % 2),
@@ -149,7 +149,9 @@ static void opening_creates_the_schema_in_wal_mode_and_the_runs_row(void) {
     CU_ASSERT_EQUAL(sql_int(path, "PRAGMA application_id"), STORE_APPLICATION_ID);
     expect_text(path,
                 "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type='table' ORDER BY name)",
-                "evals reward_components rollouts runs steps");
+                "evals prompts reward_components rollouts rollouts_fts rollouts_fts_config rollouts_fts_data "
+                "rollouts_fts_docsize rollouts_fts_idx runs steps");
+    expect_text(path, "SELECT kind FROM runs", "grpo");
     expect_text(path, "SELECT name || ' ' || json_extract(config_json, '$.num_generations') FROM runs", "demo 8");
     CU_ASSERT(sql_int(path, "SELECT length(grpo_version) > 0 AND created_at LIKE '____-__-__T__:__:__.___Z' FROM runs") == 1);
     store_close(s);
@@ -421,7 +423,7 @@ static void misuse_of_a_step_is_a_clear_error(void) {
     CU_ASSERT_EQUAL(store_add_rollout(s, &r, &e), GRPO_EINVAL);
     expect_msg(&e, "finish reason 7");
     r.finish = STORE_FINISH_STOP;
-    r.components = (const store_component[]){{"math", 1}, {"math", 0}};
+    r.components = (const store_component[]){{"math", 1, NULL}, {"math", 0, NULL}};
     r.n_components = 2;
     CU_ASSERT_EQUAL(store_add_rollout(s, &r, &e), GRPO_EINVAL);
     expect_msg(&e, "reward component 'math' is given twice");
@@ -455,7 +457,7 @@ static void a_newer_schema_version_is_a_clear_error(void) {
     expect_msg(&e, "schema version 99");
     sql_exec(path, "PRAGMA user_version=0");
     CU_ASSERT_EQUAL(store_open(&s, path, "r", "{}", &e), GRPO_EUNSUPPORTED);
-    expect_msg(&e, "schema version 0 is older");
+    expect_msg(&e, "schema version 0 is not a version grpo ever wrote");
     free(path);
 }
 
@@ -612,7 +614,7 @@ static void grpo_db_steps_prints_one_json_line_per_step(void) {
 static void grpo_db_reports_usage_and_missing_files(void) {
     char *out = NULL;
     CU_ASSERT_EQUAL(grpo_db("--help", &out, 1), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: grpo db steps|rollouts|evals|summary --db PATH"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: grpo db steps|rollouts|evals|summary|export|migrate --db PATH"));
     free(out);
     CU_ASSERT_EQUAL(grpo_db("steps", &out, 1), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "--db PATH is required"));
@@ -620,12 +622,301 @@ static void grpo_db_reports_usage_and_missing_files(void) {
     CU_ASSERT_EQUAL(grpo_db("--db x.db", &out, 1), 2);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "exactly one subcommand"));
     free(out);
-    CU_ASSERT_EQUAL(grpo_db("rollouts --db x.db", &out, 1), 2);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--step N is required"));
+    CU_ASSERT_EQUAL(grpo_db("rollouts --db x.db --sort sideways", &out, 1), 1); /* the file is checked first */
+    free(out);
+    CU_ASSERT_EQUAL(grpo_db("steps --db x.db --grep a", &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "option --grep applies to 'rollouts' only"));
+    free(out);
+    CU_ASSERT_EQUAL(grpo_db("steps --db x.db --format csv", &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "option --format applies to 'export' only"));
     free(out);
     CU_ASSERT_EQUAL(grpo_db("steps --db /nonexistent/rollouts.db", &out, 1), 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "grpo db: error: /nonexistent/rollouts.db: no such database"));
     free(out);
+}
+
+/* ---------------------------------------------------------------- schema version 2 and the migration */
+
+#include "v1_fixture.h"
+
+/* Writes the version 1 fixture to a fresh path under tmp/name. */
+static char *make_v1(const char *name) {
+    char *path = db_path(name);
+    char *dir = strdup(path);
+    *strrchr(dir, '/') = '\0';
+    fs_mkdirs(dir, NULL);
+    free(dir);
+    sql_exec(path, V1_FIXTURE);
+    return path;
+}
+
+/* The file's bytes, to show that something left it unchanged (malloc'd; *n gets the size). */
+static char *file_bytes(const char *path, size_t *n) {
+    char *b = NULL;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL(fs_read_file(path, &b, n, &e), GRPO_OK);
+    return b;
+}
+
+static void a_version_1_file_is_refused_by_writers_and_left_untouched(void) {
+    char *path = make_v1("v1-writer");
+    size_t n0, n1;
+    char *before = file_bytes(path, &n0);
+    store *s = NULL;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL(store_open(&s, path, "old", "{}", &e), GRPO_EUNSUPPORTED);
+    expect_msg(&e, "schema version 1 is older than version 2");
+    expect_msg(&e, "grpo db migrate --db");
+    CU_ASSERT_PTR_NULL(s);
+    char *after = file_bytes(path, &n1);
+    CU_ASSERT(n0 == n1 && before && after && !memcmp(before, after, n0));
+    free(before);
+    free(after);
+    free(path);
+}
+
+static void a_version_1_file_opens_read_only_as_version_1(void) {
+    char *path = make_v1("v1-reader");
+    store *s = NULL;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(store_open_read(&s, path, NULL, &e), GRPO_OK);
+    CU_ASSERT_EQUAL(store_schema_version(s), 1);
+    CU_ASSERT_STRING_EQUAL(store_run_name(s), "old");
+    store_close(s);
+    CU_ASSERT_EQUAL(sql_int(path, "PRAGMA user_version"), 1);
+    free(path);
+}
+
+static void migrating_version_1_keeps_every_row_and_adds_the_new_columns(void) {
+    char *path = make_v1("v1-migrate");
+    int from = 0;
+    grpo_err e = {0};
+    int rc = store_migrate(path, &from, &e);
+    if (rc) fprintf(stderr, "\n  store_migrate: %s\n", e.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, GRPO_OK);
+    CU_ASSERT_EQUAL(from, 1);
+    CU_ASSERT_EQUAL(sql_int(path, "PRAGMA user_version"), 2);
+    expect_text(path, "SELECT kind FROM runs WHERE name='old'", "grpo");
+    expect_text(path,
+                "SELECT group_concat(printf('%d/%d %s %s %g %s %s', prompt_id, sample_index, completion_text, token_ids,"
+                " advantage, finish_reason, coalesce(extracted_answer, '-')), ' | ') FROM rollouts",
+                "5/0 the answer is 5 aardvark [1,2] 0.7 stop - | 5/1 it is 6 [3] -0.7 length -");
+    expect_text(path, "SELECT group_concat(name || '=' || value || ' ' || coalesce(reason, '-'), ', ') FROM reward_components",
+                "accuracy=1.0 -, accuracy=0.0 -");
+    expect_text(path, "SELECT prompt_id || ' ' || prompt_text || ' ' || coalesce(gold_answer, '-') FROM prompts",
+                "5 What is 2+3? -");
+    /* the full-text index covers the old rows */
+    expect_text(path, "SELECT sample_index FROM rollouts WHERE rowid IN (SELECT rowid FROM rollouts_fts"
+                      " WHERE rollouts_fts MATCH '\"aardvar\"')", "0");
+    /* the migrated file is a current one: a writer opens it and appends */
+    store *s = open_ok(path, "old", "{}");
+    write_step(s, 2);
+    store_close(s);
+    CU_ASSERT_EQUAL(sql_int(path, "SELECT count(*) FROM rollouts"), 8);
+    /* migrating again changes nothing */
+    CU_ASSERT_EQUAL(store_migrate(path, &from, &e), GRPO_OK);
+    CU_ASSERT_EQUAL(from, 2);
+    free(path);
+}
+
+static void a_migrated_file_has_the_schema_of_a_fresh_one(void) {
+    char *old = make_v1("v1-same"), *fresh = db_path("fresh-same");
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(store_migrate(old, NULL, &e), GRPO_OK);
+    store_close(open_ok(fresh, "r", "{}"));
+    /* the same tables, columns, indexes and triggers (the v1 fixture's DDL differs in spacing only) */
+    const char *q = "SELECT group_concat(type || ' ' || name || ' ' || replace(coalesce(sql, ''), ' ', ''), char(10))"
+                    " FROM (SELECT * FROM sqlite_master ORDER BY type, name)";
+    char *a = sql_text(old, q), *b = sql_text(fresh, q);
+    CU_ASSERT(a && b && !strcmp(a, b));
+    if (a && b && strcmp(a, b)) fprintf(stderr, "\n  migrated:\n%s\n  fresh:\n%s\n", a, b);
+    free(a);
+    free(b);
+    free(old);
+    free(fresh);
+}
+
+static void a_failed_migration_leaves_the_file_as_it_was(void) {
+    char *path = make_v1("v1-broken");
+    /* a rollout whose step is missing: the migration's foreign-key check refuses it */
+    sql_exec(path, "PRAGMA foreign_keys=OFF; INSERT INTO rollouts VALUES(1, 9, 5, 0, 'p', 'c', '[]', NULL, '{}', 0, 0, 0,"
+                   " 'stop')");
+    size_t n0, n1;
+    char *before = file_bytes(path, &n0);
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL(store_migrate(path, NULL, &e), GRPO_EFORMAT);
+    expect_msg(&e, "break a foreign key");
+    CU_ASSERT_EQUAL(sql_int(path, "PRAGMA user_version"), 1);
+    char *after = file_bytes(path, &n1);
+    CU_ASSERT(n0 == n1 && before && after && !memcmp(before, after, n0));
+    free(before);
+    free(after);
+    free(path);
+}
+
+static void reasons_extracted_answers_and_gold_answers_are_stored(void) {
+    char *path = db_path("inspect");
+    store *s = open_ok(path, "r", "{}");
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(store_step_begin(s, 1, &e), GRPO_OK);
+    int ids[2] = {7, 8};
+    for (int j = 0; j < 2; j++) {
+        store_component c[2] = {{"accuracy", (double)j, j ? "extracted 13, gold 13" : "extracted 12, gold 13"},
+                                {"format", 0.0, "no <answer> tag"}};
+        store_rollout r = {.prompt_id = 3, .sample_index = j, .prompt_text = "p", .completion_text = j ? "13" : "12",
+                           .token_ids = ids, .n_tokens = 2, .components = c, .n_components = 2,
+                           .reward_total = j, .advantage = 0, .finish = STORE_FINISH_STOP,
+                           .extracted_answer = j ? "13" : "12", .gold_answer = "13"};
+        CU_ASSERT_EQUAL(store_add_rollout(s, &r, &e), GRPO_OK);
+    }
+    CU_ASSERT_EQUAL(store_step_commit(s, 1, NULL, NULL, &e), GRPO_OK);
+    store_close(s);
+    expect_text(path, "SELECT group_concat(extracted_answer, ',') FROM rollouts", "12,13");
+    expect_text(path, "SELECT reason FROM reward_components WHERE sample_index=0 AND name='accuracy'",
+                "extracted 12, gold 13");
+    expect_text(path, "SELECT reason FROM reward_components WHERE sample_index=1 AND name='format'", "no <answer> tag");
+    expect_text(path, "SELECT count(*) || ' ' || gold_answer FROM prompts", "1 13");
+    free(path);
+}
+
+static void the_full_text_index_follows_writes_and_truncation(void) {
+    char *path = db_path("fts");
+    store *s = open_ok(path, "r", "{}");
+    for (int step = 0; step < 3; step++) write_step(s, step);
+    /* write_step's 16 letters at step k: 'a' + (7 i + k) mod 26, so "bipw" is in steps 1 and 2, not 0 */
+    const char *q = "SELECT count(*) FROM rollouts_fts WHERE rollouts_fts MATCH '\"bipw\"'";
+    CU_ASSERT_EQUAL(sql_int(path, q), 12);
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL(store_truncate_after(s, 0, NULL, &e), GRPO_OK);
+    store_close(s);
+    CU_ASSERT_EQUAL(sql_int(path, q), 0);
+    CU_ASSERT_EQUAL(sql_int(path, "SELECT count(*) FROM rollouts_fts WHERE rollouts_fts MATCH '\"ahov\"'"), 6);
+    sql_exec(path, "INSERT INTO rollouts_fts(rollouts_fts, rank) VALUES('integrity-check', 1)");
+    CU_ASSERT_EQUAL(sql_int(path, "SELECT count(*) FROM rollouts_fts"), 6);
+    free(path);
+}
+
+/* A database of one step whose 4 completions differ in text, reward, advantage and length. */
+static char *filter_fixture(const char *name) {
+    char *path = db_path(name);
+    store *s = open_ok(path, "r", "{}");
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(store_step_begin(s, 1, &e), GRPO_OK);
+    static const char *const TEXT[4] = {"plain answer 4", "the Zebra-Marker, with \"quotes\"", "=HYPERLINK(\"x\")",
+                                        "-3"};
+    int ids[4] = {1, 2, 3, 4};
+    for (int j = 0; j < 4; j++) {
+        store_component c[1] = {{"accuracy", j == 1 ? 1.0 : 0.0, j == 1 ? "extracted 4, gold 4" : "no answer found"}};
+        store_rollout r = {.prompt_id = j < 2 ? 7 : 8, .sample_index = j, .prompt_text = "p", .completion_text = TEXT[j],
+                           .token_ids = ids, .n_tokens = j + 1, .components = c, .n_components = 1,
+                           .reward_total = j * 0.5, .advantage = 1.0 - j * 0.25 * (j % 2 ? -1 : 1),
+                           .finish = STORE_FINISH_STOP, .extracted_answer = j == 1 ? "4" : NULL, .gold_answer = "4"};
+        CU_ASSERT_EQUAL_FATAL(store_add_rollout(s, &r, &e), GRPO_OK);
+    }
+    CU_ASSERT_EQUAL_FATAL(store_step_commit(s, 1, NULL, NULL, &e), GRPO_OK);
+    store_close(s);
+    return path;
+}
+
+/* The sample_index of each output line, as "0,2,..." (lines are rollouts in JSON). */
+static void sample_order(const char *out, char *buf, size_t cap) {
+    buf[0] = '\0';
+    for (const char *p = out; (p = strstr(p, "\"sample_index\":")); p++) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "%s%d", n ? "," : "", atoi(p + 15));
+    }
+}
+
+static void grpo_db_rollouts_filters_sorts_and_greps(void) {
+    char *path = filter_fixture("db-filters");
+    static const struct {
+        const char *opts, *order;
+    } CASES[] = {
+        {"", "0,1,2,3"},
+        {"--sort reward", "3,2,1,0"},
+        {"--sort length", "3,2,1,0"},
+        {"--sort advantage", "3,1,0,2"},
+        {"--grep zebra-marker", "1"},  /* FTS5, case-insensitive */
+        {"--grep 4", "0"},             /* short: a scan */
+        {"--grep '\"quotes\"'", "1"},  /* quotes are text, not query syntax */
+        {"--min-reward 0.5 --max-reward 1", "1,2"},
+        {"--prompt 8", "2,3"},
+        {"--prompt 8 --sort reward --limit 1", "3"},
+        {"--step 2", ""},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        char args[4400], *out = NULL, got[64];
+        snprintf(args, sizeof args, "rollouts --db %s %s", path, CASES[i].opts);
+        CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+        sample_order(out ? out : "", got, sizeof got);
+        if (strcmp(got, CASES[i].order)) fprintf(stderr, "\n  rollouts %s: got %s, want %s\n", CASES[i].opts, got, CASES[i].order);
+        CU_ASSERT_STRING_EQUAL(got, CASES[i].order);
+        free(out);
+    }
+    char args[4400], *out = NULL;
+    snprintf(args, sizeof args, "rollouts --db %s --prompt 7 --sort reward --limit 1", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"extracted_answer\":\"4\",\"gold_answer\":\"4\","
+                                       "\"reasons\":{\"accuracy\":\"extracted 4, gold 4\"}"));
+    free(out);
+    snprintf(args, sizeof args, "rollouts --db %s --sort sideways", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--sort must be reward, advantage or length (got 'sideways')"));
+    free(out);
+    free(path);
+}
+
+static void grpo_db_export_writes_jsonl_and_quoted_csv(void) {
+    char *path = filter_fixture("db-export");
+    char args[4400], *out = NULL;
+    snprintf(args, sizeof args, "export --db %s --format csv", path);
+    CU_ASSERT_EQUAL_FATAL(grpo_db(args, &out, 0), 0);
+    const char *want =
+        "step,prompt_id,sample_index,reward_total,advantage,length,finish_reason,extracted_answer,gold_answer,"
+        "reward/accuracy,reason/accuracy,completion_text,prompt_text\r\n"
+        "1,7,0,0,1,1,stop,,4,0,no answer found,plain answer 4,p\r\n"
+        "1,7,1,0.5,1.25,2,stop,4,4,1,\"extracted 4, gold 4\",\"the Zebra-Marker, with \"\"quotes\"\"\",p\r\n"
+        "1,8,2,1,0.5,3,stop,,4,0,no answer found,\"'=HYPERLINK(\"\"x\"\")\",p\r\n"
+        "1,8,3,1.5,1.75,4,stop,,4,0,no answer found,-3,p\r\n";
+    if (strcmp(out, want)) fprintf(stderr, "\n  got:\n%s\n  want:\n%s\n", out, want);
+    CU_ASSERT_STRING_EQUAL(out, want);
+    free(out);
+    snprintf(args, sizeof args, "export --db %s", path);
+    CU_ASSERT_EQUAL_FATAL(grpo_db(args, &out, 0), 0);
+    int lines = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        json_t *j = json_loads(line, 0, NULL);
+        CU_ASSERT_PTR_NOT_NULL(j);
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "sample_index")), lines);
+        json_decref(j);
+    }
+    CU_ASSERT_EQUAL(lines, 4);
+    free(out);
+    snprintf(args, sizeof args, "export --db %s --format xml", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 1), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--format must be jsonl or csv"));
+    free(out);
+    free(path);
+}
+
+static void grpo_db_migrate_upgrades_a_version_1_file_once(void) {
+    char *path = make_v1("db-migrate"), args[4400], *out = NULL;
+    snprintf(args, sizeof args, "rollouts --db %s", path); /* readers read version 1 as it is */
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"extracted_answer\":null"));
+    free(out);
+    snprintf(args, sizeof args, "migrate --db %s", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "schema version 1 -> 2"));
+    free(out);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "is already at schema version 2"));
+    free(out);
+    snprintf(args, sizeof args, "rollouts --db %s --grep aardvark", path);
+    CU_ASSERT_EQUAL(grpo_db(args, &out, 0), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"sample_index\":0"));
+    free(out);
+    free(path);
 }
 
 int main(void) {
@@ -651,6 +942,16 @@ int main(void) {
     T(query_rows_decode_json_columns_and_repair_bad_utf8);
     T(grpo_db_steps_prints_one_json_line_per_step);
     T(grpo_db_reports_usage_and_missing_files);
+    T(a_version_1_file_is_refused_by_writers_and_left_untouched);
+    T(a_version_1_file_opens_read_only_as_version_1);
+    T(migrating_version_1_keeps_every_row_and_adds_the_new_columns);
+    T(a_migrated_file_has_the_schema_of_a_fresh_one);
+    T(a_failed_migration_leaves_the_file_as_it_was);
+    T(reasons_extracted_answers_and_gold_answers_are_stored);
+    T(the_full_text_index_follows_writes_and_truncation);
+    T(grpo_db_rollouts_filters_sorts_and_greps);
+    T(grpo_db_export_writes_jsonl_and_quoted_csv);
+    T(grpo_db_migrate_upgrades_a_version_1_file_once);
 #undef T
     int rc = tu_run_registry();
     fs_remove_tree(tmp, NULL);
