@@ -30,11 +30,13 @@ static const cli_opt OPTS[] = {
     {"--no-share-prefix", NULL, NULL, "prefill the prompt once per completion instead of sharing it"},
     {"--json", NULL, NULL, "one JSON object per completion per line"},
     {"--threads", "N", NULL, "OpenMP threads (default: all cores)"},
+    {"--device", "DEV", "cpu", "backend: cpu or cuda (cuda: prefill, decode and sampling on the GPU in bf16)"},
+    {"--max-batch", "N", "0", "completions decoded per step at most (0 = all)"},
     {NULL, NULL, NULL, NULL},
 };
 
 enum { O_MODEL, O_IDS, O_PROMPT, O_N, O_MAXNEW, O_TEMP, O_TOPP, O_TOPK, O_MINP, O_REP, O_SEED, O_EOS, O_STOP, O_KV,
-       O_NOSHARE, O_JSON, O_THREADS };
+       O_NOSHARE, O_JSON, O_THREADS, O_DEVICE, O_MAXB };
 
 /* gen_detok_fn over a tokenizer: the completion's text so far. */
 static char *detok(void *ctx, const int *ids, int n) {
@@ -78,13 +80,13 @@ static int run(const cli_cmd *cmd, const char **v) {
         return CLI_EXIT_USAGE;
     }
     gen_params gp = gen_defaults();
-    long long n, maxnew, topk, seed, kvmb, th;
+    long long n, maxnew, topk, seed, kvmb, th, maxb;
     double temp, topp, minp, rep;
     if (cli_int(cmd, "-n", v[O_N], 1, 4096, &n) || cli_int(cmd, "--max-new-tokens", v[O_MAXNEW], 1, 1 << 20, &maxnew) ||
         cli_int(cmd, "--top-k", v[O_TOPK], 0, 1 << 24, &topk) || cli_int(cmd, "--seed", v[O_SEED], 0, 1LL << 62, &seed) ||
         cli_int(cmd, "--kv-budget-mb", v[O_KV], 1, 1LL << 30, &kvmb) || cli_float(cmd, "--temperature", v[O_TEMP], &temp) ||
         cli_float(cmd, "--top-p", v[O_TOPP], &topp) || cli_float(cmd, "--min-p", v[O_MINP], &minp) ||
-        cli_float(cmd, "--repetition-penalty", v[O_REP], &rep))
+        cli_float(cmd, "--repetition-penalty", v[O_REP], &rep) || cli_int(cmd, "--max-batch", v[O_MAXB], 0, 1 << 24, &maxb))
         return CLI_EXIT_USAGE;
     if (temp < 0 || topp <= 0 || topp > 1 || minp < 0 || minp > 1 || rep <= 0) {
         fprintf(stderr, "grpo generate: need temperature >= 0, 0 < top-p <= 1, 0 <= min-p <= 1, repetition-penalty > 0\n");
@@ -100,6 +102,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     gp.seed = (uint64_t)seed;
     gp.kv_budget_bytes = (size_t)kvmb << 20;
     gp.share_prefix = v[O_NOSHARE] == NULL;
+    gp.max_batch = (int)maxb;
 
     int *ids = NULL, *eos = NULL, n_ids = 0, n_eos = 0;
     if (v[O_EOS] && (n_eos = parse_list("--eos", v[O_EOS], &eos)) < 0) return CLI_EXIT_USAGE;
@@ -135,6 +138,13 @@ static int run(const cli_cmd *cmd, const char **v) {
         free(ids);
         free(eos);
         if (tok) tok_free(tok);
+        return cli_fail(cmd, &err);
+    }
+    if (!(m.backend = policy_backend_get(v[O_DEVICE], &err))) {
+        free(ids);
+        free(eos);
+        if (tok) tok_free(tok);
+        policy_free(&m);
         return cli_fail(cmd, &err);
     }
     int eos_all[TOK_MAX_EOS + POLICY_MAX_EOS];

@@ -3,3 +3,5 @@
 #include "../../../policy/cuda/kernels.cu"
 #include "../../../policy/cuda/attention.cu"
 #include "../../../policy/cuda/model_cuda.cu"
+#include "../../../policy/cuda/sampler_cuda.cu"
+#include "../../../policy/cuda/decode_cuda.cu"

@@ -82,6 +82,12 @@ inline float4 ld4(const float *p) {
     return r;
 }
 
+inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
 // ---- bf16 ----
 struct __nv_bfloat16 {
     uint16_t x;
