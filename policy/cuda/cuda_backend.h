@@ -97,6 +97,11 @@ int grpo_cuda_gen_step(grpo_cuda_gen *g, int rows, const int *comp, const int *t
                        float *lp, float *ent, grpo_err *err);
 /* Frees the generation's device memory (the model's state stays). */
 void grpo_cuda_gen_close(grpo_cuda_gen *g);
+/* The device sampler alone (for tests): rows draws from one row of V logits, draw r with the
+ * stream rng_seed(seeds[r]); prev[0..n_prev) are ids drawn before (repetition penalty). ids and
+ * ent get [rows]. */
+int grpo_cuda_sample_rows(const float *logits, int V, int rows, const grpo_cuda_sampling *s, const uint64_t *seeds,
+                          const int *prev, int n_prev, int *ids, float *ent, grpo_err *err);
 
 #ifdef __cplusplus
 }

@@ -262,3 +262,63 @@ extern "C" int grpo_cuda_gen_step(grpo_cuda_gen *g, int rows, const int *comp, c
     }
     return GRPO_OK;
 }
+
+// ---- the sampler alone (tests) ----
+
+typedef struct {
+    float *logits, *ent;
+    int *lrow, *comp, *ids;
+    uint64_t *rng;
+    unsigned char *seen;
+} sample_bufs;
+
+static int sample_rows_run(sample_bufs *d, const float *logits, int V, int rows, const grpo_cuda_sampling *s,
+                           const uint64_t *seeds, const int *prev, int n_prev, int *ids, float *ent, grpo_err *err) {
+    CUDA_CHECK(cudaMalloc(&d->logits, (size_t)V * sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&d->ent, (size_t)rows * sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&d->lrow, (size_t)3 * rows * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->rng, (size_t)rows * 4 * sizeof(uint64_t)));
+    CUDA_CHECK(cudaMalloc(&d->seen, (size_t)rows * V));
+    d->comp = d->lrow + rows;
+    d->ids = d->comp + rows;
+    int *hi = (int *)malloc((size_t)2 * rows * sizeof(int));
+    uint64_t *st = (uint64_t *)malloc((size_t)rows * 4 * sizeof(uint64_t));
+    unsigned char *seen = (unsigned char *)calloc((size_t)rows * V, 1);
+    int rc = !hi || !st || !seen ? grpo_errf(err, GRPO_ENOMEM, "out of memory") : GRPO_OK;
+    for (int r = 0; !rc && r < rows; r++) {
+        rng_state g;
+        rng_seed(&g, seeds[r]);
+        memcpy(st + (size_t)r * 4, g.s, sizeof g.s);
+        hi[r] = 0;
+        hi[rows + r] = r;
+        for (int i = 0; i < n_prev; i++)
+            if (prev[i] >= 0 && prev[i] < V) seen[(size_t)r * V + prev[i]] = 1;
+    }
+    cudaError_t e = cudaSuccess;
+    if (!rc) e = cudaMemcpy(d->logits, logits, (size_t)V * sizeof(float), cudaMemcpyHostToDevice);
+    if (!rc && e == cudaSuccess) e = cudaMemcpy(d->lrow, hi, (size_t)2 * rows * sizeof(int), cudaMemcpyHostToDevice);
+    if (!rc && e == cudaSuccess) e = cudaMemcpy(d->rng, st, (size_t)rows * 4 * sizeof(uint64_t), cudaMemcpyHostToDevice);
+    if (!rc && e == cudaSuccess) e = cudaMemcpy(d->seen, seen, (size_t)rows * V, cudaMemcpyHostToDevice);
+    free(hi);
+    free(st);
+    free(seen);
+    if (rc) return rc;
+    CUDA_CHECK(e);
+    TRY(k_sample(d->ids, d->ent, d->logits, d->lrow, d->comp, rows, V, s, d->rng, d->seen, err));
+    CUDA_CHECK(cudaMemcpy(ids, d->ids, (size_t)rows * sizeof(int), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(ent, d->ent, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost));
+    return GRPO_OK;
+}
+
+extern "C" int grpo_cuda_sample_rows(const float *logits, int V, int rows, const grpo_cuda_sampling *s,
+                                     const uint64_t *seeds, const int *prev, int n_prev, int *ids, float *ent,
+                                     grpo_err *err) {
+    sample_bufs d = {0};
+    int rc = sample_rows_run(&d, logits, V, rows, s, seeds, prev, n_prev, ids, ent, err);
+    cudaFree(d.logits);
+    cudaFree(d.ent);
+    cudaFree(d.lrow);
+    cudaFree(d.rng);
+    cudaFree(d.seen);
+    return rc;
+}
