@@ -378,7 +378,7 @@ int main(void) {
     const int exclude = filter && filter[0] == '!';
     if (exclude) filter++;
 #define CU_add_test(suite, name, fn) \
-    ((filter && !strstr(name, filter) != !exclude) ? NULL : CU_add_test(suite, name, fn))
+    ((filter && (strstr(name, filter) != NULL) == exclude) ? NULL : CU_add_test(suite, name, fn))
     CU_add_test(s, "rollout logprobs equal the learner's bit for bit (full chain)", rollout_logprobs_equal_learner_bit_for_bit_full_chain);
     CU_add_test(s, "rollout logprobs equal the learner's bit for bit (plain, greedy)", rollout_logprobs_equal_learner_bit_for_bit_plain_and_greedy);
     CU_add_test(s, "tokens identical for decode batches of 1, 4 and 32", tokens_identical_for_decode_batches_of_1_4_and_32);
