@@ -57,6 +57,8 @@ int grpo_cuda_zero_grad(struct policy_model *m, grpo_err *err);
 int grpo_cuda_clip_grad_norm(struct policy_model *m, double max_norm, double *norm, grpo_err *err);
 /* Downloads the device parameters, gradients and AdamW moments into the host arenas. */
 int grpo_cuda_sync_host(struct policy_model *m, grpo_err *err);
+/* The device's free and total memory in bytes (cudaMemGetInfo); 0 or an error code. */
+int grpo_cuda_mem_info(size_t *free_b, size_t *total_b);
 /* Bytes the backend holds on the device for m (parameter arenas plus activations). */
 size_t grpo_cuda_device_bytes(const struct policy_model *m);
 

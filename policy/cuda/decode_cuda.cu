@@ -44,6 +44,11 @@ extern "C" size_t grpo_cuda_gen_kv_bytes(const policy_model *m, const int *promp
     return rows * 2 * c->num_hidden_layers * c->num_key_value_heads * c->head_dim * sizeof(bf16);
 }
 
+extern "C" int grpo_cuda_mem_info(size_t *free_b, size_t *total_b) {
+    *free_b = *total_b = 0;
+    return cudaMemGetInfo(free_b, total_b) == cudaSuccess ? GRPO_OK : GRPO_EIO;
+}
+
 extern "C" void grpo_cuda_gen_close(grpo_cuda_gen *g) {
     if (!g) return;
     if (g->S) cudaSetDevice(g->S->device);
