@@ -66,8 +66,12 @@ cat >"$WORK/train.json" <<JSON
 JSON
 for dev in cpu cuda; do
   "$GRPO" train "$WORK/train.json" --run_name $dev --device $dev >"$WORK/$dev.log" 2>&1 || { tail -20 "$WORK/$dev.log"; exit 1; }
-  counts=$(sqlite3 "$WORK/$dev/rollouts.db" "SELECT (SELECT count(*) FROM steps), (SELECT count(*) FROM rollouts)")
-  [ "$counts" = "3|24" ] || { echo "FAIL: $dev run wrote steps|rollouts = $counts, want 3|24"; fail=1; }
+  if command -v sqlite3 >/dev/null; then # (a bare GPU machine may lack the sqlite3 shell)
+    counts=$(sqlite3 "$WORK/$dev/rollouts.db" "SELECT (SELECT count(*) FROM steps), (SELECT count(*) FROM rollouts)")
+    [ "$counts" = "3|24" ] || { echo "FAIL: $dev run wrote steps|rollouts = $counts, want 3|24"; fail=1; }
+  else
+    echo "note: no sqlite3 shell here: the database's step and rollout counts are not checked"
+  fi
   "$GRPO" score --model "$WORK/$dev/checkpoints/step-00000003" --ids $ids 2>/dev/null | lps >"$WORK/$dev.final.lp"
 done
 read -r gap n <<<"$(relgap "$WORK/cuda.final.lp" "$WORK/cpu.final.lp")"
