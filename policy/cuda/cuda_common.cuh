@@ -117,6 +117,15 @@ int k_gather_rows(bf16 *dst, const bf16 *src, const int *idx, int rows, int w, g
 // dst[idx[i], :] = src[i, :] for bf16 rows of width w (device idx)
 int k_scatter_rows(bf16 *dst, const bf16 *src, const int *idx, int rows, int w, grpo_err *err);
 
+// ---- gemm_cuda.cu: the row-invariant forward GEMM ----
+
+// Whether the forward GEMMs with inner dimension K use k_gemm_invariant (K % 16 == 0, unless
+// GRPO_CUDA_GEMM=cublas): a rule of the shape only, never of the row count.
+int gemm_invariant_on(int K);
+// y[M, N] = x[M, K] @ W[N, K]^T, y bf16 (y_bf16) or fp32, + y when accumulate (fp32 only).
+int k_gemm_invariant(void *y, int y_bf16, int accumulate, const bf16 *x, const bf16 *W, int M, int N, int K,
+                     grpo_err *err);
+
 // ---- sampler_cuda.cu: the sampler chain, one block per row ----
 
 // Row b draws from logits row lrow[b] with completion comp[b]'s generator (rng: 4 words per

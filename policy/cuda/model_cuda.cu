@@ -383,9 +383,12 @@ static int gemm(cuda_state *S, cublasOperation_t ta, cublasOperation_t tb, int m
                               ct, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return GRPO_OK;
 }
-// y[N, out] = x[N, in] @ W[out, in]^T + beta * y   (y fp32 or bf16)
+// y[N, out] = x[N, in] @ W[out, in]^T + beta * y   (y fp32 or bf16; beta 0 or 1). Row-invariant
+// (gemm_cuda.cu) when the shape allows, so that decode rows equal the learner's.
 static int linear_fwd(cuda_state *S, void *y, cudaDataType yt, float beta, const bf16 *x, const bf16 *W, int N, int in,
                       int out, grpo_err *err) {
+    if (gemm_invariant_on(in) && (beta == 0.0f || (beta == 1.0f && yt == CUDA_R_32F)))
+        return k_gemm_invariant(y, yt == CUDA_R_16BF, beta != 0.0f, x, W, N, out, in, err);
     return gemm(S, CUBLAS_OP_T, CUBLAS_OP_N, out, N, in, W, in, x, in, beta, y, yt, out, err);
 }
 // dx[N, in] = dy[N, out] @ W[out, in] + beta * dx
