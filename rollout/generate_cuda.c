@@ -2,7 +2,9 @@
  * grpo_cuda_gen_*: prefill of each prompt once, batched decode of all live completions over a KV
  * cache where each prompt's rows are shared by its G completions, the sampler chain with
  * per-completion generators); this file keeps the bookkeeping of generate.c: who is live, the
- * decode batches of at most max_batch rows, EOS ids, stop strings and finish reasons (gen_accept). */
+ * decode batches of at most max_batch rows, EOS ids, stop strings and finish reasons (gen_accept).
+ * The prompt's KV is always shared on the device (share_prefix = 0 is a CPU benchmark switch and
+ * changes nothing here: a completion's rows are the same either way). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
