@@ -81,6 +81,10 @@ run() { # name, seconds, command...
 
 # limits sum to 475 s, so the whole script stays under 8 minutes with a carried build
 run test_cuda 45 env GRPO_CUDA_SYNC=1 $B/test_cuda
+# on a failure, whether the row-invariant wmma GEMM (policy/cuda/gemm_cuda.cu) is the cause
+if printf '%s\n' "${summary[@]}" | grep -q '^test_cuda: FAIL'; then
+  run test_cuda_with_cublas_forward 45 env GRPO_CUDA_SYNC=1 GRPO_CUDA_GEMM=cublas $B/test_cuda
+fi
 run test_cuda_gen 45 env GRPO_CUDA_SYNC=1 $B/test_cuda_gen
 run cuda_cli 45 tests/scripts/cuda_emu_train.sh $B/grpo
 run bench_cuda_gen 110 $B/bench_cuda_gen --rows 256 --prompt-len 128 --new 128 --grpo-steps 2 --grpo-prompts 16 --grpo-new 256
