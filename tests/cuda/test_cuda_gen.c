@@ -8,7 +8,7 @@
  *    learner's batched forward over all sequences packed (as the trainer runs it) gives the same bits.
  * 2. Tokens and logprobs are identical for decode batches of 1, 4 and 32 rows, and completion j of
  *    n = 2 equals completion j of n = 4 (per-completion streams).
- * 3. The device sampler draws from the chain's distribution: chi-square over 1500 draws for plain
+ * 3. The device sampler draws from the chain's distribution: chi-square over 1000 draws for plain
  *    temperature, top-k, top-p, min-p and repetition penalty on a 6-token vocabulary (p = 0.001
  *    critical values), greedy breaks ties to the lowest id, and the entropy is the hand-computed one.
  * 4. The prompt's KV is held once for its completions (the reported cache size), a request over the
@@ -204,7 +204,7 @@ static void tokens_identical_for_decode_batches_of_1_4_and_32(void) {
 
 /* ---- 3. the device sampler ---- */
 
-enum { NV = 6, DRAWS = 1500 };
+enum { NV = 6, DRAWS = 1000 };
 
 /* Draws n ids from logits with s (stream r seeded from r), counting each id. */
 static void draw_counts(const float *logits, const grpo_cuda_sampling *s, const int *prev, int n_prev, int n, int *count,
