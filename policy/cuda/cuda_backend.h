@@ -67,9 +67,9 @@ size_t grpo_cuda_device_bytes(const struct policy_model *m);
  * final norm; the lm_head GEMM; k_logprob_forward) on the learner's bf16 weights, in place. The
  * KV cache is bf16, one allocation: every prompt's rows once (its G completions read them as a
  * shared prefix, no copy), then max_new rows per completion. Attention reads it through the
- * learner's attention kernel (paged tiles), so the logprob recorded for a drawn token is the
- * learner's for that token whenever the GEMMs give a row the same result whatever the rows
- * around it (the host emulation's reference GEMM does; cuBLAS on a GPU is to be measured). */
+ * learner's attention kernel (paged tiles), and the forward GEMMs are row-invariant
+ * (gemm_cuda.cu), so the logprob recorded for a drawn token is the learner's for that token, bit
+ * for bit (tested on the host emulation; to be confirmed on a GPU by scripts/gpu-check.sh). */
 
 /* The device sampler's settings (rollout/sampler.h's smp_params, field for field). */
 typedef struct {

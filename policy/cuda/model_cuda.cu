@@ -3,10 +3,11 @@
 //
 // Precision: the residual stream, RMSNorm statistics, logits, softmax and every gradient are
 // fp32; what feeds a GEMM is bf16 (the weight copy, normed activations, q/k/v, attention output,
-// SwiGLU input/output, dlogits and the other GEMM-side gradients). GEMMs are cublasGemmEx with
-// bf16 inputs and fp32 compute; o_proj and down_proj write fp32 with beta = 1 straight into the
-// residual stream (the residual add is fused into the GEMM epilogue). Embedding rows, norm
-// weights and biases are read from the fp32 master copy.
+// SwiGLU input/output, dlogits and the other GEMM-side gradients). GEMMs take bf16 inputs with
+// fp32 compute: the forward's are gemm_cuda.cu's row-invariant kernel (cuBLAS when K % 16 != 0 or
+// GRPO_CUDA_GEMM=cublas), the backward's cublasGemmEx. o_proj and down_proj write fp32 with
+// beta = 1 straight into the residual stream (the residual add is fused into the GEMM epilogue).
+// Embedding rows, norm weights and biases are read from the fp32 master copy.
 //
 // Arenas (one cudaMalloc each): fp32 master parameters, their bf16 copy, fp32 gradients, AdamW m,
 // AdamW v (all at the host table's offsets, so tied lm_head = embed holds on the device too),
