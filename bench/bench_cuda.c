@@ -28,6 +28,7 @@ int emu_mem_get_info(size_t *free_b, size_t *total_b);
 
 #include "../policy/cuda/cuda_backend.h"
 #include "../policy/model.h"
+#include "qwen05.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -62,26 +63,7 @@ int main(int argc, char **argv) {
     }
     grpo_err e = {0};
     policy_config c;
-    if (policy_config_preset(&c, POLICY_ARCH_QWEN2, "small", &e)) return die("preset", &e);
-    c.vocab_size = 151936;
-    c.hidden_size = 896;
-    c.intermediate_size = 4864;
-    c.num_hidden_layers = layers;
-    c.num_attention_heads = 14;
-    c.num_key_value_heads = 2;
-    c.head_dim = 64;
-    c.max_position_embeddings = 32768;
-    c.rope_theta = 1000000.0;
-    c.rms_norm_eps = 1e-6f;
-    c.tie_word_embeddings = 1;
-    c.qkv_bias = 1;
-    if (tiny) {
-        c.vocab_size = 1000;
-        c.hidden_size = 128;
-        c.intermediate_size = 256;
-        c.num_attention_heads = 4;
-        c.head_dim = 32;
-    }
+    if (qwen05_config(&c, layers, tiny, &e)) return die("preset", &e);
     policy_model m;
     double t0 = now_s();
     if (policy_build(&m, &c, &e)) return die("build", &e);

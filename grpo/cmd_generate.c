@@ -30,11 +30,13 @@ static const cli_opt OPTS[] = {
     {"--no-share-prefix", NULL, NULL, "prefill the prompt once per completion instead of sharing it"},
     {"--json", NULL, NULL, "one JSON object per completion per line"},
     {"--threads", "N", NULL, "OpenMP threads (default: all cores)"},
+    {"--device", "DEV", "cpu", "backend: cpu or cuda (cuda: prefill, decode and sampling on the GPU in bf16)"},
+    {"--max-batch", "N", "0", "completions decoded per step at most (0 = all)"},
     {NULL, NULL, NULL, NULL},
 };
 
 enum { O_MODEL, O_IDS, O_PROMPT, O_N, O_MAXNEW, O_TEMP, O_TOPP, O_TOPK, O_MINP, O_REP, O_SEED, O_EOS, O_STOP, O_KV,
-       O_NOSHARE, O_JSON, O_THREADS };
+       O_NOSHARE, O_JSON, O_THREADS, O_DEVICE, O_MAXB };
 
 /* gen_detok_fn over a tokenizer: the completion's text so far. */
 static char *detok(void *ctx, const int *ids, int n) {
@@ -74,13 +76,13 @@ static void print_json_ints(const int *v, int n) {
 
 /* The sampling settings from the options into gp; CLI_EXIT_USAGE (message printed) when one is bad. */
 static int parse_settings(const cli_cmd *cmd, const char **v, gen_params *gp) {
-    long long n, maxnew, topk, seed, kvmb, th;
+    long long n, maxnew, topk, seed, kvmb, th, maxb;
     double temp, topp, minp, rep;
     if (cli_int(cmd, "-n", v[O_N], 1, 4096, &n) || cli_int(cmd, "--max-new-tokens", v[O_MAXNEW], 1, 1 << 20, &maxnew) ||
         cli_int(cmd, "--top-k", v[O_TOPK], 0, 1 << 24, &topk) || cli_int(cmd, "--seed", v[O_SEED], 0, 1LL << 62, &seed) ||
         cli_int(cmd, "--kv-budget-mb", v[O_KV], 1, 1LL << 30, &kvmb) || cli_float(cmd, "--temperature", v[O_TEMP], &temp) ||
         cli_float(cmd, "--top-p", v[O_TOPP], &topp) || cli_float(cmd, "--min-p", v[O_MINP], &minp) ||
-        cli_float(cmd, "--repetition-penalty", v[O_REP], &rep))
+        cli_float(cmd, "--repetition-penalty", v[O_REP], &rep) || cli_int(cmd, "--max-batch", v[O_MAXB], 0, 1 << 24, &maxb))
         return CLI_EXIT_USAGE;
     if (temp < 0 || topp <= 0 || topp > 1 || minp < 0 || minp > 1 || rep <= 0) {
         fprintf(stderr, "grpo generate: need temperature >= 0, 0 < top-p <= 1, 0 <= min-p <= 1, repetition-penalty > 0\n");
@@ -97,6 +99,7 @@ static int parse_settings(const cli_cmd *cmd, const char **v, gen_params *gp) {
     gp->seed = (uint64_t)seed;
     gp->kv_budget_bytes = (size_t)kvmb << 20;
     gp->share_prefix = v[O_NOSHARE] == NULL;
+    gp->max_batch = (int)maxb;
     return 0;
 }
 
@@ -144,6 +147,7 @@ static int request_build(const cli_cmd *cmd, const char **v, request *r, grpo_er
                   tok_get_info(r->tok)->vocab_size, r->m.cfg.vocab_size);
         return CLI_EXIT_ERROR;
     }
+    if (!(r->m.backend = policy_backend_get(v[O_DEVICE], err))) return CLI_EXIT_ERROR;
     if (r->tok) tok_set_model_vocab(r->tok, r->m.cfg.vocab_size); /* padding ids decode to "" */
     if (!r->eos) r->n_eos = train_eos_ids(r->tok, &r->m, r->eos_all, (int)(sizeof r->eos_all / sizeof r->eos_all[0]));
     return 0;

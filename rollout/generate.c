@@ -1,5 +1,6 @@
 /* rollout/generate.c: prefill once per prompt, decode all live completions together. */
 #include "generate.h"
+#include "generate_internal.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -77,9 +78,9 @@ static float *kv_arena_alloc(size_t floats) {
     return a;
 }
 
-static int ends_with_stop(const gen_params *p, const live_seq *s) {
+static int ends_with_stop(const gen_params *p, const gen_completion *c) {
     if (!p->n_stop || !p->detok) return 0;
-    char *text = p->detok(p->detok_ctx, s->out->tokens, s->out->n_tokens);
+    char *text = p->detok(p->detok_ctx, c->tokens, c->n_tokens);
     if (!text) return 0;
     int hit = 0;
     for (int i = 0; i < p->n_stop && !hit; i++) hit = p->stop[i][0] && strstr(text, p->stop[i]) != NULL;
@@ -87,9 +88,7 @@ static int ends_with_stop(const gen_params *p, const live_seq *s) {
     return hit;
 }
 
-/* Appends a drawn token and decides whether the completion is finished. */
-static void accept_token(const gen_params *p, live_seq *s, int id, float lp, float ent) {
-    gen_completion *c = s->out;
+int gen_accept(const gen_params *p, gen_completion *c, int id, float lp, float ent) {
     c->tokens[c->n_tokens] = id;
     c->logprobs[c->n_tokens] = lp;
     c->entropy_sum += ent;
@@ -97,23 +96,27 @@ static void accept_token(const gen_params *p, live_seq *s, int id, float lp, flo
     for (int e = 0; e < p->n_eos; e++)
         if (id == p->eos_ids[e]) {
             c->finish = GEN_FINISH_STOP;
-            s->done = 1;
-            return;
+            return 1;
         }
-    if (ends_with_stop(p, s)) {
+    if (ends_with_stop(p, c)) {
         c->finish = GEN_FINISH_STOP;
-        s->done = 1;
-    } else if (c->n_tokens >= p->max_new_tokens) {
-        c->finish = GEN_FINISH_LENGTH;
-        s->done = 1;
+        return 1;
     }
+    if (c->n_tokens >= p->max_new_tokens) {
+        c->finish = GEN_FINISH_LENGTH;
+        return 1;
+    }
+    return 0;
 }
 
-int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, const int64_t *prompt_ids,
-            int n_prompts, const gen_params *p, gen_completion *out, gen_stats *stats, grpo_err *err) {
-    const int V = m->cfg.vocab_size, G = p->n, total = n_prompts * G;
-    gen_stats st = {0};
-    if (n_prompts <= 0 || G <= 0 || p->max_new_tokens <= 0)
+static void accept_token(const gen_params *p, live_seq *s, int id, float lp, float ent) {
+    if (gen_accept(p, s->out, id, lp, ent)) s->done = 1;
+}
+
+int gen_check(const policy_model *m, const int *const *prompts, const int *prompt_lens, int n_prompts,
+              const gen_params *p, grpo_err *err) {
+    const int V = m->cfg.vocab_size;
+    if (n_prompts <= 0 || p->n <= 0 || p->max_new_tokens <= 0)
         return grpo_errf(err, GRPO_EINVAL, "generation needs at least one prompt, n >= 1 and max_new_tokens >= 1");
     for (int i = 0; i < n_prompts; i++) {
         if (prompt_lens[i] < 1) return grpo_errf(err, GRPO_EINVAL, "prompt %d is empty", i);
@@ -125,13 +128,25 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
                 return grpo_errf(err, GRPO_EINVAL, "prompt %d: token id %d at position %d is outside the vocabulary (0..%d)",
                                  i, prompts[i][t], t, V - 1);
     }
+    return GRPO_OK;
+}
+
+int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, const int64_t *prompt_ids,
+            int n_prompts, const gen_params *p, gen_completion *out, gen_stats *stats, grpo_err *err) {
+    const int V = m->cfg.vocab_size, G = p->n, total = n_prompts * G;
+    gen_stats st = {0};
+    int rc = gen_check(m, prompts, prompt_lens, n_prompts, p, err);
+    if (rc || n_prompts <= 0 || G <= 0) return rc; /* (the second test is gen_check's, for the compiler) */
+#ifdef GRPO_HAVE_CUDA
+    if (m->backend == &policy_backend_cuda) /* on the device, over the learner's bf16 weights */
+        return gen_run_cuda(m, prompts, prompt_lens, prompt_ids, n_prompts, p, out, stats, err);
+#endif
     st.kv_bytes = gen_kv_bytes(m, prompt_lens, n_prompts, p);
     if (p->kv_budget_bytes && st.kv_bytes > p->kv_budget_bytes)
         return grpo_errf(err, GRPO_ENOMEM,
                          "KV cache for %d prompts x %d completions x %d new tokens needs %.1f MiB, over the budget of %.1f MiB",
                          n_prompts, G, p->max_new_tokens, st.kv_bytes / 1048576.0, p->kv_budget_bytes / 1048576.0);
 
-    int rc = GRPO_OK;
     policy_kv_block *pblocks = calloc((size_t)n_prompts, sizeof *pblocks);
     live_seq *seqs = calloc((size_t)total, sizeof *seqs);
     float *logits = NULL;

@@ -2,6 +2,9 @@
 add_library(grpo_rollout STATIC rollout/sampler.c rollout/generate.c)
 target_include_directories(grpo_rollout PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(grpo_rollout PUBLIC grpo_policy grpo_common OpenMP::OpenMP_C m)
+if(GRPO_CUDA OR GRPO_CUDA_EMULATE)
+  target_sources(grpo_rollout PRIVATE rollout/generate_cuda.c) # gen_run on the device
+endif()
 list(APPEND GRPO_CLI_SOURCES grpo/cmd_generate.c)
 list(APPEND GRPO_CLI_LIBS grpo_rollout)
 

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh: the one prepared script for a GPU machine (under 8 minutes on one H200).
 # Builds with CUDA when the build dependencies are present there; otherwise uses build-gpu/ made by
-# scripts/gpu-prepare.sh and carried over. Then, each step under its own time limit:
-#   1. test_cuda: the GPU suite (fixtures in bf16, CPU vs CUDA, the 20-step SFT curve, resident
+# scripts/gpu-prepare.sh and carried over. Then, each step under its own time limit, the most
+# important first (a step that runs out of time only loses what comes after it):
+#   1. test_cuda: the learner suite (fixtures in bf16, CPU vs CUDA, the 20-step SFT curve, resident
 #      mode), with GRPO_CUDA_SYNC=1 so that a failing kernel is named at its launch;
-#   2. test_cuda again under compute-sanitizer memcheck, and one fixture under racecheck, when
-#      the toolkit has compute-sanitizer;
-#   3. test_policy: the CPU reference suite of the same build;
-#   4. bench_cuda: Qwen2.5-0.5B-shaped training at seq 1024 (tokens/s, MFU, GPU memory);
-#   5. bench/torch_cuda.py: PyTorch on the same GPU and shapes, when torch is importable.
-# Prints a summary. Exit status is non-zero when a step fails or when no GPU is usable.
+#   2. test_cuda_gen: generation on the device: rollout logprobs == learner logprobs bit for bit,
+#      tokens identical for decode batches of 1, 4 and 32, the device sampler's chi-square tests;
+#   3. cuda_cli: tests/scripts/cuda_emu_train.sh with this build's grpo: score, generate and a
+#      3-step train --device cuda against the CPU;
+#   4. bench_cuda_gen: Qwen2.5-0.5B shape: decode tok/s at batch 256 and % of the HBM roofline,
+#      rollout vs learner max |d|, GRPO steps (generation + learner) tokens/s, GPU memory;
+#   5. bench_cuda: learner-only training tokens/s and MFU at seq 1024;
+#   6. compute-sanitizer memcheck (one learner and one generation test) and racecheck (one
+#      learner test), when the toolkit has compute-sanitizer;
+#   7. bench/torch_cuda.py: PyTorch on the same GPU and shapes, when torch is importable.
+# Prints a summary and one line "GPU_CHECK {json}" (for bench/RESULTS.md). Exit status is non-zero
+# when a step fails or when no GPU is usable.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-check}
@@ -28,8 +35,9 @@ B=build-gpu
 if pkg-config --exists jansson cunit 2>/dev/null && command -v nvcc >/dev/null; then
   B=build-gpu-here # not build-gpu: a carried cache names another source directory
   echo "== building with CUDA on this machine ($B/)"
-  { cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT/configure.log" 2>&1 &&
-    cmake --build $B -j"$(nproc)" --target test_cuda test_policy bench_cuda >"$OUT/build.log" 2>&1; } ||
+  { cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DGRPO_CUDA_EMU_TEST=OFF \
+      -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON >"$OUT/configure.log" 2>&1 &&
+    cmake --build $B -j"$(nproc)" --target test_cuda test_cuda_gen bench_cuda bench_cuda_gen grpo >"$OUT/build.log" 2>&1; } ||
     { tail -30 "$OUT/configure.log" "$OUT/build.log"; echo "build FAILED"; exit 1; }
 elif [ -x build-gpu/test_cuda ]; then
   echo "== using the carried build-gpu/ (built by scripts/gpu-prepare.sh)"
@@ -47,10 +55,12 @@ if [ -n "$src_dir" ] && [ "$src_dir" != "$PWD" ] && [ ! -e "$src_dir" ]; then
 fi
 echo "cuda: runtime $(ldd $B/test_cuda | awk '/libcudart/ {print $3}'), cuBLAS $(ldd $B/test_cuda | awk '/libcublas.so/ {print $3}')," \
   "nvcc here: $( (nvcc --version 2>/dev/null || true) | grep -o 'release [0-9.]*' | head -1)"
-if ldd $B/test_cuda | grep -q "not found"; then
-  echo "missing shared libraries (the CUDA toolkit here must provide cuBLAS of the build's major version):"
-  ldd $B/test_cuda | grep "not found"
-fi
+for bin in test_cuda test_cuda_gen bench_cuda_gen grpo; do
+  if ldd $B/$bin | grep -q "not found"; then
+    echo "$bin: missing shared libraries (the CUDA toolkit here must provide cuBLAS of the build's major version):"
+    ldd $B/$bin | grep "not found"
+  fi
+done
 
 run() { # name, seconds, command...
   local name=$1 limit=$2; shift 2
@@ -69,30 +79,58 @@ run() { # name, seconds, command...
   return 0
 }
 
-# limits sum to 435 s, so the whole script stays under 8 minutes with a carried build
-run test_cuda 50 env GRPO_CUDA_SYNC=1 $B/test_cuda
+# limits sum to 475 s, so the whole script stays under 8 minutes with a carried build
+run test_cuda 45 env GRPO_CUDA_SYNC=1 $B/test_cuda
+# on a failure, whether the row-invariant wmma GEMM (policy/cuda/gemm_cuda.cu) is the cause
+if printf '%s\n' "${summary[@]}" | grep -q '^test_cuda: FAIL'; then
+  run test_cuda_with_cublas_forward 45 env GRPO_CUDA_SYNC=1 GRPO_CUDA_GEMM=cublas $B/test_cuda
+fi
+run test_cuda_gen 45 env GRPO_CUDA_SYNC=1 $B/test_cuda_gen
+run cuda_cli 45 tests/scripts/cuda_emu_train.sh $B/grpo
+run bench_cuda_gen 110 $B/bench_cuda_gen --rows 256 --prompt-len 128 --new 128 --grpo-steps 2 --grpo-prompts 16 --grpo-new 256
+run bench_cuda 60 $B/bench_cuda --seq 1024 --batch 16 --steps 3 --warmup 1 --mirror
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$sanitizer" ]; then
-  run test_cuda_memcheck 90 env GRPO_CUDA_SYNC=1 "$sanitizer" --tool memcheck --error-exitcode 9 $B/test_cuda
+  run memcheck_learner 45 env GRPO_CUDA_SYNC=1 GRPO_TEST_FILTER="qwen3 logprobs" "$sanitizer" --tool memcheck \
+    --error-exitcode 9 $B/test_cuda
+  run memcheck_generation 45 env GRPO_CUDA_SYNC=1 GRPO_TEST_FILTER="full chain" "$sanitizer" --tool memcheck \
+    --error-exitcode 9 $B/test_cuda_gen
   # shared-memory races in the attention kernels, on one small fixture (forward and backward)
-  run test_cuda_racecheck 45 env GRPO_TEST_FILTER="qwen3 logprobs" "$sanitizer" --tool racecheck \
+  run racecheck_learner 30 env GRPO_TEST_FILTER="qwen3 logprobs" "$sanitizer" --tool racecheck \
     --error-exitcode 9 $B/test_cuda
 else
-  summary+=("test_cuda_memcheck/racecheck: not run (no compute-sanitizer)")
+  summary+=("memcheck/racecheck: not run (no compute-sanitizer)")
 fi
-run test_policy_cpu_reference 40 $B/test_policy
-run bench_cuda 120 $B/bench_cuda --seq 1024 --batch 16 --steps 5 --warmup 2 --mirror
 if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  run bench_torch 90 python3 bench/torch_cuda.py --seq 1024 --batch 16 --steps 5 --warmup 2
+  run bench_torch 50 python3 bench/torch_cuda.py --seq 1024 --batch 16 --steps 3 --warmup 1
 else
   summary+=("bench_torch: not run (PyTorch with CUDA is not importable here)")
 fi
 
 echo "== summary ($(( $(date +%s) - t_begin ))s)"
 printf '%s\n' "${summary[@]}"
-for f in "$OUT/bench_cuda.log" "$OUT/bench_torch.log"; do
+for f in "$OUT/bench_cuda_gen.log" "$OUT/bench_cuda.log" "$OUT/bench_torch.log"; do
   [ -f "$f" ] && grep -h '^RESULT' "$f"
 done
+# one JSON line: each step's outcome and the numbers the issues ask for (null when not measured)
+field() { # file key: the value of "key": in the file's RESULT line
+  local v; v=$([ -f "$1" ] && grep -h '^RESULT' "$1" | grep -o "\"$2\": *[^,}]*" | head -1 | cut -d: -f2 | tr -d ' ')
+  echo "${v:-null}"
+}
+steps_json=$(printf '%s\n' "${summary[@]}" | sed -n 's/^\([a-z_/]*\): \([A-Z]*\).*/"\1":"\2"/p' | paste -sd, -)
+gen_bits=$(grep -o '[0-9]* of [0-9]* completions differ in some bit' "$OUT/test_cuda_gen.log" 2>/dev/null |
+  awk '{s += $1} END {print NR ? s : "null"}')
+echo "GPU_CHECK {\"seconds\":$(( $(date +%s) - t_begin )),\"gpu\":\"$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)\"," \
+  "\"steps\":{$steps_json},\"rollout_vs_learner_completions_differ_test\":$gen_bits," \
+  "\"rollout_vs_learner_max_abs_05b\":$(field "$OUT/bench_cuda_gen.log" rollout_vs_learner_max_abs)," \
+  "\"rollout_vs_learner_bits_differ_05b\":$(field "$OUT/bench_cuda_gen.log" rollout_vs_learner_bits_differ)," \
+  "\"decode_tok_s_b256\":$(field "$OUT/bench_cuda_gen.log" decode_tok_s)," \
+  "\"decode_hbm_roofline_pct\":$(field "$OUT/bench_cuda_gen.log" decode_roofline_pct)," \
+  "\"grpo_tokens_per_s_05b\":$(field "$OUT/bench_cuda_gen.log" grpo_tokens_per_s)," \
+  "\"train_tokens_per_s_05b\":$(field "$OUT/bench_cuda.log" tokens_per_s),\"train_mfu\":$(field "$OUT/bench_cuda.log" mfu)," \
+  "\"torch_tokens_per_s_05b\":$(field "$OUT/bench_torch.log" tokens_per_s)," \
+  "\"peak_gpu_mem_mib\":$(field "$OUT/bench_cuda_gen.log" gpu_mem_used_mib),\"train_gpu_mem_mib\":$(field "$OUT/bench_cuda.log" gpu_mem_used_mib)}" | tr -d '\n'
+echo
 printf '%s\n' "${summary[@]}" | grep -q FAIL && exit 1
 [ $have_gpu = 1 ] || exit 1
 exit 0

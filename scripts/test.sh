@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh: builds and runs every test: the CUnit suites through ctest (GPU tests skip
-# with a message when no GPU is present), the same suites under AddressSanitizer + UBSan, and
+# with a message when no GPU is present), the GPU path of the emulated device build (grpo's CUDA
+# code on the host emulation), the same suites under AddressSanitizer + UBSan, and
 # valgrind's leak check over the policy suite (forward/backward/AdamW parity tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,11 @@ echo "== build (Release) and ctest"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 build build
 ctest --test-dir build --output-on-failure
+
+echo "== emulated device build (-DGRPO_CUDA_EMULATE=ON): grpo and the GPU path on the host emulation"
+cmake -S . -B build-emu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=OFF -DGRPO_CUDA_EMULATE=ON >/dev/null
+build build-emu --target grpo test_cuda_gen_emu bench_cuda_gen
+ctest --test-dir build-emu --output-on-failure -R '^(cuda_gen_emu_rollout|cuda_gen_emu|train_cuda_emu|bench_cuda_gen_emu)$'
 
 echo "== AddressSanitizer + UBSan build and ctest"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRPO_SANITIZE=ON -DGRPO_CUDA=OFF -DGRPO_CUDA_EMU_TEST=OFF >/dev/null

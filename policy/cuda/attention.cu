@@ -67,7 +67,7 @@ __global__ static void att_forward_kernel(bf16 *o, float *lse, const bf16 *q, co
 
     for (int idx = threadIdx.x; idx < ATT_TILE * hd; idx += blockDim.x) {
         const int rr = idx / hd, d = idx % hd;
-        Qs[idx] = rr < rows_here ? __bfloat162float(q[(size_t)(t.base + t.row0 + rr) * Q + h * hd + d]) * s.scale : 0.0f;
+        Qs[idx] = rr < rows_here ? __bfloat162float(q[(size_t)(t.qrow + rr) * Q + h * hd + d]) * s.scale : 0.0f;
     }
     float mrow[ATT_RPW], lrow[ATT_RPW], acc[ATT_RPW][DPL];
     const float *qrow[ATT_RPW];
@@ -86,7 +86,7 @@ __global__ static void att_forward_kernel(bf16 *o, float *lse, const bf16 *q, co
             const int jj = idx / hd, d = idx % hd, j = k0 + jj;
             float kv = 0.0f, vv = 0.0f;
             if (j < kend) {
-                const size_t a = (size_t)(t.base + j) * KV + g * hd + d;
+                const size_t a = (size_t)(j < t.split ? t.base + j : t.base2 + (j - t.split)) * KV + g * hd + d;
                 kv = __bfloat162float(k[a]);
                 vv = __bfloat162float(v[a]);
             }
@@ -135,7 +135,7 @@ __global__ static void att_forward_kernel(bf16 *o, float *lse, const bf16 *q, co
     for (int i = 0; i < ATT_RPW; i++) {
         const int rr = rr0 + i;
         if (rr >= rows_here) continue;
-        const size_t n = (size_t)t.base + t.row0 + rr;
+        const size_t n = (size_t)t.qrow + rr;
         const float inv = 1.0f / lrow[i];
 #pragma unroll
         for (int e = 0; e < DPL; e++) {

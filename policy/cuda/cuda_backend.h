@@ -18,12 +18,15 @@
  *     parameters and both moments.
  * "Resident" mode (grpo_cuda_set_resident) skips every transfer: gradients accumulate on the
  * device, and the caller uses grpo_cuda_zero_grad / grpo_cuda_clip_grad_norm, then
- * grpo_cuda_sync_host before reading any host arena. forward_step (rollout decode) runs on the CPU
- * over the host parameters in both modes (downloaded first when resident mode left them stale). */
+ * grpo_cuda_sync_host before reading any host arena. forward_step (the CPU decode step) runs on the
+ * CPU over the host parameters in both modes (downloaded first when resident mode left them stale);
+ * rollout/generate.c does not call it for this backend but generates with grpo_cuda_gen_* below,
+ * on the device, over the same bf16 weights the learner uses. */
 #ifndef GRPO_CUDA_BACKEND_H
 #define GRPO_CUDA_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,8 +57,53 @@ int grpo_cuda_zero_grad(struct policy_model *m, grpo_err *err);
 int grpo_cuda_clip_grad_norm(struct policy_model *m, double max_norm, double *norm, grpo_err *err);
 /* Downloads the device parameters, gradients and AdamW moments into the host arenas. */
 int grpo_cuda_sync_host(struct policy_model *m, grpo_err *err);
+/* The device's free and total memory in bytes (cudaMemGetInfo); 0 or an error code. */
+int grpo_cuda_mem_info(size_t *free_b, size_t *total_b);
 /* Bytes the backend holds on the device for m (parameter arenas plus activations). */
 size_t grpo_cuda_device_bytes(const struct policy_model *m);
+
+/* ---- generation on the device (policy/cuda/decode_cuda.cu) ----
+ * Prefill and batched decode run the learner's own kernels (cu_forward_body: embedding, layers,
+ * final norm; the lm_head GEMM; k_logprob_forward) on the learner's bf16 weights, in place. The
+ * KV cache is bf16, one allocation: every prompt's rows once (its G completions read them as a
+ * shared prefix, no copy), then max_new rows per completion. Attention reads it through the
+ * learner's attention kernel (paged tiles), and the forward GEMMs are row-invariant
+ * (gemm_cuda.cu), so the logprob recorded for a drawn token is the learner's for that token, bit
+ * for bit (tested on the host emulation; to be confirmed on a GPU by scripts/gpu-check.sh). */
+
+/* The device sampler's settings (rollout/sampler.h's smp_params, field for field). */
+typedef struct {
+    float temperature; /* 0 = greedy */
+    int top_k;
+    float top_p, min_p, repetition_penalty;
+} grpo_cuda_sampling;
+
+typedef struct grpo_cuda_gen grpo_cuda_gen;
+
+/* Bytes of the KV cache of a generation of G completions of max_new tokens per prompt. */
+size_t grpo_cuda_gen_kv_bytes(const struct policy_model *m, const int *prompt_lens, int n_prompts, int G, int max_new);
+/* Opens a generation on m's device state: n_prompts prompts, G completions each (completion
+ * k = prompt * G + j draws from the xoshiro256** stream rng_seed(seeds[k])), at most max_rows
+ * completions per decode step. Refuses (GRPO_ENOMEM, nothing allocated) a KV cache over kv_budget
+ * (0 = no limit) or over 90% of the device's free memory; *kv_bytes gets its size. */
+int grpo_cuda_gen_open(struct policy_model *m, const int *prompt_lens, int n_prompts, int G, int max_new, int max_rows,
+                       const grpo_cuda_sampling *s, const uint64_t *seeds, size_t kv_budget, grpo_cuda_gen **out,
+                       size_t *kv_bytes, grpo_err *err);
+/* Prefills every prompt once and draws the first token of each of its completions: ids, lp
+ * (logprob under the temperature, 1 when greedy) and ent (entropy), [n_prompts * G], by completion. */
+int grpo_cuda_gen_prefill(grpo_cuda_gen *g, const int *const *prompts, int *ids, float *lp, float *ent, grpo_err *err);
+/* One decode step for rows completions comp[b] (at most max_rows): each feeds its last token
+ * tok[b] as its own row used[b] (its rows 0..used[b]-1 hold earlier tokens) and draws the next
+ * into ids[b], lp[b], ent[b]. */
+int grpo_cuda_gen_step(grpo_cuda_gen *g, int rows, const int *comp, const int *tok, const int *used, int *ids,
+                       float *lp, float *ent, grpo_err *err);
+/* Frees the generation's device memory (the model's state stays). */
+void grpo_cuda_gen_close(grpo_cuda_gen *g);
+/* The device sampler alone (for tests): rows draws from one row of V logits, draw r with the
+ * stream rng_seed(seeds[r]); prev[0..n_prev) are ids drawn before (repetition penalty). ids and
+ * ent get [rows]. */
+int grpo_cuda_sample_rows(const float *logits, int V, int rows, const grpo_cuda_sampling *s, const uint64_t *seeds,
+                          const int *prev, int n_prev, int *ids, float *ent, grpo_err *err);
 
 #ifdef __cplusplus
 }

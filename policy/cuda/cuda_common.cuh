@@ -31,6 +31,7 @@ __device__ __forceinline__ float4 ld4(const float *p) { return *reinterpret_cast
 extern "C" {
 #include "../model.h"
 }
+#include "cuda_backend.h"
 
 typedef __nv_bfloat16 bf16;
 
@@ -111,14 +112,45 @@ int k_adamw(float *p, bf16 *pb, const float *g, float *m, float *v, size_t n, fl
 int k_sumsq(double *out, const float *x, size_t n, grpo_err *err);
 // x *= c
 int k_scale(float *x, float c, size_t n, grpo_err *err);
+// dst[i, :] = src[idx[i], :] for bf16 rows of width w (device idx)
+int k_gather_rows(bf16 *dst, const bf16 *src, const int *idx, int rows, int w, grpo_err *err);
+// dst[idx[i], :] = src[i, :] for bf16 rows of width w (device idx)
+int k_scatter_rows(bf16 *dst, const bf16 *src, const int *idx, int rows, int w, grpo_err *err);
+
+// ---- gemm_cuda.cu: the row-invariant forward GEMM ----
+
+// Whether the forward GEMMs with inner dimension K use k_gemm_invariant (K % 16 == 0, unless
+// GRPO_CUDA_GEMM=cublas): a rule of the shape only, never of the row count.
+int gemm_invariant_on(int K);
+// y[M, N] = x[M, K] @ W[N, K]^T, y bf16 (y_bf16) or fp32, + y when accumulate (fp32 only).
+int k_gemm_invariant(void *y, int y_bf16, int accumulate, const bf16 *x, const bf16 *W, int M, int N, int K,
+                     grpo_err *err);
+
+// ---- sampler_cuda.cu: the sampler chain, one block per row ----
+
+// Row b draws from logits row lrow[b] with completion comp[b]'s generator (rng: 4 words per
+// completion) into ids[b]; ent[b] gets the entropy of softmax(logits / T). seen (NULL when the
+// penalty is off): [completions][V] flags of the ids each completion drew, for the repetition
+// penalty; the drawn id is flagged.
+int k_sample(int *ids, float *ent, const float *logits, const int *lrow, const int *comp, int rows, int V,
+             const grpo_cuda_sampling *p, uint64_t *rng, unsigned char *seen, grpo_err *err);
 
 // ---- attention.cu: causal attention over packed sequences (flash-style tiling, CUDA cores) ----
 
 // One tile of ATT_TILE rows of one sequence: the token index of the sequence's first token, its
-// length, and the tile's first row within the sequence.
+// length, and the tile's first row within the sequence. The forward also reads where the tile's
+// queries and keys live, so that one kernel serves packed batches and the paged KV cache of
+// decoding: query row rr of the tile is row qrow + rr of q (and of o, lse); key j is row
+// base + j of k/v for j < split, else row base2 + (j - split). att_tile_packed fills them for a
+// packed batch (qrow = base + row0, split = len); the backward kernels read packed tiles only.
 typedef struct {
     int base, len, row0;
+    int qrow, split, base2;
 } att_tile;
+static inline att_tile att_tile_packed(int base, int len, int row0) {
+    att_tile t = {base, len, row0, base + row0, len, 0};
+    return t;
+}
 #define ATT_TILE 16
 
 typedef struct {

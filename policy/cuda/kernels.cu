@@ -458,3 +458,31 @@ int k_adamw(float *p, bf16 *pb, const float *g, float *m, float *v, size_t n, fl
     LAUNCH_CHECK("adamw_kernel");
     return GRPO_OK;
 }
+
+// ---- row copies through an index (the generation engine's KV cache and prefill rows) ----
+
+__global__ static void gather_rows_kernel(bf16 *dst, const bf16 *src, const int *idx, size_t n, int w) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = src[(size_t)idx[i / w] * w + i % w];
+}
+
+int k_gather_rows(bf16 *dst, const bf16 *src, const int *idx, int rows, int w, grpo_err *err) {
+    const size_t n = (size_t)rows * w;
+    if (!n) return GRPO_OK;
+    KLAUNCH(gather_rows_kernel, grid_for(n, 256), 256, 0, dst, src, idx, n, w);
+    LAUNCH_CHECK("gather_rows_kernel");
+    return GRPO_OK;
+}
+
+__global__ static void scatter_rows_kernel(bf16 *dst, const bf16 *src, const int *idx, size_t n, int w) {
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[(size_t)idx[i / w] * w + i % w] = src[i];
+}
+
+int k_scatter_rows(bf16 *dst, const bf16 *src, const int *idx, int rows, int w, grpo_err *err) {
+    const size_t n = (size_t)rows * w;
+    if (!n) return GRPO_OK;
+    KLAUNCH(scatter_rows_kernel, grid_for(n, 256), 256, 0, dst, src, idx, n, w);
+    LAUNCH_CHECK("scatter_rows_kernel");
+    return GRPO_OK;
+}

@@ -3,10 +3,11 @@
 //
 // Precision: the residual stream, RMSNorm statistics, logits, softmax and every gradient are
 // fp32; what feeds a GEMM is bf16 (the weight copy, normed activations, q/k/v, attention output,
-// SwiGLU input/output, dlogits and the other GEMM-side gradients). GEMMs are cublasGemmEx with
-// bf16 inputs and fp32 compute; o_proj and down_proj write fp32 with beta = 1 straight into the
-// residual stream (the residual add is fused into the GEMM epilogue). Embedding rows, norm
-// weights and biases are read from the fp32 master copy.
+// SwiGLU input/output, dlogits and the other GEMM-side gradients). GEMMs take bf16 inputs with
+// fp32 compute: the forward's are gemm_cuda.cu's row-invariant kernel (cuBLAS when K % 16 != 0 or
+// GRPO_CUDA_GEMM=cublas), the backward's cublasGemmEx. o_proj and down_proj write fp32 with
+// beta = 1 straight into the residual stream (the residual add is fused into the GEMM epilogue).
+// Embedding rows, norm weights and biases are read from the fp32 master copy.
 //
 // Arenas (one cudaMalloc each): fp32 master parameters, their bf16 copy, fp32 gradients, AdamW m,
 // AdamW v (all at the host table's offsets, so tied lm_head = embed holds on the device too),
@@ -17,50 +18,7 @@
 #include <string.h>
 
 #include "cuda_backend.h"
-#include "cuda_common.cuh"
-
-#define STATE_MAGIC 0x6772706f63756461ull /* "grpocuda" */
-
-typedef struct {
-    float *x_in, *rstd1, *rstd_q, *rstd_k, *lse, *x_mid, *rstd2;
-    bf16 *xn1, *q_raw, *k_raw, *q, *k, *v, *ctx, *xn2, *gate, *up, *act;
-} layer_acts;
-
-typedef struct cuda_state {
-    uint64_t magic;
-    int device;
-    cublasHandle_t blas;
-    size_t n_params;
-    float *master;   // fp32 parameters
-    bf16 *wbf;       // bf16 copy used by the GEMMs
-    float *grad, *mom, *var;
-    float *inv_freq; // [head_dim / 2]
-    double *d_sumsq; // one double
-    // synchronisation (cuda_backend.h)
-    int params_valid, opt_valid, resident, host_params_stale;
-    const float *seen_param_mem;
-    int seen_adam_t;
-    void *pinned[4];
-    int pin_failed[4];
-    // the activation arena
-    char *act_mem;
-    size_t act_cap;
-    layer_acts *L;
-    int n_slots;
-    float *x_out, *rstdf, *logits, *qf, *kf, *vf, *logp_buf, *dlogp_buf;
-    bf16 *xnf, *dlogits;
-    int *tok, *pos, *tgt, *next; // [N] each, consecutive
-    att_tile *tiles;
-    float *dx, *dxn, *dF, *dq, *dk, *dv, *Dsum, *dwpart;
-    bf16 *dxb, *dgate, *dup, *dctx, *dqb, *dkb, *dvb;
-    // host staging
-    int *h_ints;
-    att_tile *h_tiles;
-    size_t h_ints_cap, h_tiles_cap;
-    // the last forward
-    int N, n_tiles, keep, have_fwd;
-    size_t targets;
-} cuda_state;
+#include "cuda_internal.cuh"
 
 // ---- state ----
 
@@ -195,7 +153,7 @@ static int state_init(policy_model *m, cuda_state *S, int ndev, grpo_err *err) {
 }
 
 // The model's device state, created on first use (a failed creation leaves none behind).
-static int state_get(policy_model *m, cuda_state **out, grpo_err *err) {
+int cu_state_get(policy_model *m, cuda_state **out, grpo_err *err) {
     cuda_state *S = state_of(m);
     if (!S) {
         if (m->acts) policy_backend_cpu.release(m); // the CPU backend's activations
@@ -227,7 +185,7 @@ static int state_get(policy_model *m, cuda_state **out, grpo_err *err) {
 }
 
 // Uploads the parameters (and AdamW moments) when the host copy may have changed (cuda_backend.h).
-static int sync_params_in(policy_model *m, cuda_state *S, grpo_err *err) {
+int cu_sync_params_in(policy_model *m, cuda_state *S, grpo_err *err) {
     const size_t n = S->n_params;
     if (!S->params_valid || S->seen_param_mem != m->param_mem || S->seen_adam_t != m->adam_t) {
         pin(S, 0, m->param_mem, n * sizeof(float));
@@ -280,7 +238,7 @@ static void *take(bump *b, size_t bytes) {
 }
 
 // Points every buffer into base (or, with base NULL, only measures); returns the bytes needed.
-static size_t layout(const policy_model *m, cuda_state *S, char *base, int N, int n_tiles, int keep) {
+static size_t layout(const policy_model *m, cuda_state *S, char *base, int N, int n_tiles, int keep, int logit_rows) {
     const policy_config *c = &m->cfg;
     const size_t n = (size_t)N, H = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;
     const size_t nh = c->num_attention_heads, nkv = c->num_key_value_heads;
@@ -312,7 +270,8 @@ static size_t layout(const policy_model *m, cuda_state *S, char *base, int N, in
     S->x_out = (float *)take(&b, n * H * 4);
     S->rstdf = (float *)take(&b, n * 4);
     S->xnf = (bf16 *)take(&b, n * H * 2);
-    S->logits = (float *)take(&b, n * V * 4);
+    S->logits = (float *)take(&b, (size_t)logit_rows * V * 4);
+    S->xg = (bf16 *)take(&b, (size_t)logit_rows * H * 2);
     S->qf = (float *)take(&b, n * Q * 4);
     S->kf = (float *)take(&b, n * KV * 4);
     S->vf = (float *)take(&b, n * KV * 4);
@@ -345,12 +304,8 @@ static size_t layout(const policy_model *m, cuda_state *S, char *base, int N, in
     return b.off + 256;
 }
 
-// Sizes the activation arena for b, uploads token ids, positions, targets and attention tiles.
-static int acts_prepare(policy_model *m, cuda_state *S, const policy_batch *b, int keep, grpo_err *err) {
+int cu_acts_alloc(policy_model *m, cuda_state *S, int N, int n_tiles, int keep, int logit_rows, grpo_err *err) {
     const policy_config *c = &m->cfg;
-    const int N = (int)policy_batch_tokens(b);
-    int n_tiles = 0;
-    for (int s = 0; s < b->n_seq; s++) n_tiles += (b->seq_len[s] + ATT_TILE - 1) / ATT_TILE;
     const int slots = keep ? c->num_hidden_layers : 1;
     if (S->n_slots < slots) {
         layer_acts *nl = (layer_acts *)realloc(S->L, (size_t)slots * sizeof *nl);
@@ -358,7 +313,7 @@ static int acts_prepare(policy_model *m, cuda_state *S, const policy_batch *b, i
         S->L = nl;
         S->n_slots = slots;
     }
-    const size_t need = layout(m, S, NULL, N, n_tiles, keep);
+    const size_t need = layout(m, S, NULL, N, n_tiles, keep, logit_rows);
     if (need > S->act_cap) {
         cudaFree(S->act_mem);
         S->act_mem = NULL;
@@ -374,9 +329,13 @@ static int acts_prepare(policy_model *m, cuda_state *S, const policy_batch *b, i
         S->act_cap = need;
         m->acts_bytes = need;
     }
-    layout(m, S, S->act_mem, N, n_tiles, keep);
-
-    // host staging: tok, pos, tgt, next; then the tiles
+    layout(m, S, S->act_mem, N, n_tiles, keep, logit_rows);
+    S->N = N;
+    S->n_tiles = n_tiles;
+    S->keep = keep;
+    S->logit_rows = logit_rows;
+    S->have_fwd = 0;
+    // host staging for the token ids, positions, targets and tiles
     if (S->h_ints_cap < 4 * (size_t)N) {
         free(S->h_ints);
         S->h_ints = (int *)malloc(4 * (size_t)N * sizeof(int));
@@ -389,6 +348,15 @@ static int acts_prepare(policy_model *m, cuda_state *S, const policy_batch *b, i
         S->h_tiles_cap = S->h_tiles ? (size_t)n_tiles : 0;
         if (!S->h_tiles) return grpo_errf(err, GRPO_ENOMEM, "out of memory");
     }
+    return GRPO_OK;
+}
+
+// Sizes the activation arena for b, uploads token ids, positions, targets and attention tiles.
+static int acts_prepare(policy_model *m, cuda_state *S, const policy_batch *b, int keep, grpo_err *err) {
+    const int N = (int)policy_batch_tokens(b);
+    int n_tiles = 0;
+    for (int s = 0; s < b->n_seq; s++) n_tiles += (b->seq_len[s] + ATT_TILE - 1) / ATT_TILE;
+    TRY(cu_acts_alloc(m, S, N, n_tiles, keep, N, err));
     int *tok = S->h_ints, *pos = tok + N, *tgt = tok + 2 * N, *next = tok + 3 * N;
     int k = 0, ti = 0;
     for (int s = 0; s < b->n_seq; s++) {
@@ -399,15 +367,11 @@ static int acts_prepare(policy_model *m, cuda_state *S, const policy_batch *b, i
             tgt[k] = t + 1 < len ? k - s : -1;
             next[k] = t + 1 < len ? b->tokens[k + 1] : 0;
         }
-        for (int r = 0; r < len; r += ATT_TILE) S->h_tiles[ti++] = (att_tile){base, len, r};
+        for (int r = 0; r < len; r += ATT_TILE) S->h_tiles[ti++] = att_tile_packed(base, len, r);
     }
     CUDA_CHECK(cudaMemcpy(S->tok, S->h_ints, 4 * (size_t)N * sizeof(int), cudaMemcpyHostToDevice));
     CUDA_CHECK(cudaMemcpy(S->tiles, S->h_tiles, (size_t)n_tiles * sizeof(att_tile), cudaMemcpyHostToDevice));
-    S->N = N;
-    S->n_tiles = n_tiles;
-    S->keep = keep;
     S->targets = policy_batch_targets(b);
-    S->have_fwd = 0;
     return GRPO_OK;
 }
 
@@ -420,9 +384,12 @@ static int gemm(cuda_state *S, cublasOperation_t ta, cublasOperation_t tb, int m
                               ct, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return GRPO_OK;
 }
-// y[N, out] = x[N, in] @ W[out, in]^T + beta * y   (y fp32 or bf16)
+// y[N, out] = x[N, in] @ W[out, in]^T + beta * y   (y fp32 or bf16; beta 0 or 1). Row-invariant
+// (gemm_cuda.cu) when the shape allows, so that decode rows equal the learner's.
 static int linear_fwd(cuda_state *S, void *y, cudaDataType yt, float beta, const bf16 *x, const bf16 *W, int N, int in,
                       int out, grpo_err *err) {
+    if (gemm_invariant_on(in) && (beta == 0.0f || (beta == 1.0f && yt == CUDA_R_32F)))
+        return k_gemm_invariant(y, yt == CUDA_R_16BF, beta != 0.0f, x, W, N, out, in, err);
     return gemm(S, CUBLAS_OP_T, CUBLAS_OP_N, out, N, in, W, in, x, in, beta, y, yt, out, err);
 }
 // dx[N, in] = dy[N, out] @ W[out, in] + beta * dx
@@ -444,14 +411,7 @@ static int lm_rows(int V) {
     return rows > 0 ? rows : 1;
 }
 
-// logits[N, V] = xnf @ lm_head^T
-static int lm_head_forward(cuda_state *S, const bf16 *W, int N, int H, int V, grpo_err *err) {
-    for (int r0 = 0; r0 < N; r0 += lm_rows(V)) {
-        const int rows = lm_rows(V) < N - r0 ? lm_rows(V) : N - r0;
-        TRY(linear_fwd(S, S->logits + (size_t)r0 * V, CUDA_R_32F, 0.0f, S->xnf + (size_t)r0 * H, W, rows, H, V, err));
-    }
-    return GRPO_OK;
-}
+
 
 // dlm_head += dlogits^T xnf ; dxn = dlogits @ lm_head
 static int lm_head_backward(cuda_state *S, float *dW, const bf16 *W, int N, int H, int V, grpo_err *err) {
@@ -484,7 +444,8 @@ static att_shape shape_of(const policy_model *m, const cuda_state *S) {
 }
 
 // One decoder layer: L->x_in -> x_next (see policy/cpu/forward.c for the data flow).
-static int layer_forward(policy_model *m, cuda_state *S, int l, layer_acts *L, float *x_next, grpo_err *err) {
+static int layer_forward(policy_model *m, cuda_state *S, int l, layer_acts *L, float *x_next, const kv_sink *sink,
+                         grpo_err *err) {
     const policy_config *c = &m->cfg;
     const policy_layer *W = &m->w.layers[l];
     const int N = S->N, H = c->hidden_size, F = c->intermediate_size, hd = c->head_dim;
@@ -501,7 +462,21 @@ static int layer_forward(policy_model *m, cuda_state *S, int l, layer_acts *L, f
                      S->inv_freq, N, nkv, hd, 1, eps, err));
     TRY(k_qk_prepare(L->v, NULL, NULL, S->vf, WF(W->bv), NULL, S->pos, S->inv_freq, N, nkv, hd, 0, eps, err));
     att_shape as = shape_of(m, S);
-    TRY(att_forward(L->ctx, L->lse, L->q, L->k, L->v, &as, err));
+    const bf16 *keys = L->k, *vals = L->v;
+    if (sink) { // the generation engine's KV cache: prefill copies the rows, decode appends and reads it
+        bf16 *kc = sink->k + (size_t)l * sink->layer_rows * KV, *vc = sink->v + (size_t)l * sink->layer_rows * KV;
+        if (!sink->dst) {
+            const size_t bytes = (size_t)N * KV * sizeof(bf16);
+            CUDA_CHECK(cudaMemcpyAsync(kc + sink->row0 * KV, L->k, bytes, cudaMemcpyDeviceToDevice, 0));
+            CUDA_CHECK(cudaMemcpyAsync(vc + sink->row0 * KV, L->v, bytes, cudaMemcpyDeviceToDevice, 0));
+        } else {
+            TRY(k_scatter_rows(kc, L->k, sink->dst, N, KV, err));
+            TRY(k_scatter_rows(vc, L->v, sink->dst, N, KV, err));
+            keys = kc;
+            vals = vc;
+        }
+    }
+    TRY(att_forward(L->ctx, L->lse, L->q, keys, vals, &as, err));
 
     // x_mid = x_in + ctx @ Wo^T (+ bo)
     CUDA_CHECK(cudaMemcpyAsync(L->x_mid, L->x_in, (size_t)N * H * sizeof(float), cudaMemcpyDeviceToDevice, 0));
@@ -518,23 +493,39 @@ static int layer_forward(policy_model *m, cuda_state *S, int l, layer_acts *L, f
     return GRPO_OK;
 }
 
-static int cuda_forward(policy_model *m, const policy_batch *b, float temperature, float *logp, float *logits, int keep,
-                        grpo_err *err) {
-    cuda_state *S;
-    TRY(state_get(m, &S, err));
-    TRY(sync_params_in(m, S, err));
-    TRY(acts_prepare(m, S, b, keep, err));
+int cu_forward_body(policy_model *m, cuda_state *S, const kv_sink *sink, grpo_err *err) {
     const policy_config *c = &m->cfg;
-    const int N = S->N, H = c->hidden_size, V = c->vocab_size, nl = c->num_hidden_layers;
-
+    const int N = S->N, H = c->hidden_size, nl = c->num_hidden_layers, keep = S->keep;
     TRY(k_embed_forward(S->L[0].x_in, WF(m->w.embed), S->tok, N, H, err));
     for (int l = 0; l < nl; l++) {
         layer_acts *L = &S->L[keep ? l : 0];
         float *x_next = l + 1 < nl ? S->L[keep ? l + 1 : 0].x_in : S->x_out;
-        TRY(layer_forward(m, S, l, L, x_next, err));
+        TRY(layer_forward(m, S, l, L, x_next, sink, err));
     }
-    TRY(k_rmsnorm_forward(S->xnf, S->rstdf, S->x_out, WF(m->w.final_norm), N, H, c->rms_norm_eps, err));
-    TRY(lm_head_forward(S, WB(m->w.lm_head), N, H, V, err));
+    return k_rmsnorm_forward(S->xnf, S->rstdf, S->x_out, WF(m->w.final_norm), N, H, c->rms_norm_eps, err);
+}
+
+int cu_lm_head(policy_model *m, cuda_state *S, const bf16 *x, int N, grpo_err *err) {
+    const int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    const bf16 *W = WB(m->w.lm_head);
+    for (int r0 = 0; r0 < N; r0 += lm_rows(V)) {
+        const int rows = lm_rows(V) < N - r0 ? lm_rows(V) : N - r0;
+        TRY(linear_fwd(S, S->logits + (size_t)r0 * V, CUDA_R_32F, 0.0f, x + (size_t)r0 * H, W, rows, H, V, err));
+    }
+    return GRPO_OK;
+}
+
+static int cuda_forward(policy_model *m, const policy_batch *b, float temperature, float *logp, float *logits, int keep,
+                        grpo_err *err) {
+    cuda_state *S;
+    TRY(cu_state_get(m, &S, err));
+    TRY(cu_sync_params_in(m, S, err));
+    TRY(acts_prepare(m, S, b, keep, err));
+    const policy_config *c = &m->cfg;
+    const int N = S->N, V = c->vocab_size;
+
+    TRY(cu_forward_body(m, S, NULL, err));
+    TRY(cu_lm_head(m, S, S->xnf, N, err));
     if (logp && S->targets) {
         TRY(k_logprob_forward(S->logp_buf, S->logits, S->tgt, S->next, N, V, 1.0f / temperature, err));
         CUDA_CHECK(cudaMemcpy(logp, S->logp_buf, S->targets * sizeof(float), cudaMemcpyDeviceToHost));
@@ -604,7 +595,7 @@ static int cuda_backward(policy_model *m, const policy_batch *b, float temperatu
     cuda_state *S = state_of(m);
     if (!S || !S->have_fwd || !S->keep || S->N != (int)policy_batch_tokens(b))
         return grpo_errf(err, GRPO_EINVAL, "backward needs a forward with keep on the same batch first");
-    TRY(state_get(m, &S, err)); // sets the device, allocates the gradient arenas if training began late
+    TRY(cu_state_get(m, &S, err)); // sets the device, allocates the gradient arenas if training began late
     const policy_config *c = &m->cfg;
     const int N = S->N, H = c->hidden_size, V = c->vocab_size;
     const size_t bytes = S->n_params * sizeof(float);
@@ -631,8 +622,8 @@ static int cuda_backward(policy_model *m, const policy_batch *b, float temperatu
 
 static int cuda_adamw_step(policy_model *m, const policy_adamw *h, grpo_err *err) {
     cuda_state *S;
-    TRY(state_get(m, &S, err));
-    TRY(sync_params_in(m, S, err));
+    TRY(cu_state_get(m, &S, err));
+    TRY(cu_sync_params_in(m, S, err));
     if (!S->grad) return grpo_errf(err, GRPO_EINVAL, "adamw needs policy_enable_training first");
     const size_t bytes = S->n_params * sizeof(float);
     if (!S->resident) {
@@ -684,8 +675,8 @@ extern "C" void grpo_cuda_invalidate(policy_model *m) {
 
 extern "C" int grpo_cuda_set_resident(policy_model *m, int on, grpo_err *err) {
     cuda_state *S;
-    TRY(state_get(m, &S, err));
-    TRY(sync_params_in(m, S, err));
+    TRY(cu_state_get(m, &S, err));
+    TRY(cu_sync_params_in(m, S, err));
     if (S->resident && !on) TRY(sync_host_impl(m, S, err));
     if (!S->resident && on && S->grad && m->grad_mem) {
         CUDA_CHECK(cudaMemcpy(S->grad, m->grad_mem, S->n_params * sizeof(float), cudaMemcpyHostToDevice));
@@ -696,7 +687,7 @@ extern "C" int grpo_cuda_set_resident(policy_model *m, int on, grpo_err *err) {
 
 extern "C" int grpo_cuda_zero_grad(policy_model *m, grpo_err *err) {
     cuda_state *S;
-    TRY(state_get(m, &S, err));
+    TRY(cu_state_get(m, &S, err));
     if (S->grad) CUDA_CHECK(cudaMemset(S->grad, 0, S->n_params * sizeof(float)));
     if (!S->resident) policy_zero_grad(m);
     return GRPO_OK;
@@ -704,7 +695,7 @@ extern "C" int grpo_cuda_zero_grad(policy_model *m, grpo_err *err) {
 
 extern "C" int grpo_cuda_clip_grad_norm(policy_model *m, double max_norm, double *norm, grpo_err *err) {
     cuda_state *S;
-    TRY(state_get(m, &S, err));
+    TRY(cu_state_get(m, &S, err));
     if (!S->resident || !S->grad) {
         *norm = policy_clip_grad_norm(m, max_norm);
         return GRPO_OK;

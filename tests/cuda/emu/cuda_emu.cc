@@ -28,6 +28,9 @@ __attribute__((format(printf, 1, 2))) [[noreturn]] static void emu_fatal(const c
 }
 
 void emu_misaligned(const void *p) { emu_fatal("misaligned float4 load at %p", p); }
+void nvcuda::wmma::emu_wmma_misaligned(const void *p, unsigned ld) {
+    emu_fatal("wmma load/store at %p with ld %u: needs a 256-bit aligned pointer and ld a multiple of 16 bytes", p, ld);
+}
 
 // ---- device memory ----
 

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <type_traits>
 
 #define __global__
 #define __device__
@@ -82,6 +83,12 @@ inline float4 ld4(const float *p) {
     return r;
 }
 
+inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
 // ---- bf16 ----
 struct __nv_bfloat16 {
     uint16_t x;
@@ -100,6 +107,54 @@ inline float __bfloat162float(__nv_bfloat16 b) {
     memcpy(&f, &u, 4);
     return f;
 }
+
+// ---- wmma (tensor-core fragments): every lane holds the whole 16 x 16 tile and does the whole
+// operation, which is what the warp as a whole computes; fp32 sums in k order ----
+#define __align__(n) __attribute__((aligned(n)))
+namespace nvcuda {
+namespace wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+template <class Use, int M_, int N_, int K_, class T, class L = void> struct fragment {
+    float x[16 * 16];
+};
+template <class F> inline void fill_fragment(F &f, float v) {
+    for (float &e : f.x) e = v;
+}
+[[noreturn]] void emu_wmma_misaligned(const void *p, unsigned ld);
+inline void emu_wmma_check(const void *p, unsigned ld, unsigned mult) {
+    if (((uintptr_t)p & 31) || ld % mult) emu_wmma_misaligned(p, ld); // 256-bit pointers, ld multiple of 16 bytes
+}
+template <class Use, class L>
+inline void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, L> &f, const __nv_bfloat16 *p, unsigned ld) {
+    emu_wmma_check(p, ld, 8);
+    const bool rm = std::is_same<L, row_major>::value;
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) f.x[r * 16 + c] = __bfloat162float(rm ? p[r * ld + c] : p[c * ld + r]);
+}
+template <class A, class B>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const A &a, const B &b,
+                     const fragment<accumulator, 16, 16, 16, float> &c) {
+    float out[256];
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++) {
+            float s = c.x[i * 16 + j];
+            for (int k = 0; k < 16; k++) s += a.x[i * 16 + k] * b.x[k * 16 + j];
+            out[i * 16 + j] = s;
+        }
+    memcpy(d.x, out, sizeof out);
+}
+inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 16, 16, float> &f, unsigned ld, layout_t l) {
+    emu_wmma_check(p, ld, 4);
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) (l == mem_row_major ? p[r * ld + c] : p[c * ld + r]) = f.x[r * 16 + c];
+}
+} // namespace wmma
+} // namespace nvcuda
 
 // ---- runtime ----
 typedef enum {
