@@ -1073,8 +1073,8 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         if (cfg->dynamic_sampling)
             return grpo_errf(err, GRPO_EUNSUPPORTED, "dynamic_sampling with %d ranks is not supported yet (run one rank)", P);
     }
-    /* the learner's forward/backward/AdamW run on this backend; rollouts decode on the CPU over the
-     * host weights (policy/cuda keeps the host arenas current) */
+    /* the learner's forward/backward/AdamW and the rollouts (gen_run dispatches on the model's backend)
+     * run on this backend; policy/cuda also keeps the host arenas current (mirror mode) */
     const policy_backend *be = policy_backend_get(cfg->device[0] ? cfg->device : "cpu", err);
     if (!be) return err ? err->code : GRPO_EUNSUPPORTED;
     if (cfg->num_threads > 0) omp_set_num_threads(cfg->num_threads);
