@@ -131,9 +131,154 @@ int gen_check(const policy_model *m, const int *const *prompts, const int *promp
     return GRPO_OK;
 }
 
+/* Everything one gen_run call allocates; gen_work_free releases whatever was made. */
+typedef struct {
+    int G, total, maxb, nbuf;
+    policy_kv_block *pblocks;     /* [n_prompts] shared prompt blocks */
+    live_seq *seqs;               /* [total] */
+    float *arena;                 /* the completions' own KV blocks, end to end */
+    float *logits;                /* [nbuf, V] */
+    int *rows, *toks, *plen, *ostart, *live, *drawn;
+    float *drawn_lp, *drawn_ent;
+    const policy_kv_block **pref;
+    policy_kv_block **own;
+    smp_token *work;              /* [threads, V] sampler scratch */
+} gen_work;
+
+static void gen_work_free(gen_work *w, int n_prompts) {
+    if (w->pblocks)
+        for (int i = 0; i < n_prompts; i++) free(w->pblocks[i].k);
+    free(w->arena), free(w->pblocks), free(w->seqs), free(w->logits), free(w->rows), free(w->toks), free(w->plen);
+    free(w->ostart), free(w->live), free(w->drawn), free(w->drawn_lp), free(w->drawn_ent), free(w->pref), free(w->own);
+    free(w->work);
+}
+
+/* Allocates the buffers and sets up every completion: its output arrays, its generator seeded from
+ * (seed, step, prompt, j), its own KV block in the arena. -1 when memory runs out. */
+static int gen_work_build(gen_work *w, policy_model *m, const int *prompt_lens, const int64_t *prompt_ids, int n_prompts,
+                          const gen_params *p, gen_completion *out) {
+    const int V = m->cfg.vocab_size, G = p->n, total = n_prompts * G;
+    memset(w, 0, sizeof *w);
+    memset(out, 0, (size_t)total * sizeof *out); /* so that a failure below frees only what was made */
+    w->G = G, w->total = total, w->maxb = p->max_batch > 0 ? p->max_batch : total;
+    w->nbuf = w->maxb > n_prompts ? w->maxb : n_prompts;
+    w->pblocks = calloc((size_t)n_prompts, sizeof *w->pblocks);
+    w->seqs = calloc((size_t)total, sizeof *w->seqs);
+    /* own blocks end to end in one arena, each a multiple of 16 floats long */
+    size_t arena_floats = 0;
+    for (int i = 0; i < n_prompts; i++) arena_floats += (size_t)G * own_block_floats(m, own_cap(p, prompt_lens, i));
+    float *next_block = w->arena = kv_arena_alloc(arena_floats);
+    if (!w->pblocks || !w->seqs || !w->arena) return -1;
+    for (int i = 0; i < n_prompts; i++)
+        for (int j = 0; j < G; j++) {
+            live_seq *s = &w->seqs[i * G + j];
+            gen_completion *c = &out[i * G + j];
+            c->prompt_index = i;
+            c->sample_index = j;
+            c->tokens = malloc((size_t)p->max_new_tokens * sizeof(int));
+            c->logprobs = malloc((size_t)p->max_new_tokens * sizeof(float));
+            s->out = c;
+            rng_seed(&s->rng, gen_seed(p->seed, p->step, prompt_ids ? prompt_ids[i] : i, j));
+            const int cap = own_cap(p, prompt_lens, i);
+            s->own = (policy_kv_block){.k = next_block, .v = next_block + policy_kv_block_floats(m, cap) / 2, .cap = cap};
+            next_block += own_block_floats(m, cap);
+            if (!c->tokens || !c->logprobs) return -1;
+        }
+    const size_t nb = (size_t)w->nbuf;
+    w->logits = malloc(nb * V * sizeof(float));
+    w->rows = malloc(nb * sizeof(int)), w->toks = malloc(nb * sizeof(int));
+    w->plen = calloc(nb, sizeof(int)), w->ostart = calloc(nb, sizeof(int));
+    w->live = malloc((size_t)total * sizeof(int)), w->drawn = malloc(nb * sizeof(int));
+    w->drawn_lp = malloc(nb * sizeof(float)), w->drawn_ent = malloc(nb * sizeof(float));
+    w->pref = calloc(nb, sizeof *w->pref), w->own = calloc(nb, sizeof *w->own);
+    w->work = malloc((size_t)omp_get_max_threads() * V * sizeof *w->work);
+    return w->logits && w->rows && w->toks && w->plen && w->ostart && w->live && w->pref && w->own && w->work &&
+                   w->drawn && w->drawn_lp && w->drawn_ent
+               ? 0
+               : -1;
+}
+
+/* Prefill: each prompt once (sharing), or once per completion (no sharing); then each completion's
+ * first token, drawn from its prompt's last logits. */
+static int gen_prefill(gen_work *w, policy_model *m, const int *const *prompts, const int *prompt_lens, int n_prompts,
+                       const gen_params *p, gen_stats *st, grpo_err *err) {
+    const int V = m->cfg.vocab_size, G = w->G, n_units = p->share_prefix ? n_prompts : w->total;
+    for (int u = 0; u < n_units; u++) {
+        const int i = p->share_prefix ? u : u / G;
+        policy_kv_block *blk = p->share_prefix ? &w->pblocks[i] : &w->seqs[u].own;
+        if (p->share_prefix && block_alloc(blk, m, prompt_lens[i])) return GRPO_ENOMEM;
+        int r = prompt_lens[i], zero = 0;
+        policy_step step = {.n_seq = 1, .rows = &r, .tokens = prompts[i], .prefix = NULL, .prefix_len = &zero,
+                            .own = &blk, .own_start = &zero};
+        int rc = policy_forward_step(m, &step, w->logits, err);
+        if (rc) return rc;
+        st->prefill_tokens += (size_t)r;
+        /* the first token of each completion that reads this prefill */
+        for (int j = p->share_prefix ? 0 : u % G; j < (p->share_prefix ? G : u % G + 1); j++) {
+            live_seq *s = &w->seqs[i * G + j];
+            s->prefix = p->share_prefix ? &w->pblocks[i] : NULL;
+            s->prefix_len = p->share_prefix ? prompt_lens[i] : 0;
+            s->own_used = p->share_prefix ? 0 : prompt_lens[i];
+            float lp, ent;
+            int id = smp_sample(&p->sampling, w->logits, V, NULL, 0, &s->rng, w->work, &lp, &ent);
+            accept_token(p, s, id, lp, ent);
+        }
+    }
+    return GRPO_OK;
+}
+
+/* One decode step of live completions live[b0 .. b0+nb): forward, draw in parallel (each completion
+ * has its own generator), then accept in order (stop-string checks decode text, and the
+ * detokenizer is not required to be thread-safe). */
+static int gen_decode_batch(gen_work *w, policy_model *m, const gen_params *p, int b0, int nb, grpo_err *err) {
+    const int V = m->cfg.vocab_size;
+    for (int b = 0; b < nb; b++) {
+        live_seq *s = &w->seqs[w->live[b0 + b]];
+        w->rows[b] = 1;
+        w->toks[b] = s->out->tokens[s->out->n_tokens - 1];
+        w->pref[b] = s->prefix;
+        w->plen[b] = s->prefix_len;
+        w->own[b] = &s->own;
+        w->ostart[b] = s->own_used;
+    }
+    policy_step step = {.n_seq = nb, .rows = w->rows, .tokens = w->toks, .prefix = w->pref, .prefix_len = w->plen,
+                        .own = w->own, .own_start = w->ostart};
+    int rc = policy_forward_step(m, &step, w->logits, err);
+    if (rc) return rc;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < nb; b++) {
+        live_seq *s = &w->seqs[w->live[b0 + b]];
+        const gen_completion *c = s->out;
+        w->drawn[b] = smp_sample(&p->sampling, w->logits + (size_t)b * V, V, c->tokens, c->n_tokens, &s->rng,
+                                 w->work + (size_t)omp_get_thread_num() * V, &w->drawn_lp[b], &w->drawn_ent[b]);
+    }
+    for (int b = 0; b < nb; b++) {
+        live_seq *s = &w->seqs[w->live[b0 + b]];
+        s->own_used++;
+        accept_token(p, s, w->drawn[b], w->drawn_lp[b], w->drawn_ent[b]);
+    }
+    return GRPO_OK;
+}
+
+/* Decode: every live completion advances one token per step, max_batch at a time, until all stop. */
+static int gen_decode(gen_work *w, policy_model *m, const gen_params *p, gen_stats *st, grpo_err *err) {
+    for (;;) {
+        int n_live = 0;
+        for (int k = 0; k < w->total; k++)
+            if (!w->seqs[k].done) w->live[n_live++] = k;
+        if (n_live == 0) return GRPO_OK;
+        for (int b0 = 0; b0 < n_live; b0 += w->maxb) {
+            const int nb = n_live - b0 < w->maxb ? n_live - b0 : w->maxb;
+            int rc = gen_decode_batch(w, m, p, b0, nb, err);
+            if (rc) return rc;
+            st->decode_tokens += (size_t)nb;
+        }
+    }
+}
+
 int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, const int64_t *prompt_ids,
             int n_prompts, const gen_params *p, gen_completion *out, gen_stats *stats, grpo_err *err) {
-    const int V = m->cfg.vocab_size, G = p->n, total = n_prompts * G;
+    const int G = p->n, total = n_prompts * G;
     gen_stats st = {0};
     int rc = gen_check(m, prompts, prompt_lens, n_prompts, p, err);
     if (rc || n_prompts <= 0 || G <= 0) return rc; /* (the second test is gen_check's, for the compiler) */
@@ -146,138 +291,17 @@ int gen_run(policy_model *m, const int *const *prompts, const int *prompt_lens, 
         return grpo_errf(err, GRPO_ENOMEM,
                          "KV cache for %d prompts x %d completions x %d new tokens needs %.1f MiB, over the budget of %.1f MiB",
                          n_prompts, G, p->max_new_tokens, st.kv_bytes / 1048576.0, p->kv_budget_bytes / 1048576.0);
-
-    policy_kv_block *pblocks = calloc((size_t)n_prompts, sizeof *pblocks);
-    live_seq *seqs = calloc((size_t)total, sizeof *seqs);
-    float *logits = NULL;
-    smp_token *work = NULL;
-    int maxb = p->max_batch > 0 ? p->max_batch : total;
-    int *rows = NULL, *toks = NULL, *plen = NULL, *ostart = NULL, *live = NULL, *drawn = NULL;
-    float *drawn_lp = NULL, *drawn_ent = NULL;
-    const policy_kv_block **pref = NULL;
-    policy_kv_block **own = NULL;
-    /* own blocks end to end in one arena, each a multiple of 16 floats long */
-    size_t arena_floats = 0;
-    for (int i = 0; i < n_prompts; i++) arena_floats += (size_t)G * own_block_floats(m, own_cap(p, prompt_lens, i));
-    float *arena = kv_arena_alloc(arena_floats), *next_block = arena;
-    if (!pblocks || !seqs || !arena) goto oom;
-
-    for (int i = 0; i < n_prompts; i++)
-        for (int j = 0; j < G; j++) {
-            live_seq *s = &seqs[i * G + j];
-            gen_completion *c = &out[i * G + j];
-            memset(c, 0, sizeof *c);
-            c->prompt_index = i;
-            c->sample_index = j;
-            c->tokens = malloc((size_t)p->max_new_tokens * sizeof(int));
-            c->logprobs = malloc((size_t)p->max_new_tokens * sizeof(float));
-            s->out = c;
-            rng_seed(&s->rng, gen_seed(p->seed, p->step, prompt_ids ? prompt_ids[i] : i, j));
-            const int cap = own_cap(p, prompt_lens, i);
-            s->own = (policy_kv_block){.k = next_block, .v = next_block + policy_kv_block_floats(m, cap) / 2, .cap = cap};
-            next_block += own_block_floats(m, cap);
-            if (!c->tokens || !c->logprobs) goto oom;
-        }
-    int nbuf = maxb > n_prompts ? maxb : n_prompts;
-    logits = malloc((size_t)nbuf * V * sizeof(float));
-    rows = malloc((size_t)nbuf * sizeof(int));
-    toks = malloc((size_t)nbuf * sizeof(int));
-    plen = calloc((size_t)nbuf, sizeof(int));
-    ostart = calloc((size_t)nbuf, sizeof(int));
-    live = malloc((size_t)total * sizeof(int));
-    drawn = malloc((size_t)nbuf * sizeof(int));
-    drawn_lp = malloc((size_t)nbuf * sizeof(float));
-    drawn_ent = malloc((size_t)nbuf * sizeof(float));
-    pref = calloc((size_t)nbuf, sizeof *pref);
-    own = calloc((size_t)nbuf, sizeof *own);
-    work = malloc((size_t)omp_get_max_threads() * V * sizeof *work);
-    if (!logits || !rows || !toks || !plen || !ostart || !live || !pref || !own || !work || !drawn || !drawn_lp || !drawn_ent) goto oom;
-
-    /* ---- prefill: each prompt once (sharing), or once per completion (no sharing) ---- */
+    gen_work w;
+    if (gen_work_build(&w, m, prompt_lens, prompt_ids, n_prompts, p, out)) rc = GRPO_ENOMEM;
     double t0 = now_s();
-    const int n_units = p->share_prefix ? n_prompts : total;
-    for (int u = 0; u < n_units; u++) {
-        const int i = p->share_prefix ? u : u / G;
-        policy_kv_block *blk = p->share_prefix ? &pblocks[i] : &seqs[u].own;
-        if (p->share_prefix && block_alloc(blk, m, prompt_lens[i])) goto oom;
-        int r = prompt_lens[i], zero = 0;
-        policy_step step = {.n_seq = 1, .rows = &r, .tokens = prompts[i], .prefix = NULL, .prefix_len = &zero,
-                            .own = &blk, .own_start = &zero};
-        if ((rc = policy_forward_step(m, &step, logits, err))) goto done;
-        st.prefill_tokens += (size_t)r;
-        /* the first token of each completion that reads this prefill */
-        for (int j = p->share_prefix ? 0 : u % G; j < (p->share_prefix ? G : u % G + 1); j++) {
-            live_seq *s = &seqs[i * G + j];
-            s->prefix = p->share_prefix ? &pblocks[i] : NULL;
-            s->prefix_len = p->share_prefix ? prompt_lens[i] : 0;
-            s->own_used = p->share_prefix ? 0 : prompt_lens[i];
-            float lp, ent;
-            int id = smp_sample(&p->sampling, logits, V, NULL, 0, &s->rng, work, &lp, &ent);
-            accept_token(p, s, id, lp, ent);
-        }
-    }
+    if (!rc) rc = gen_prefill(&w, m, prompts, prompt_lens, n_prompts, p, &st, err);
     st.prefill_s = now_s() - t0;
-
-    /* ---- decode: every live completion advances one token per step ---- */
     t0 = now_s();
-    for (;;) {
-        int n_live = 0;
-        for (int k = 0; k < total; k++)
-            if (!seqs[k].done) live[n_live++] = k;
-        if (n_live == 0) break;
-        for (int b0 = 0; b0 < n_live; b0 += maxb) {
-            const int nb = n_live - b0 < maxb ? n_live - b0 : maxb;
-            for (int b = 0; b < nb; b++) {
-                live_seq *s = &seqs[live[b0 + b]];
-                rows[b] = 1;
-                toks[b] = s->out->tokens[s->out->n_tokens - 1];
-                pref[b] = s->prefix;
-                plen[b] = s->prefix_len;
-                own[b] = &s->own;
-                ostart[b] = s->own_used;
-            }
-            policy_step step = {.n_seq = nb, .rows = rows, .tokens = toks, .prefix = pref, .prefix_len = plen,
-                                .own = own, .own_start = ostart};
-            if ((rc = policy_forward_step(m, &step, logits, err))) goto done;
-            st.decode_tokens += (size_t)nb;
-            /* draw in parallel (each completion has its own generator), then accept in order: stop-string
-             * checks decode text, and the detokenizer is not required to be thread-safe */
-#pragma omp parallel for schedule(dynamic, 1)
-            for (int b = 0; b < nb; b++) {
-                live_seq *s = &seqs[live[b0 + b]];
-                const gen_completion *c = s->out;
-                drawn[b] = smp_sample(&p->sampling, logits + (size_t)b * V, V, c->tokens, c->n_tokens, &s->rng,
-                                      work + (size_t)omp_get_thread_num() * V, &drawn_lp[b], &drawn_ent[b]);
-            }
-            for (int b = 0; b < nb; b++) {
-                live_seq *s = &seqs[live[b0 + b]];
-                s->own_used++;
-                accept_token(p, s, drawn[b], drawn_lp[b], drawn_ent[b]);
-            }
-        }
-    }
+    if (!rc) rc = gen_decode(&w, m, p, &st, err);
     st.decode_s = now_s() - t0;
-    goto done;
-oom:
-    rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for generation (%.1f MiB of KV cache)", st.kv_bytes / 1048576.0);
-done:
-    if (pblocks)
-        for (int i = 0; i < n_prompts; i++) free(pblocks[i].k);
-    free(arena);
-    free(pblocks);
-    free(seqs);
-    free(logits);
-    free(rows);
-    free(toks);
-    free(plen);
-    free(ostart);
-    free(live);
-    free(drawn);
-    free(drawn_lp);
-    free(drawn_ent);
-    free(pref);
-    free(own);
-    free(work);
+    if (rc == GRPO_ENOMEM && (!err || !err->msg[0] || err->code != GRPO_ENOMEM))
+        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for generation (%.1f MiB of KV cache)", st.kv_bytes / 1048576.0);
+    gen_work_free(&w, n_prompts);
     if (rc) gen_completions_free(out, total);
     if (stats) *stats = st;
     return rc;
