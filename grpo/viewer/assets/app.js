@@ -207,6 +207,9 @@
       plots.append(plot('evals', 'Evaluations', evalSeries(evals)));
     }
     draw();
+    /* how many steps the first draw had, and how many are drawn now (the live test reads both) */
+    document.body.setAttribute('data-steps-loaded', steps.length);
+    document.body.setAttribute('data-steps-shown', steps.length);
     if (!REPORT) {
       pollTimer = setInterval(async () => {
         try {
@@ -218,6 +221,7 @@
             evals.splice(0, evals.length, ...ev.evals);
             run.rollouts = (await api('run')).rollouts;
             draw();
+            document.body.setAttribute('data-steps-shown', steps.length);
           }
         } catch (e) { /* the next poll tries again */ }
       }, 1000);
