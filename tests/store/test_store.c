@@ -919,11 +919,27 @@ static void grpo_db_migrate_upgrades_a_version_1_file_once(void) {
     free(path);
 }
 
+/* A resumed run rewrites runs.updated_at and keeps created_at (docs/database.md). */
+static void reopening_for_writing_updates_updated_at_only(void) {
+    char *path = db_path("updated");
+    store_close(open_ok(path, "r", "{}"));
+    char *c1 = sql_text(path, "SELECT created_at FROM runs"), *u1 = sql_text(path, "SELECT updated_at FROM runs");
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    store_close(open_ok(path, "r", "{\"resumed\": true}"));
+    char *c2 = sql_text(path, "SELECT created_at FROM runs"), *u2 = sql_text(path, "SELECT updated_at FROM runs");
+    CU_ASSERT_FATAL(c1 && u1 && c2 && u2);
+    CU_ASSERT_STRING_EQUAL(c1, c2);
+    CU_ASSERT(strcmp(u2, u1) > 0);
+    free(c1), free(u1), free(c2), free(u2), free(path);
+}
+
 int main(void) {
     tmp = tu_tmpdir("store");
     if (!tmp || CU_initialize_registry() != CUE_SUCCESS) return 1;
     CU_pSuite s = CU_add_suite("store", NULL, NULL);
 #define T(f) CU_add_test(s, #f, f)
+    T(reopening_for_writing_updates_updated_at_only);
     T(opening_creates_the_schema_in_wal_mode_and_the_runs_row);
     T(opening_a_path_in_a_missing_directory_creates_it);
     T(reopening_updates_the_config_and_keeps_the_steps);
