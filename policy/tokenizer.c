@@ -565,7 +565,10 @@ static int compile_pattern(pre_step *st, const char *pat, size_t n, int literal,
     size_t len = n;
     if (literal) opts |= PCRE2_LITERAL;
     else {
-        if (regex_translate(pat, n, &tr)) return FAIL(GRPO_ENOMEM, "%s: out of memory", path);
+        if (regex_translate(pat, n, &tr)) {
+            sb_free(&tr);
+            return FAIL(GRPO_ENOMEM, "%s: out of memory", path);
+        }
         src = tr.s ? tr.s : "";
         len = tr.len;
     }
