@@ -136,6 +136,10 @@ static int train_main(int argc, char **argv) {
     if (rc) return rc;
     if (doc) {
         char *md = rc_doc_markdown();
+        if (!md) {
+            fprintf(stderr, "grpo train: out of memory\n");
+            return CLI_EXIT_ERROR;
+        }
         fputs(md, stdout);
         free(md);
         return CLI_EXIT_OK;

@@ -86,7 +86,7 @@ int rc_set(run_config *c, const char *key, const char *value, grpo_err *err);
 int rc_validate(const run_config *c, grpo_err *err);
 /* The resolved config as a JSON object (malloc'd). */
 char *rc_to_json(const run_config *c);
-/* The config reference in Markdown (malloc'd), the source of docs/config.md. */
+/* The config reference in Markdown (malloc'd; NULL when out of memory), the source of docs/config.md. */
 char *rc_doc_markdown(void);
 
 #endif

@@ -5,32 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a growing string ---- */
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sb_t;
-
-static void sb_addn(sb_t *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->n + n + 1 > cap) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_add(sb_t *b, const char *s) { sb_addn(b, s, strlen(s)); }
+#include "../common/strbuf.h"
 
 /* ---- Python string methods on (pointer, length) views ---- */
 
@@ -109,7 +84,7 @@ static view split_first(view v, const char *sep) {
     return at ? (view){v.p, (size_t)(at - v.p)} : v;
 }
 
-static void sb_view(sb_t *b, view v) { sb_addn(b, v.p, v.n); }
+static void sb_view(strbuf *b, view v) { sb_addn(b, v.p, v.n); }
 
 static int is_role(const chat_msg *m, const char *r) { return !strcmp(m->role, r); }
 
@@ -118,7 +93,7 @@ static int is_role(const chat_msg *m, const char *r) { return !strcmp(m->role, r
 static const char QWEN_DEFAULT_SYSTEM[] = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
 
 /* One ChatML turn: <|im_start|>role\ncontent<|im_end|>\n */
-static void chatml_turn(sb_t *b, const char *role, view content) {
+static void chatml_turn(strbuf *b, const char *role, view content) {
     sb_add(b, "<|im_start|>");
     sb_add(b, role);
     sb_add(b, "\n");
@@ -126,12 +101,12 @@ static void chatml_turn(sb_t *b, const char *role, view content) {
     sb_add(b, "<|im_end|>\n");
 }
 
-static void render_chatml(sb_t *b, const chat_msg *m, size_t n, const chat_opts *o) {
+static void render_chatml(strbuf *b, const chat_msg *m, size_t n, const chat_opts *o) {
     for (size_t i = 0; i < n; i++) chatml_turn(b, m[i].role, V(m[i].content));
     if (o->add_generation_prompt) sb_add(b, "<|im_start|>assistant\n");
 }
 
-static void render_qwen25(sb_t *b, const chat_msg *m, size_t n, const chat_opts *o) {
+static void render_qwen25(strbuf *b, const chat_msg *m, size_t n, const chat_opts *o) {
     if (!is_role(&m[0], "system")) chatml_turn(b, "system", V(QWEN_DEFAULT_SYSTEM));
     for (size_t i = 0; i < n; i++) chatml_turn(b, m[i].role, V(m[i].content)); /* a first system turn included */
     if (o->add_generation_prompt) sb_add(b, "<|im_start|>assistant\n");
@@ -142,7 +117,7 @@ static int starts_ends(view v, const char *pre, const char *suf) {
     return v.n >= a && v.n >= z && !memcmp(v.p, pre, a) && !memcmp(v.p + v.n - z, suf, z);
 }
 
-static void render_qwen3(sb_t *b, const chat_msg *m, size_t n, const chat_opts *o) {
+static void render_qwen3(strbuf *b, const chat_msg *m, size_t n, const chat_opts *o) {
     if (is_role(&m[0], "system")) chatml_turn(b, "system", V(m[0].content));
     /* the last user turn that is not a tool response: reasoning before it is dropped */
     size_t last_query = n - 1;
@@ -177,7 +152,7 @@ static void render_qwen3(sb_t *b, const chat_msg *m, size_t n, const chat_opts *
     }
 }
 
-static void render_llama3(sb_t *b, const chat_msg *m, size_t n, const chat_opts *o) {
+static void render_llama3(strbuf *b, const chat_msg *m, size_t n, const chat_opts *o) {
     sb_add(b, o->bos_token ? o->bos_token : "<|begin_of_text|>");
     view system = {"", 0};
     size_t start = 0;
@@ -197,7 +172,7 @@ static void render_llama3(sb_t *b, const chat_msg *m, size_t n, const chat_opts 
     if (o->add_generation_prompt) sb_add(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
-static void render_deepseek_r1(sb_t *b, const chat_msg *m, size_t n, const chat_opts *o) {
+static void render_deepseek_r1(strbuf *b, const chat_msg *m, size_t n, const chat_opts *o) {
     const char *system = "";
     for (size_t i = 0; i < n; i++)
         if (is_role(&m[i], "system")) system = m[i].content; /* the last one wins, as in the template */
@@ -219,7 +194,7 @@ static void render_deepseek_r1(sb_t *b, const chat_msg *m, size_t n, const chat_
     }
 }
 
-static int render_raw(sb_t *b, const chat_msg *m, size_t n, const chat_opts *o, grpo_err *err) {
+static int render_raw(strbuf *b, const chat_msg *m, size_t n, const chat_opts *o, grpo_err *err) {
     const char *prompt = NULL, *system = "";
     for (size_t i = 0; i < n; i++) {
         if (is_role(&m[i], "user")) prompt = m[i].content;
@@ -237,7 +212,7 @@ static int render_raw(sb_t *b, const chat_msg *m, size_t n, const chat_opts *o, 
 
 /* ---- the table ---- */
 
-typedef void (*render_fn)(sb_t *, const chat_msg *, size_t, const chat_opts *);
+typedef void (*render_fn)(strbuf *, const chat_msg *, size_t, const chat_opts *);
 
 static const struct {
     const char *name;
@@ -275,20 +250,16 @@ int chat_render(chat_format f, const chat_msg *msgs, size_t n, const chat_opts *
             return grpo_errf(err, GRPO_EINVAL, "chat_render: message %zu has role \"%.40s\" (expected system, user or "
                              "assistant)", i, msgs[i].role);
     }
-    sb_t b = {0};
+    strbuf b = {0};
     if (f == CHAT_RAW) {
         int rc = render_raw(&b, msgs, n, o, err);
         if (rc) {
-            free(b.p);
+            sb_free(&b);
             return rc;
         }
     } else FORMATS[f].render(&b, msgs, n, o);
-    sb_addn(&b, "", 0);
-    if (b.oom) {
-        free(b.p);
-        return grpo_errf(err, GRPO_ENOMEM, "chat_render: out of memory");
-    }
-    *text = b.p;
-    if (len) *len = b.n;
+    size_t n_text = b.len;
+    if (!(*text = sb_take(&b))) return grpo_errf(err, GRPO_ENOMEM, "chat_render: out of memory");
+    if (len) *len = n_text;
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/fsutil.h"
+#include "../common/strbuf.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
@@ -148,12 +149,12 @@ int st_to_f32(const st_tensor *t, float *out, grpo_err *err) {
 
 /* ---- header validation ---- */
 
-/* Writes "[d0, d1, ...]" into buf. */
+/* Writes "[d0, d1, ...]" into buf (cut at cap). */
 static void format_shape(char *buf, size_t cap, const int64_t *shape, int ndim) {
-    size_t k = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < ndim && k < cap; i++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (k < cap) snprintf(buf + k, cap - k, "]");
+    size_t k = 0;
+    int rc = sb_catf(buf, cap, &k, "[");
+    for (int i = 0; i < ndim && !rc; i++) rc = sb_catf(buf, cap, &k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (!rc) sb_catf(buf, cap, &k, "]");
 }
 
 /* Reads a JSON integer >= 0 into *out; 0 on success, -1 when v is not one. */

@@ -16,6 +16,7 @@
 #include <utf8proc.h>
 
 #include "../common/fsutil.h"
+#include "../common/strbuf.h"
 
 #define TOK_MAX_ID (1 << 24)    /* ids beyond this are refused: no real vocabulary comes close */
 #define CACHE_MAX_PIECE 256     /* longer pieces are not cached (HF does the same) */
@@ -24,27 +25,6 @@
 /* ---------------------------------------------------------------------------------------------- */
 /* small containers                                                                               */
 /* ---------------------------------------------------------------------------------------------- */
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-} buf_t;
-
-/* Appends n bytes; returns 0 or -1 when memory runs out. */
-static int buf_add(buf_t *b, const void *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (b->n + n + 1 > cap) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n) memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return 0;
-}
 
 typedef struct {
     int *p;
@@ -89,7 +69,7 @@ typedef struct {
     uint32_t *koff, *klen;
     int *val;
     size_t cap, count;
-    buf_t keys;
+    strbuf keys;
 } strmap_t;
 
 static void strmap_free(strmap_t *m) {
@@ -97,7 +77,7 @@ static void strmap_free(strmap_t *m) {
     free(m->koff);
     free(m->klen);
     free(m->val);
-    free(m->keys.p);
+    sb_free(&m->keys);
     memset(m, 0, sizeof *m);
 }
 
@@ -121,7 +101,7 @@ static int strmap_init(strmap_t *m, size_t expected) {
 static size_t strmap_slot(const strmap_t *m, const char *k, size_t n, uint64_t h) {
     size_t i = h & (m->cap - 1);
     while (m->hash[i]) {
-        if (m->hash[i] == h && m->klen[i] == n && !memcmp(m->keys.p + m->koff[i], k, n)) return i;
+        if (m->hash[i] == h && m->klen[i] == n && !memcmp(m->keys.s + m->koff[i], k, n)) return i;
         i = (i + 1) & (m->cap - 1);
     }
     return i;
@@ -154,7 +134,7 @@ static int strmap_grow(strmap_t *m) {
         g.klen[j] = m->klen[i];
         g.val[j] = m->val[i];
     }
-    m->keys.p = NULL;
+    m->keys.s = NULL;
     strmap_free(m);
     *m = g;
     return 0;
@@ -170,8 +150,11 @@ static int strmap_put(strmap_t *m, const char *k, size_t n, int v, int *old) {
         if (old) *old = m->val[i];
         return 1;
     }
-    size_t off = m->keys.n;
-    if (buf_add(&m->keys, k, n)) return -1;
+    size_t off = m->keys.len;
+    if (sb_addn(&m->keys, k, n)) {
+        sb_truncate(&m->keys, off); /* the map stays usable: the next put may succeed */
+        return -1;
+    }
     m->hash[i] = h;
     m->koff[i] = (uint32_t)off;
     m->klen[i] = (uint32_t)n;
@@ -279,7 +262,7 @@ static size_t utf8_check(const char *s, size_t n) {
 
 /* Appends bytes to out as text, each maximal invalid subpart as U+FFFD. When hold is set, a valid but
  * unfinished sequence at the end is not written; returns its length (0-3). */
-static int utf8_lossy(buf_t *out, const unsigned char *s, size_t n, int hold, size_t *held) {
+static int utf8_lossy(strbuf *out, const unsigned char *s, size_t n, int hold, size_t *held) {
     size_t i = 0, run = 0;
     *held = 0;
     if (n == 0) return 0;
@@ -293,16 +276,16 @@ static int utf8_lossy(buf_t *out, const unsigned char *s, size_t n, int hold, si
             i += (size_t)k;
             continue;
         }
-        if (buf_add(out, s + run, i - run)) return -1;
+        if (sb_addn(out, s + run, i - run)) return -1;
         if (k < 0 && hold) {
             *held = n - i;
             return 0;
         }
-        if (buf_add(out, "\xEF\xBF\xBD", 3)) return -1;
+        if (sb_addn(out, "\xEF\xBF\xBD", 3)) return -1;
         i += k < 0 ? (size_t)-k : (size_t)bad;
         run = i;
     }
-    return buf_add(out, s + run, n - run);
+    return sb_addn(out, s + run, n - run);
 }
 
 /* Rust's char::is_whitespace (the Unicode White_Space property). */
@@ -378,18 +361,18 @@ static void bytelevel_init(void) {
 
 /* Bytes that a token string decodes to: through the byte-level alphabet when every character is in
  * it, else the string's own UTF-8 (what HF's ByteLevel decoder does per token). */
-static int bytelevel_decode(buf_t *out, const char *s, size_t n) {
-    size_t start = out->n;
+static int bytelevel_decode(strbuf *out, const char *s, size_t n) {
+    size_t start = out->len;
     size_t i = 0;
     while (i < n) {
         utf8proc_int32_t cp;
         utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
         if (k <= 0 || cp >= 324 || BL.byte_of[cp] < 0) {
-            out->n = start;
-            return buf_add(out, s, n);
+            sb_truncate(out, start);
+            return sb_addn(out, s, n);
         }
         unsigned char b = (unsigned char)BL.byte_of[cp];
-        if (buf_add(out, &b, 1)) return -1;
+        if (sb_addn(out, &b, 1)) return -1;
         i += (size_t)k;
     }
     return 0;
@@ -429,7 +412,7 @@ struct tok_tokenizer {
     tok_info info;
     int model_vocab;             /* 0, or the model's vocabulary: ids below it that no token has decode to "" */
     /* id -> bytes it decodes to */
-    buf_t bytes;
+    strbuf bytes;
     uint32_t *tok_off, *tok_len; /* tok_len == UINT32_MAX: no token has this id */
     uint8_t *special;            /* per id: 1 for special added tokens */
     strmap_t vocab;              /* tokenizer.json spelling -> id (model vocab) */
@@ -445,7 +428,7 @@ struct tok_tokenizer {
     pcre2_match_data *md;
     pcre2_jit_stack *jit_stack;
     pcre2_match_context *mctx;
-    buf_t norm, prefixed, tmp;
+    strbuf norm, prefixed, tmp;
     piece_t *pieces, *pieces2;
     size_t pieces_cap, pieces2_cap;
     int *sym, *prev, *next;
@@ -460,7 +443,7 @@ const tok_info *tok_get_info(const tok_tokenizer *t) { return &t->info; }
 
 void tok_free(tok_tokenizer *t) {
     if (!t) return;
-    free(t->bytes.p);
+    sb_free(&t->bytes);
     free(t->tok_off);
     free(t->tok_len);
     free(t->special);
@@ -473,9 +456,9 @@ void tok_free(tok_tokenizer *t) {
     pcre2_match_data_free(t->md);
     pcre2_match_context_free(t->mctx);
     pcre2_jit_stack_free(t->jit_stack);
-    free(t->norm.p);
-    free(t->prefixed.p);
-    free(t->tmp.p);
+    sb_free(&t->norm);
+    sb_free(&t->prefixed);
+    sb_free(&t->tmp);
     free(t->pieces);
     free(t->pieces2);
     free(t->sym);
@@ -521,40 +504,40 @@ static const char *unicode15(char cat) {
 
 /* Rewrites an HF (Oniguruma) pattern for PCRE2: \s and \S become the explicit White_Space set, and
  * \p{L}, \p{N}, \p{M}, \p{P}, \p{S} gain the code points Unicode 15.0 added to them. */
-static int regex_translate(const char *pat, size_t n, buf_t *out) {
+static int regex_translate(const char *pat, size_t n, strbuf *out) {
     int in_class = 0;
     for (size_t i = 0; i < n; i++) {
         char c = pat[i];
         if (c == '\\' && i + 1 < n) {
             char d = pat[i + 1];
             int rc;
-            if (d == 's') rc = in_class ? buf_add(out, WS_CLASS, sizeof WS_CLASS - 1)
-                                        : (buf_add(out, "[", 1) || buf_add(out, WS_CLASS, sizeof WS_CLASS - 1) ||
-                                           buf_add(out, "]", 1));
+            if (d == 's') rc = in_class ? sb_addn(out, WS_CLASS, sizeof WS_CLASS - 1)
+                                        : (sb_addn(out, "[", 1) || sb_addn(out, WS_CLASS, sizeof WS_CLASS - 1) ||
+                                           sb_addn(out, "]", 1));
             else if (d == 'S' && !in_class)
-                rc = buf_add(out, "[^", 2) || buf_add(out, WS_CLASS, sizeof WS_CLASS - 1) || buf_add(out, "]", 1);
+                rc = sb_addn(out, "[^", 2) || sb_addn(out, WS_CLASS, sizeof WS_CLASS - 1) || sb_addn(out, "]", 1);
             else if ((d == 'p' || (d == 'P' && !in_class)) && i + 4 < n && pat[i + 2] == '{' && pat[i + 4] == '}' &&
                      unicode15(pat[i + 3])) {
                 const char *extra = unicode15(pat[i + 3]);
-                rc = (!in_class && buf_add(out, d == 'P' ? "[^" : "[", d == 'P' ? 2 : 1)) ||
-                     buf_add(out, "\\p{", 3) || buf_add(out, pat + i + 3, 1) || buf_add(out, "}", 1) ||
-                     buf_add(out, extra, strlen(extra)) || (!in_class && buf_add(out, "]", 1));
+                rc = (!in_class && sb_addn(out, d == 'P' ? "[^" : "[", d == 'P' ? 2 : 1)) ||
+                     sb_addn(out, "\\p{", 3) || sb_addn(out, pat + i + 3, 1) || sb_addn(out, "}", 1) ||
+                     sb_addn(out, extra, strlen(extra)) || (!in_class && sb_addn(out, "]", 1));
                 i += 3; /* with the i++ below: past "\p{X}" */
-            } else rc = buf_add(out, pat + i, 2);
+            } else rc = sb_addn(out, pat + i, 2);
             if (rc) return -1;
             i++;
             continue;
         }
         if (!in_class && c == '[') {
             in_class = 1;
-            if (buf_add(out, &c, 1)) return -1;
+            if (sb_addn(out, &c, 1)) return -1;
             /* a ']' right after '[' or '[^' is a literal */
             if (i + 1 < n && pat[i + 1] == '^') {
-                if (buf_add(out, "^", 1)) return -1;
+                if (sb_addn(out, "^", 1)) return -1;
                 i++;
             }
             if (i + 1 < n && pat[i + 1] == ']') {
-                if (buf_add(out, "]", 1)) return -1;
+                if (sb_addn(out, "]", 1)) return -1;
                 i++;
             }
             continue;
@@ -562,13 +545,13 @@ static int regex_translate(const char *pat, size_t n, buf_t *out) {
         if (in_class && c == '[' && i + 1 < n && pat[i + 1] == ':') { /* [:alpha:] */
             const char *end = memchr(pat + i + 2, ']', n - i - 2);
             if (end && end[-1] == ':') {
-                if (buf_add(out, pat + i, (size_t)(end - (pat + i)) + 1)) return -1;
+                if (sb_addn(out, pat + i, (size_t)(end - (pat + i)) + 1)) return -1;
                 i = (size_t)(end - pat);
                 continue;
             }
         }
         if (in_class && c == ']') in_class = 0;
-        if (buf_add(out, &c, 1)) return -1;
+        if (sb_addn(out, &c, 1)) return -1;
     }
     return 0;
 }
@@ -576,24 +559,27 @@ static int regex_translate(const char *pat, size_t n, buf_t *out) {
 /* Compiles a Split pattern (regex or literal string); JIT when the platform has it. */
 static int compile_pattern(pre_step *st, const char *pat, size_t n, int literal, const char *path, const char *where,
                            grpo_err *err) {
-    buf_t tr = {0};
+    strbuf tr = {0};
     uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
     const char *src = pat;
     size_t len = n;
     if (literal) opts |= PCRE2_LITERAL;
     else {
-        if (regex_translate(pat, n, &tr)) return FAIL(GRPO_ENOMEM, "%s: out of memory", path);
-        src = tr.p ? tr.p : "";
-        len = tr.n;
+        if (regex_translate(pat, n, &tr)) {
+            sb_free(&tr);
+            return FAIL(GRPO_ENOMEM, "%s: out of memory", path);
+        }
+        src = tr.s ? tr.s : "";
+        len = tr.len;
     }
     if (utf8_check(pat, n) != n) {
-        free(tr.p);
+        sb_free(&tr);
         return FAIL(GRPO_EFORMAT, "%s: field \"%s\" is not valid UTF-8", path, where);
     }
     int ecode;
     PCRE2_SIZE eoff;
     st->re = pcre2_compile((PCRE2_SPTR)src, len, opts, &ecode, &eoff, NULL);
-    free(tr.p);
+    sb_free(&tr);
     if (!st->re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ecode, msg, sizeof msg);
@@ -787,7 +773,7 @@ static int load_merges(tok_tokenizer *t, json_t *model, const char *path, grpo_e
     else if (!json_is_array(m)) return FAIL(GRPO_EFORMAT, "%s: field \"model.merges\" must be an array", path);
     size_t n = m ? json_array_size(m) : 0;
     if (pairmap_init(&t->merges, n)) return FAIL(GRPO_ENOMEM, "%s: out of memory", path);
-    buf_t cat = {0};
+    strbuf cat = {0};
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         json_t *e = json_array_get(m, i);
@@ -814,20 +800,20 @@ static int load_merges(tok_tokenizer *t, json_t *model, const char *path, grpo_e
         }
         int ia, ib;
         if ((rc = merge_part(t, a, na, &ia, i, path, err)) || (rc = merge_part(t, b, nb, &ib, i, path, err))) break;
-        cat.n = 0;
-        if (buf_add(&cat, a, na) || buf_add(&cat, b, nb)) {
+        sb_clear(&cat);
+        if (sb_addn(&cat, a, na) || sb_addn(&cat, b, nb)) {
             rc = FAIL(GRPO_ENOMEM, "%s: out of memory", path);
             break;
         }
-        int id = strmap_get(&t->vocab, cat.p, cat.n);
+        int id = strmap_get(&t->vocab, cat.s, cat.len);
         if (id < 0) {
             rc = FAIL(GRPO_EFORMAT, "%s: field \"model.merges\"[%zu]: merged token \"%.*s\" is not in model.vocab", path,
-                      i, (int)(cat.n > 100 ? 100 : cat.n), cat.p);
+                      i, (int)(cat.len > 100 ? 100 : cat.len), cat.s);
             break;
         }
         pairmap_put(&t->merges, ia, ib, (int)i, id);
     }
-    free(cat.p);
+    sb_free(&cat);
     return rc;
 }
 
@@ -896,18 +882,18 @@ static int build_tables(tok_tokenizer *t, int max_id, const char *path, grpo_err
             /* two spellings with one id: HF keeps an arbitrary one, we refuse */
             return FAIL(GRPO_EFORMAT, "%s: field \"model.vocab\": id %d is given to two tokens", path, id);
         }
-        size_t off = t->bytes.n;
-        if (bytelevel_decode(&t->bytes, m->keys.p + m->koff[i], m->klen[i]))
+        size_t off = t->bytes.len;
+        if (bytelevel_decode(&t->bytes, m->keys.s + m->koff[i], m->klen[i]))
             return FAIL(GRPO_ENOMEM, "%s: out of memory", path);
         t->tok_off[id] = (uint32_t)off;
-        t->tok_len[id] = (uint32_t)(t->bytes.n - off);
+        t->tok_len[id] = (uint32_t)(t->bytes.len - off);
     }
     for (int i = 0; i < t->n_added; i++) {
         added_tok *a = &t->added[i];
-        size_t off = t->bytes.n;
+        size_t off = t->bytes.len;
         if (bytelevel_decode(&t->bytes, a->content, a->len)) return FAIL(GRPO_ENOMEM, "%s: out of memory", path);
         t->tok_off[a->id] = (uint32_t)off;
-        t->tok_len[a->id] = (uint32_t)(t->bytes.n - off);
+        t->tok_len[a->id] = (uint32_t)(t->bytes.len - off);
         t->special[a->id] = a->special;
         t->first_byte[a->normalized][(unsigned char)a->content[0]] = 1;
     }
@@ -1078,7 +1064,7 @@ int tok_token_id(const tok_tokenizer *t, const char *token) {
 const char *tok_token_bytes(const tok_tokenizer *t, int id, size_t *len) {
     if (id < 0 || id >= t->info.vocab_size || t->tok_len[id] == UINT32_MAX) return NULL;
     *len = t->tok_len[id];
-    return t->bytes.p + t->tok_off[id];
+    return t->bytes.s + t->tok_off[id];
 }
 
 void tok_set_model_vocab(tok_tokenizer *t, int n) {
@@ -1154,10 +1140,10 @@ static void queue_pair(tok_tokenizer *t, size_t *nh, int i) {
  * vocab, else the byte symbols merged by rank with a heap (O(n log n)). */
 static int bpe_piece(tok_tokenizer *t, const unsigned char *p, size_t n, ivec_t *out) {
     if (t->ignore_merges) {
-        t->tmp.n = 0;
+        sb_clear(&t->tmp);
         for (size_t i = 0; i < n; i++)
-            if (buf_add(&t->tmp, BL.s[p[i]], BL.n[p[i]])) return -1;
-        int id = strmap_get(&t->vocab, t->tmp.p, t->tmp.n);
+            if (sb_addn(&t->tmp, BL.s[p[i]], BL.n[p[i]])) return -1;
+        int id = strmap_get(&t->vocab, t->tmp.s, t->tmp.len);
         if (id >= 0) return ivec_add(out, id);
     }
     if (ensure_sym(t, n)) return -1;
@@ -1210,7 +1196,7 @@ static int bpe_cached(tok_tokenizer *t, const char *p, size_t n, ivec_t *out) {
     if ((t->cache.count + 1) * 2 > t->cache.cap) { /* full: start over rather than grow */
         memset(t->cache.hash, 0, t->cache.cap * sizeof *t->cache.hash);
         t->cache.count = 0;
-        t->cache.keys.n = 0;
+        sb_clear(&t->cache.keys);
         t->cache_ids.n = 0;
     }
     int pos = (int)t->cache_ids.n;
@@ -1238,7 +1224,7 @@ static int push_piece(piece_t **v, size_t *n, size_t *cap, piece_t p) {
 }
 
 static const char *piece_text(const tok_tokenizer *t, const char *seg, const piece_t *p) {
-    return (p->arena ? t->prefixed.p : seg) + p->off;
+    return (p->arena ? t->prefixed.s : seg) + p->off;
 }
 
 /* Adds one split part (match or gap) to out following the step's behaviour (HF's
@@ -1305,7 +1291,7 @@ static int split_piece(tok_tokenizer *t, const pre_step *st, const char *seg, pi
 /* Runs the pre-tokenizer steps over seg (len bytes); leaves the pieces in t->pieces. */
 static int pre_tokenize(tok_tokenizer *t, const char *seg, size_t len, size_t *npieces, grpo_err *err) {
     size_t n = 0;
-    t->prefixed.n = 0;
+    sb_clear(&t->prefixed);
     if (push_piece(&t->pieces, &n, &t->pieces_cap, (piece_t){0, len, 0})) return -1;
     for (int s = 0; s < t->n_steps; s++) {
         const pre_step *st = &t->steps[s];
@@ -1313,11 +1299,11 @@ static int pre_tokenize(tok_tokenizer *t, const char *seg, size_t len, size_t *n
         for (size_t i = 0; i < n; i++) {
             piece_t p = t->pieces[i];
             if (st->bytelevel && st->add_prefix_space && piece_text(t, seg, &p)[0] != ' ') {
-                size_t off = t->prefixed.n;
+                size_t off = t->prefixed.len;
                 /* copy first: the piece may itself live in t->prefixed */
-                t->tmp.n = 0;
-                if (buf_add(&t->tmp, piece_text(t, seg, &p), p.len) || buf_add(&t->prefixed, " ", 1) ||
-                    buf_add(&t->prefixed, t->tmp.p, t->tmp.n))
+                sb_clear(&t->tmp);
+                if (sb_addn(&t->tmp, piece_text(t, seg, &p), p.len) || sb_addn(&t->prefixed, " ", 1) ||
+                    sb_addn(&t->prefixed, t->tmp.s, t->tmp.len))
                     return -1;
                 p = (piece_t){off, p.len + 1, 1};
             }
@@ -1447,15 +1433,15 @@ static int normalize_segment(tok_tokenizer *t, const char *s, size_t n, int flag
             utf8proc_ssize_t k = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
                                               UTF8PROC_STABLE | UTF8PROC_COMPOSE);
             if (k < 0) return FAIL(GRPO_EINVAL, "tokenizer: NFC failed: %s", utf8proc_errmsg(k));
-            t->norm.n = 0;
-            int rc = buf_add(&t->norm, dst, (size_t)k);
+            sb_clear(&t->norm);
+            int rc = sb_addn(&t->norm, dst, (size_t)k);
             free(dst);
             if (rc) return FAIL(GRPO_ENOMEM, "tokenizer: out of memory");
             /* the segment text must outlive the pieces: keep it in a buffer split_added will not reuse */
-            char *copy = malloc(t->norm.n + 1);
+            char *copy = malloc(t->norm.len + 1);
             if (!copy) return FAIL(GRPO_ENOMEM, "tokenizer: out of memory");
-            memcpy(copy, t->norm.p, t->norm.n + 1);
-            rc = encode_normalized(t, copy, t->norm.n, flags, out, err);
+            memcpy(copy, t->norm.s, t->norm.len + 1);
+            rc = encode_normalized(t, copy, t->norm.len, flags, out, err);
             free(copy);
             return rc;
         }
@@ -1484,37 +1470,37 @@ int tok_encode(tok_tokenizer *t, const char *text, size_t len, int flags, int **
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Appends the bytes of id to b (nothing for a skipped special token). */
-static int append_id(const tok_tokenizer *t, buf_t *b, int id, int flags, size_t pos, grpo_err *err) {
+static int append_id(const tok_tokenizer *t, strbuf *b, int id, int flags, size_t pos, grpo_err *err) {
     size_t len;
     const char *p = tok_token_bytes(t, id, &len);
     if (!p && id >= 0 && id < t->model_vocab) return 0; /* a padding row of the model's embedding: "" as in HF */
     if (!p) return FAIL(GRPO_EINVAL, "tok_decode: token id %d at position %zu is outside the vocabulary (size %d)", id,
                         pos, t->model_vocab ? t->model_vocab : t->info.vocab_size);
     if ((flags & TOK_SKIP_SPECIAL) && t->special[id]) return 0;
-    if (buf_add(b, p, len)) return FAIL(GRPO_ENOMEM, "tok_decode: out of memory");
+    if (sb_addn(b, p, len)) return FAIL(GRPO_ENOMEM, "tok_decode: out of memory");
     return 0;
 }
 
 int tok_decode(const tok_tokenizer *t, const int *ids, size_t n, int flags, char **text, size_t *len, grpo_err *err) {
-    buf_t raw = {0}, out = {0};
+    strbuf raw = {0}, out = {0};
     *text = NULL;
     *len = 0;
     for (size_t i = 0; i < n; i++) {
         int rc = append_id(t, &raw, ids[i], flags, i, err);
         if (rc) {
-            free(raw.p);
+            sb_free(&raw);
             return rc;
         }
     }
     size_t held;
-    if (utf8_lossy(&out, (const unsigned char *)raw.p, raw.n, 0, &held) || buf_add(&out, "", 0)) {
-        free(raw.p);
-        free(out.p);
+    if (utf8_lossy(&out, (const unsigned char *)raw.s, raw.len, 0, &held) || sb_addn(&out, "", 0)) {
+        sb_free(&raw);
+        sb_free(&out);
         return FAIL(GRPO_ENOMEM, "tok_decode: out of memory");
     }
-    free(raw.p);
-    *text = out.p;
-    *len = out.n;
+    sb_free(&raw);
+    *len = out.len;
+    *text = sb_take(&out);
     return 0;
 }
 
@@ -1526,26 +1512,24 @@ void tok_stream_init(tok_stream *s, const tok_tokenizer *t, int flags) {
 
 static int stream_emit(tok_stream *s, const unsigned char *b, size_t n, int hold, const char **text, size_t *len,
                        grpo_err *err) {
-    buf_t out = {s->buf, 0, s->cap};
+    strbuf out = {.s = s->buf, .cap = s->cap}; /* the stream's buffer, reused from its start */
     size_t held;
-    if (utf8_lossy(&out, b, n, hold, &held) || buf_add(&out, "", 0)) {
-        s->buf = out.p, s->cap = out.cap;
-        return FAIL(GRPO_ENOMEM, "tok_stream: out of memory");
-    }
+    int rc = utf8_lossy(&out, b, n, hold, &held) || sb_addn(&out, "", 0);
+    s->buf = out.s, s->cap = out.cap;
+    if (rc) return FAIL(GRPO_ENOMEM, "tok_stream: out of memory");
     memcpy(s->held, b + n - held, held);
     s->n_held = (int)held;
-    s->buf = out.p, s->cap = out.cap;
     *text = s->buf;
-    *len = out.n;
+    *len = out.len;
     return 0;
 }
 
 int tok_stream_push(tok_stream *s, int id, const char **text, size_t *len, grpo_err *err) {
-    buf_t raw = {0};
-    int rc = buf_add(&raw, s->held, (size_t)s->n_held) ? FAIL(GRPO_ENOMEM, "tok_stream: out of memory")
+    strbuf raw = {0};
+    int rc = sb_addn(&raw, s->held, (size_t)s->n_held) ? FAIL(GRPO_ENOMEM, "tok_stream: out of memory")
                                                         : append_id(s->tok, &raw, id, s->flags, 0, err);
-    if (!rc) rc = stream_emit(s, (const unsigned char *)raw.p, raw.n, 1, text, len, err);
-    free(raw.p);
+    if (!rc) rc = stream_emit(s, (const unsigned char *)raw.s, raw.len, 1, text, len, err);
+    sb_free(&raw);
     return rc;
 }
 

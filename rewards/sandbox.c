@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/strbuf.h"
+
 void sandbox_opts_default(sandbox_opts *o) {
     o->bwrap = "/usr/bin/bwrap";
     o->timeout_s = 10.0;
@@ -203,16 +205,6 @@ static void child(const sandbox_opts *o, int slot, int in_fd, int out_fd, int er
     _exit(127);
 }
 
-static int append(char **buf, size_t *len, size_t cap, const char *data, size_t n) {
-    size_t room = cap - *len;
-    int over = n > room;
-    if (over) n = room;
-    memcpy(*buf + *len, data, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return over;
-}
-
 static int run_with(const sandbox_opts *o, int slot, const char *dir, const char *const *argv, const char *stdin_data,
                     size_t stdin_len, sandbox_result *r, int use_bwrap, grpo_err *err) {
     argvec *a = malloc(sizeof *a);
@@ -294,8 +286,9 @@ static int run_with(const sandbox_opts *o, int slot, const char *dir, const char
             int k = pf[i].fd == fds[0] ? 0 : 1;
             ssize_t got = read(fds[k], chunk, sizeof chunk);
             if (got > 0) {
-                int over = k == 0 ? append(&r->out, &r->out_len, o->output_cap, chunk, (size_t)got)
-                                  : append(&r->err, &r->err_len, o->output_cap, chunk, (size_t)got);
+                /* each buffer holds output_cap bytes and the NUL; what does not fit is cut */
+                int over = k == 0 ? sb_catn(r->out, o->output_cap + 1, &r->out_len, chunk, (size_t)got)
+                                  : sb_catn(r->err, o->output_cap + 1, &r->err_len, chunk, (size_t)got);
                 if (over && !r->output_overflow) {
                     r->output_overflow = 1;
                     kill(-pid, SIGKILL), kill(pid, SIGKILL);

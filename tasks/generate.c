@@ -109,22 +109,22 @@ static int arith_make(rng_state *r, const tasks_gen_opts *o, tasks_item *it) {
         }
     }
     /* The worked solution: * and / left to right, then + and - left to right. */
-    tk_buf p = {0}, s = {0};
-    tk_buf_addf(&p, "Compute %lld", v[0]);
-    for (int j = 1; j < m; j++) tk_buf_addf(&p, "%c%lld", op[j - 1], v[j]);
-    tk_buf_add(&p, ".");
+    strbuf p = {0}, s = {0};
+    sb_addf(&p, "Compute %lld", v[0]);
+    for (int j = 1; j < m; j++) sb_addf(&p, "%c%lld", op[j - 1], v[j]);
+    sb_add(&p, ".");
     long long val[ARITH_MAX_OPERANDS];
     char vop[ARITH_MAX_OPERANDS];
     int n = 0, bad = 0;
     val[n++] = v[0];
-    tk_buf_add(&s, "<think>");
+    sb_add(&s, "<think>");
     int steps = 0;
     for (int j = 1; j < m; j++) {
         if (op[j - 1] == '*' || op[j - 1] == '/') {
             long long a = val[n - 1], c;
             if (op[j - 1] == '*') bad |= __builtin_mul_overflow(a, v[j], &c);
             else c = a / v[j];
-            tk_buf_addf(&s, "%s%lld%c%lld=%lld.", steps++ ? " " : "", a, op[j - 1], v[j], c);
+            sb_addf(&s, "%s%lld%c%lld=%lld.", steps++ ? " " : "", a, op[j - 1], v[j], c);
             val[n - 1] = c;
         } else {
             vop[n - 1] = op[j - 1];
@@ -136,19 +136,19 @@ static int arith_make(rng_state *r, const tasks_gen_opts *o, tasks_item *it) {
     for (int k = 1; k < n; k++) {
         long long c;
         bad |= vop[k - 1] == '+' ? __builtin_add_overflow(acc, val[k], &c) : __builtin_sub_overflow(acc, val[k], &c);
-        tk_buf_addf(&s, "%s%lld%c%lld=%lld.", steps++ ? " " : "", acc, vop[k - 1], val[k], c);
+        sb_addf(&s, "%s%lld%c%lld=%lld.", steps++ ? " " : "", acc, vop[k - 1], val[k], c);
         acc = c;
         bad |= !o->allow_negative && acc < 0;
     }
-    tk_buf_addf(&s, "</think><answer>%lld</answer>", acc);
+    sb_addf(&s, "</think><answer>%lld</answer>", acc);
     if (bad) {
-        tk_buf_free(&p), tk_buf_free(&s);
+        sb_free(&p), sb_free(&s);
         return 1;
     }
     char num[32];
     snprintf(num, sizeof num, "%lld", acc);
-    it->prompt = tk_buf_take(&p);
-    it->solution = tk_buf_take(&s);
+    it->prompt = sb_take(&p);
+    it->solution = sb_take(&s);
     it->answer = strdup(num);
     return it->prompt && it->solution && it->answer ? 0 : -1;
 }
@@ -166,15 +166,15 @@ static int cd_check_opts(const tasks_gen_opts *o, grpo_err *err) {
 }
 
 char *tk_countdown_prompt(const int *nums, int n, int target, int long_prompt) {
-    tk_buf b = {0};
-    tk_buf_add(&b, "Using the numbers [");
-    for (int i = 0; i < n; i++) tk_buf_addf(&b, "%s%d", i ? ", " : "", nums[i]);
-    tk_buf_addf(&b, "], create an equation that equals %d.", target);
+    strbuf b = {0};
+    sb_add(&b, "Using the numbers [");
+    for (int i = 0; i < n; i++) sb_addf(&b, "%s%d", i ? ", " : "", nums[i]);
+    sb_addf(&b, "], create an equation that equals %d.", target);
     if (long_prompt)
-        tk_buf_add(&b, " You can use basic arithmetic operations (+, -, *, /) and each number can only be used once. "
+        sb_add(&b, " You can use basic arithmetic operations (+, -, *, /) and each number can only be used once. "
                        "Show your work in <think> </think> tags. And return the final answer in <answer> </answer> "
                        "tags, for example <answer> (1 + 2) / 3 </answer>.");
-    return tk_buf_take(&b);
+    return sb_take(&b);
 }
 
 /* An expression tree node: a leaf (op 0) or a combination of two earlier nodes. */
@@ -194,38 +194,38 @@ typedef struct {
 static int cd_prec(char op) { return op == '+' || op == '-' ? 1 : 2; }
 
 /* Prints node k with the fewest parentheses that keep its meaning. */
-static void cd_print(const cd_search *S, int k, tk_buf *b) {
+static void cd_print(const cd_search *S, int k, strbuf *b) {
     const cd_node *x = &S->node[k];
     if (!x->op) {
-        tk_buf_addf(b, "%lld", x->v);
+        sb_addf(b, "%lld", x->v);
         return;
     }
     const cd_node *l = &S->node[x->l], *r = &S->node[x->r];
     int pl = l->op && cd_prec(l->op) < cd_prec(x->op);
     int pr = r->op && (cd_prec(r->op) < cd_prec(x->op) || (cd_prec(r->op) == cd_prec(x->op) && (x->op == '-' || x->op == '/')));
-    if (pl) tk_buf_add(b, "(");
+    if (pl) sb_add(b, "(");
     cd_print(S, x->l, b);
-    if (pl) tk_buf_add(b, ")");
-    tk_buf_addf(b, "%c", x->op);
-    if (pr) tk_buf_add(b, "(");
+    if (pl) sb_add(b, ")");
+    sb_addf(b, "%c", x->op);
+    if (pr) sb_add(b, "(");
     cd_print(S, x->r, b);
-    if (pr) tk_buf_add(b, ")");
+    if (pr) sb_add(b, ")");
 }
 
 /* Records the first solution found for the value of node root (steps are nodes n_leaves..root). */
 static void cd_record(cd_search *S, int root) {
     long long t = S->node[root].v;
     if (t < 1 || t > S->max_target || S->witness[t]) return;
-    tk_buf b = {0};
-    tk_buf_add(&b, "<think>");
+    strbuf b = {0};
+    sb_add(&b, "<think>");
     for (int k = S->n_leaves; k <= root; k++) {
         const cd_node *x = &S->node[k];
-        tk_buf_addf(&b, "%s%lld%c%lld=%lld.", k > S->n_leaves ? " " : "", S->node[x->l].v, x->op, S->node[x->r].v, x->v);
+        sb_addf(&b, "%s%lld%c%lld=%lld.", k > S->n_leaves ? " " : "", S->node[x->l].v, x->op, S->node[x->r].v, x->v);
     }
-    tk_buf_add(&b, "</think><answer>");
+    sb_add(&b, "</think><answer>");
     cd_print(S, root, &b);
-    tk_buf_add(&b, "</answer>");
-    if (!(S->witness[t] = tk_buf_take(&b))) S->oom = 1;
+    sb_add(&b, "</answer>");
+    if (!(S->witness[t] = sb_take(&b))) S->oom = 1;
     else S->found++;
 }
 

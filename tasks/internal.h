@@ -1,28 +1,13 @@
-/* tasks/internal.h: helpers shared by the tasks/ sources (not part of the API): a growable string
- * buffer, string hashing, and a set of strings for duplicate detection. */
+/* tasks/internal.h: helpers shared by the tasks/ sources (not part of the API): the string builder
+ * (common/strbuf.h), string hashing, and a set of strings for duplicate detection. */
 #ifndef GRPO_TASKS_INTERNAL_H
 #define GRPO_TASKS_INTERNAL_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/strbuf.h"
 #include "tasks.h"
-
-/* A growable NUL-terminated string; oom is set (and further appends ignored) when an allocation fails. */
-typedef struct {
-    char *p;
-    size_t n, cap;
-    int oom;
-} tk_buf;
-
-/* Appends len bytes / a NUL-terminated string / a printf-formatted string. */
-void tk_buf_addn(tk_buf *b, const char *s, size_t len);
-void tk_buf_add(tk_buf *b, const char *s);
-void tk_buf_addf(tk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Returns the malloc'd string (never NULL unless oom) and resets b; NULL and frees on oom. */
-char *tk_buf_take(tk_buf *b);
-void tk_buf_free(tk_buf *b);
 
 /* strdup that tolerates NULL (returns NULL). */
 char *tk_strdup(const char *s);

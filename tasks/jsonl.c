@@ -3,6 +3,7 @@
  * cases, TinyZero's countdown rows); custom rows use the mapping alone. Every row is read and checked before
  * the dataset is handed over, and every problem is reported as file:line: field "name": what is wrong. */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,14 +101,8 @@ static json_t *field_get(const json_t *row, const char *names, char *used, size_
     }
     used[0] = '\0';
     size_t n = 0;
-    for (s = names; *s && n + 8 < cap; s++) {
-        if (*s == '|') {
-            n += (size_t)snprintf(used + n, cap - n, "\" or \"");
-            continue;
-        }
-        used[n++] = *s;
-        used[n] = '\0';
-    }
+    for (s = names; *s; s++) /* the names tried, joined by " or " (cut at cap) */
+        if ((*s == '|' ? sb_catf(used, cap, &n, "\" or \"") : sb_catn(used, cap, &n, s, 1)) < 0) break;
     return NULL;
 }
 
@@ -363,25 +358,25 @@ static int row_mbpp(const row_ctx *c, const json_t *row, const tasks_fields *f, 
         }
     }
     if (!rc) {
-        tk_buf t = {0}, p = {0};
-        for (int i = 0; i < ni; i++) tk_buf_addf(&t, "%s\n", imports[i]);
-        if (setup && setup[0]) tk_buf_addf(&t, "%s\n", setup);
-        tk_buf_add(&t, "\n\ndef check(candidate):\n");
-        tk_buf_add(&p, it->prompt);
-        tk_buf_add(&p, "\nYour code should pass these tests:\n");
+        strbuf t = {0}, p = {0};
+        for (int i = 0; i < ni; i++) sb_addf(&t, "%s\n", imports[i]);
+        if (setup && setup[0]) sb_addf(&t, "%s\n", setup);
+        sb_add(&t, "\n\ndef check(candidate):\n");
+        sb_add(&p, it->prompt);
+        sb_add(&p, "\nYour code should pass these tests:\n");
         for (int i = 0; i < nt; i++) {
             for (const char *s = tests[i]; *s;) { /* indent every line of the test into check() */
                 const char *e = strchr(s, '\n');
                 size_t len = e ? (size_t)(e - s) : strlen(s);
-                tk_buf_add(&t, "    ");
-                tk_buf_addn(&t, s, len);
-                tk_buf_add(&t, "\n");
+                sb_add(&t, "    ");
+                sb_addn(&t, s, len);
+                sb_add(&t, "\n");
                 s += len + (e != NULL);
             }
-            tk_buf_addf(&p, "%s\n", tests[i]);
+            sb_addf(&p, "%s\n", tests[i]);
         }
-        char *np = tk_buf_take(&p);
-        it->test = tk_buf_take(&t);
+        char *np = sb_take(&p);
+        it->test = sb_take(&t);
         if (!np || !it->test) {
             free(np);
             rc = grpo_errf(c->err, GRPO_ENOMEM, "out of memory");

@@ -39,17 +39,17 @@ static placeholder placeholder_lookup(const char *s, size_t len) {
 }
 
 /* Walks tmpl; with it and out set, renders into out; without, only validates. */
-static int walk(const char *tmpl, const tasks_item *it, tk_buf *out, grpo_err *err) {
+static int walk(const char *tmpl, const tasks_item *it, strbuf *out, grpo_err *err) {
     if (!tmpl) tmpl = "{prompt}";
     for (const char *s = tmpl; *s;) {
         if ((s[0] == '{' && s[1] == '{') || (s[0] == '}' && s[1] == '}')) {
-            if (out) tk_buf_addn(out, s, 1);
+            if (out) sb_addn(out, s, 1);
             s += 2;
             continue;
         }
         size_t len = placeholder_len(s);
         if (!len) {
-            if (out) tk_buf_addn(out, s, 1);
+            if (out) sb_addn(out, s, 1);
             s++;
             continue;
         }
@@ -67,14 +67,14 @@ static int walk(const char *tmpl, const tasks_item *it, tk_buf *out, grpo_err *e
                 return grpo_errf(err, GRPO_EINVAL, "template: {entry_point} needs a code item with an entry point, "
                                  "item %lld has none", (long long)it->id);
             switch (ph) {
-            case PH_PROMPT: tk_buf_add(out, it->prompt ? it->prompt : ""); break;
+            case PH_PROMPT: sb_add(out, it->prompt ? it->prompt : ""); break;
             case PH_NUMS:
-                tk_buf_add(out, "[");
-                for (int i = 0; i < it->n_nums; i++) tk_buf_addf(out, "%s%d", i ? ", " : "", it->nums[i]);
-                tk_buf_add(out, "]");
+                sb_add(out, "[");
+                for (int i = 0; i < it->n_nums; i++) sb_addf(out, "%s%d", i ? ", " : "", it->nums[i]);
+                sb_add(out, "]");
                 break;
-            case PH_TARGET: tk_buf_addf(out, "%d", it->target); break;
-            case PH_ENTRY: tk_buf_add(out, it->entry_point); break;
+            case PH_TARGET: sb_addf(out, "%d", it->target); break;
+            case PH_ENTRY: sb_add(out, it->entry_point); break;
             case PH_NONE: break;
             }
         }
@@ -87,13 +87,13 @@ int tasks_template_check(const char *tmpl, grpo_err *err) { return walk(tmpl, NU
 
 int tasks_render_prompt(const tasks_item *it, const char *tmpl, char **out, grpo_err *err) {
     *out = NULL;
-    tk_buf b = {0};
+    strbuf b = {0};
     int rc = walk(tmpl, it, &b, err);
     if (rc) {
-        tk_buf_free(&b);
+        sb_free(&b);
         return rc;
     }
-    *out = tk_buf_take(&b);
+    *out = sb_take(&b);
     return *out ? GRPO_OK : grpo_errf(err, GRPO_ENOMEM, "out of memory rendering a prompt");
 }
 

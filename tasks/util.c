@@ -1,68 +1,9 @@
-/* tasks/util.c: the string buffer, hashing and string set behind tasks/internal.h. */
+/* tasks/util.c: the hashing and string set behind tasks/internal.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-void tk_buf_addn(tk_buf *b, const char *s, size_t len) {
-    if (b->oom) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + len + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p, b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = '\0';
-}
-
-void tk_buf_add(tk_buf *b, const char *s) { tk_buf_addn(b, s, strlen(s)); }
-
-void tk_buf_addf(tk_buf *b, const char *fmt, ...) {
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    if ((size_t)k < sizeof tmp) {
-        tk_buf_addn(b, tmp, (size_t)k);
-        return;
-    }
-    char *big = malloc((size_t)k + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    tk_buf_addn(b, big, (size_t)k);
-    free(big);
-}
-
-char *tk_buf_take(tk_buf *b) {
-    if (b->oom) {
-        tk_buf_free(b);
-        return NULL;
-    }
-    if (!b->p) tk_buf_addn(b, "", 0);
-    char *p = b->p;
-    if (b->oom) p = NULL;
-    b->p = NULL, b->n = b->cap = 0;
-    return p;
-}
-
-void tk_buf_free(tk_buf *b) {
-    free(b->p);
-    b->p = NULL, b->n = b->cap = 0, b->oom = 0;
-}
 
 char *tk_strdup(const char *s) { return s ? strdup(s) : NULL; }
 

@@ -2,6 +2,7 @@
  * resuming reproduces uninterrupted training bit for bit on CPU, half-written checkpoints are
  * never picked, keep-last prunes, and the saved model is an HF model directory. */
 #include <CUnit/CUnit.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +38,27 @@ static void train_steps(policy_model *m, int n) {
     }
 }
 
+/* A malloc'd copy of n floats (the state to compare with after a reload). */
+static float *snapshot(const float *p, size_t n) {
+    float *c = malloc(n * sizeof *c);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    memcpy(c, p, n * sizeof *c);
+    return c;
+}
+
 static void resume_from_a_checkpoint_reproduces_uninterrupted_training_bit_for_bit(void) {
     policy_model a, b;
     grpo_err e = {0};
     build_tiny(&a);
     train_steps(&a, 3);
-    ckpt_state st = {.step = 3, .cursor_epoch = 1, .cursor_pos = 7, .seed = 99, .config_json = "{\"lr\": 0.01}"};
+    /* what seeds every random draw of a resumed run: the seed and the data cursor. Values past
+     * 2^53 (and a seed past 2^63) would not survive a trip through a JSON double or an int64. */
+    const uint64_t seed = 0xF00DFACE12345679ULL;
+    const int64_t epoch = (INT64_C(1) << 53) + 3, pos = (INT64_C(1) << 60) + 7;
+    ckpt_state st = {.step = 3, .cursor_epoch = epoch, .cursor_pos = pos, .seed = seed, .config_json = "{\"lr\": 0.01}"};
     CU_ASSERT_EQUAL_FATAL(ckpt_save(run_dir, &a, &st, 0, &e), GRPO_OK);
+    const size_t n = a.n_params;
+    float *param = snapshot(a.param_mem, n), *m1 = snapshot(a.m_mem, n), *m2 = snapshot(a.v_mem, n);
     train_steps(&a, 2);
     char path[4096];
     CU_ASSERT_EQUAL(ckpt_find_latest(run_dir, path, sizeof path, &e), GRPO_OK);
@@ -51,14 +66,25 @@ static void resume_from_a_checkpoint_reproduces_uninterrupted_training_bit_for_b
     ckpt_state got;
     CU_ASSERT_EQUAL_FATAL(ckpt_load(path, &b, &got, &e), GRPO_OK);
     CU_ASSERT_EQUAL(got.step, 3);
-    CU_ASSERT_EQUAL(got.cursor_epoch, 1);
-    CU_ASSERT_EQUAL(got.cursor_pos, 7);
-    CU_ASSERT_EQUAL(got.seed, 99);
+    CU_ASSERT_EQUAL(got.cursor_epoch, epoch);
+    CU_ASSERT_EQUAL(got.cursor_pos, pos);
+    CU_ASSERT_EQUAL(got.seed, seed);
     CU_ASSERT_PTR_NOT_NULL(got.config_json && strstr(got.config_json, "\"lr\""));
     CU_ASSERT_EQUAL(b.adam_t, 3);
+    /* the loaded weights and both AdamW moments are the saved ones, bit for bit */
+    CU_ASSERT_EQUAL_FATAL(b.n_params, n);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b.m_mem);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b.v_mem);
+    CU_ASSERT_EQUAL(memcmp(b.param_mem, param, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(b.m_mem, m1, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(b.v_mem, m2, n * sizeof(float)), 0);
+    /* and two more steps from there land where the uninterrupted run did */
     train_steps(&b, 2);
-    CU_ASSERT_EQUAL(memcmp(a.param_mem, b.param_mem, a.n_params * sizeof(float)), 0);
-    CU_ASSERT_EQUAL(memcmp(a.v_mem, b.v_mem, a.n_params * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(b.adam_t, a.adam_t);
+    CU_ASSERT_EQUAL(memcmp(a.param_mem, b.param_mem, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(a.m_mem, b.m_mem, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(a.v_mem, b.v_mem, n * sizeof(float)), 0);
+    free(param), free(m1), free(m2);
     ckpt_state_free(&got);
     policy_free(&a);
     policy_free(&b);

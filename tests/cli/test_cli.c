@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../checkpoints/model_dir.h"
 #include "../../common/fsutil.h"
+#include "../../policy/model.h"
 #include "../test_util.h"
 
 static char *tmp;
@@ -285,22 +287,96 @@ static void resumed_run_equals_an_uninterrupted_one_bit_for_bit(void) {
     CU_ASSERT_EQUAL(count_steps("parts"), 5);
 }
 
-static void eval_prints_pass1_passk_and_majk(void) {
-    char args[8192], *model = tu_src("tests/fixtures/policy/qwen2"), *tok = tu_src("data/demo-tokenizer"),
-                     *data = tu_src("tests/fixtures/tasks/gsm8k.jsonl");
-    snprintf(args, sizeof args,
-             "eval --model %s --tokenizer %s --data %s --k 4 --max_completion_length 8 --max_prompt_length 200", model,
-             tok, data);
-    expect(args, 0, "{\"problems\": 3, \"k\": 4, \"pass@1\": ");
-    expect(args, 0, "\"maj@4\": ");
-    expect("eval --help", 0, "usage: grpo eval");
-    char *tok3k = tu_src("tests/fixtures/tokenizer/qwen2"); /* 3000 ids for a 1024-id model */
-    snprintf(args, sizeof args, "eval --model %s --tokenizer %s --data %s --max_prompt_length 200", model, tok3k, data);
-    expect(args, 1, "vocabulary mismatch: tokenizer");
-    free(tok3k);
-    free(model);
+/* The ids `grpo tokenize` gives text with the demo tokenizer; returns how many (at most cap), -1 on error. */
+static int demo_ids(const char *text, int *ids, int cap) {
+    char args[4096], *out = NULL, *tok = tu_src("data/demo-tokenizer");
+    snprintf(args, sizeof args, "tokenize --tokenizer %s --text '%s'", tok, text);
     free(tok);
-    free(data);
+    int n = -1;
+    if (grpo(args, &out) == 0 && !strncmp(out, "{\"ids\":[", 8)) {
+        n = 0;
+        for (char *p = out + 8, *end; n < cap && (ids[n] = (int)strtol(p, &end, 10), end != p); p = end + 1) n++;
+    }
+    free(out);
+    return n;
+}
+
+/* Writes dir: a one-layer Qwen2 (demo tokenizer's 1024 ids) whose next token depends on the current
+ * token alone, so that its completions are known by construction. Attention and MLP write nothing
+ * (every weight 0, so o_proj and down_proj add 0 to the residual) and the last hidden state is
+ * RMSNorm(embedding). Token chain[c] (c >= 1) is embedded as the one-hot e_c and every other token as
+ * e_0; lm_head row chain[c + 1] is 20 e_c. After the norm (e_c * sqrt(64)) the next token's logit is
+ * 160 above all others: at temperature 1 any other token has probability below 1024 e^-160, i.e. never.
+ * So from any prompt whose last token is outside the chain the model writes chain[1], chain[2], ... */
+static void write_chain_model(const char *dir, const int *chain, int n) {
+    policy_config c;
+    policy_model m;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(policy_config_preset(&c, POLICY_ARCH_QWEN2, "tiny", &e), GRPO_OK);
+    c.vocab_size = 1024;
+    c.num_hidden_layers = 1;
+    c.tie_word_embeddings = 0;
+    CU_ASSERT_FATAL(n < c.hidden_size);
+    CU_ASSERT_EQUAL_FATAL(policy_build(&m, &c, &e), GRPO_OK);
+    memset(m.param_mem, 0, m.n_params * sizeof(float));
+    const policy_param *emb = policy_find_param(&m, "model.embed_tokens.weight"),
+                       *head = policy_find_param(&m, "lm_head.weight"), *norm = policy_find_param(&m, "model.norm.weight");
+    CU_ASSERT_FATAL(emb && head && norm);
+    float *E = m.param_mem + emb->offset, *W = m.param_mem + head->offset, *g = m.param_mem + norm->offset;
+    const int H = c.hidden_size;
+    for (int d = 0; d < H; d++) g[d] = 1.0f;
+    for (int t = 0; t < c.vocab_size; t++) E[(size_t)t * H] = 1.0f; /* class 0 */
+    for (int k = 1; k < n; k++) {
+        E[(size_t)chain[k] * H] = 0.0f;
+        E[(size_t)chain[k] * H + k] = 1.0f;
+    }
+    for (int k = 0; k + 1 < n; k++) W[(size_t)chain[k + 1] * H + k] = 20.0f;
+    CU_ASSERT_EQUAL(ckpt_export_model(&m, dir, "float32", 1, &e), GRPO_OK);
+    policy_free(&m);
+}
+
+/* pass@1, pass@k and maj@k counted by hand. The model (write_chain_model) answers every prompt with
+ * "\boxed{7}" then <|im_end|>, in every sample. Four problems, gold answers 7, 4, 7, 7:
+ *   problem   1 2 3 4
+ *   correct   4 of 4, 0 of 4, 4 of 4, 4 of 4 samples; majority answer 7, 7, 7, 7 (right, wrong, right, right)
+ * pass@1 = (1 + 0 + 1 + 1) / 4 = 0.75, pass@4 = 3/4 = 0.75, maj@4 = 3/4 = 0.75; greedy (k = 1) the same.
+ * The three agree because a problem's samples are identical here; where they differ (some samples
+ * right, ties, no answer) test_learner's eval_tally_matches_hand_counts counts them. */
+static void eval_prints_pass1_passk_and_majk(void) {
+    int chain[16], eos = -1;
+    const int n = demo_ids("\\boxed{7}", chain + 1, 14);
+    CU_ASSERT_FATAL(n >= 1 && demo_ids("<|im_end|>", &eos, 1) == 1);
+    chain[0] = -1; /* the prompt's last token: any id outside the chain */
+    chain[n + 1] = eos;
+    for (int i = 1; i <= n + 1; i++)
+        for (int j = 1; j < i; j++) CU_ASSERT_NOT_EQUAL_FATAL(chain[i], chain[j]); /* a chain, not a loop */
+    char model[4200], data[4200], args[16384];
+    snprintf(model, sizeof model, "%s/boxed7", tmp);
+    write_chain_model(model, chain, n + 2);
+    snprintf(data, sizeof data, "%s/sevens.jsonl", tmp);
+    FILE *f = fopen(data, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("{\"question\": \"What is 3 + 4?\", \"answer\": \"3 + 4 = 7.\\n#### 7\"}\n"
+          "{\"question\": \"What is 2 + 2?\", \"answer\": \"2 + 2 = 4.\\n#### 4\"}\n"
+          "{\"question\": \"What is 14 / 2?\", \"answer\": \"14 / 2 = 7.\\n#### 7\"}\n"
+          "{\"question\": \"How many days has a week?\", \"answer\": \"#### 7\"}\n", f);
+    fclose(f);
+    char *tok = tu_src("data/demo-tokenizer");
+    snprintf(args, sizeof args, "eval --model %s --tokenizer %s --data %s --k 4 --max_completion_length 8", model, tok, data);
+    expect(args, 0, "{\"problems\": 4, \"k\": 4, \"pass@1\": 0.7500, \"pass@4\": 0.7500, \"maj@4\": 0.7500, ");
+    snprintf(args, sizeof args, "eval --model %s --tokenizer %s --data %s --temperature 0", model, tok, data);
+    expect(args, 0, "{\"problems\": 4, \"k\": 1, \"pass@1\": 0.7500, \"pass@1\": 0.7500, \"maj@1\": 0.7500, ");
+    /* cut before the closing brace, the answer is not boxed: no sample is right */
+    snprintf(args, sizeof args, "eval --model %s --tokenizer %s --data %s --k 2 --max_completion_length %d", model,
+             tok, data, n - 1);
+    expect(args, 0, "{\"problems\": 4, \"k\": 2, \"pass@1\": 0.0000, \"pass@2\": 0.0000, \"maj@2\": 0.0000, ");
+    expect("eval --help", 0, "usage: grpo eval");
+    char *fixture = tu_src("tests/fixtures/policy/qwen2"), *tok3k = tu_src("tests/fixtures/tokenizer/qwen2");
+    snprintf(args, sizeof args, "eval --model %s --tokenizer %s --data %s --max_prompt_length 200", fixture, tok3k, data);
+    expect(args, 1, "vocabulary mismatch: tokenizer"); /* 3000 ids for a 1024-id model */
+    free(fixture);
+    free(tok3k);
+    free(tok);
 }
 
 static void selfcheck_passes(void) {
