@@ -15,6 +15,7 @@
 
 #include "../rollout/store.h"
 #include "cli.h"
+#include "../common/strbuf.h"
 
 static const cli_opt OPTS[] = {
     {"steps", NULL, NULL, "subcommand: one JSON line per step (the metric columns and \"metrics\")"},
@@ -199,8 +200,9 @@ static int rollout_filters(const cli_cmd *cmd, const char **v, store *s, char *w
     double lo = 0, hi = 0;
     *n = 0;
     args[(*n)++] = (store_arg){.type = STORE_ARG_INT, .i = store_run_id(s)};
-    size_t w = (size_t)snprintf(where, cap, "r.run_id=?1");
-#define ADD(fmt, arg) (args[*n] = (arg), (*n)++, w += (size_t)snprintf(where + w, cap - w, fmt, *n))
+    size_t w = 0;
+    sb_catf(where, cap, &w, "r.run_id=?1");
+#define ADD(fmt, arg) (args[*n] = (arg), (*n)++, sb_catf(where, cap, &w, fmt, *n))
     if (v[O_STEP]) {
         if (cli_int(cmd, "--step", v[O_STEP], -1, INT64_MAX, &step)) return -1;
         ADD(" AND r.step=?%d", ((store_arg){.type = STORE_ARG_INT, .i = step}));

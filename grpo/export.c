@@ -11,6 +11,7 @@
 #include "../common/fsutil.h"
 #include "../rollout/store.h"
 #include "train_parts.h"
+#include "../common/strbuf.h"
 
 enum { FMT_MESSAGES, FMT_PROMPT_COMPLETION, FMT_OPENR1 };
 static const char *const FORMATS[] = {"messages", "prompt-completion", "openr1"};
@@ -267,11 +268,11 @@ static int judge(const trainer *t, completion *cs, size_t n, const tasks_item **
 static void describe(const export_opts *o, char *out, size_t cap) {
     size_t n = 0;
     out[0] = '\0';
-    if (o->pass_rate) n += snprintf(out + n, cap - n, "pass rate in [%g, %g]", o->pass_lo, o->pass_hi);
-    if (!o->pass_rate && isfinite(o->min_reward)) n += snprintf(out + n, cap - n, "%smin reward %g", n ? ", " : "", o->min_reward);
-    if (!o->pass_rate && o->complete_only) n += snprintf(out + n, cap - n, "%scomplete only", n ? ", " : "");
-    if (!o->pass_rate && o->max_per_prompt > 0) n += snprintf(out + n, cap - n, "%sat most %d per prompt", n ? ", " : "", o->max_per_prompt);
-    if (!o->pass_rate && o->dedup) n += snprintf(out + n, cap - n, "%sdedup", n ? ", " : "");
+    if (o->pass_rate) sb_catf(out, cap, &n, "pass rate in [%g, %g]", o->pass_lo, o->pass_hi);
+    if (!o->pass_rate && isfinite(o->min_reward)) sb_catf(out, cap, &n, "%smin reward %g", n ? ", " : "", o->min_reward);
+    if (!o->pass_rate && o->complete_only) sb_catf(out, cap, &n, "%scomplete only", n ? ", " : "");
+    if (!o->pass_rate && o->max_per_prompt > 0) sb_catf(out, cap, &n, "%sat most %d per prompt", n ? ", " : "", o->max_per_prompt);
+    if (!o->pass_rate && o->dedup) sb_catf(out, cap, &n, "%sdedup", n ? ", " : "");
     if (!n) snprintf(out, cap, "no filter");
 }
 

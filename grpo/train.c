@@ -28,6 +28,7 @@
 #include "learner.h"
 #include "onpolicy.h"
 #include "train_parts.h"
+#include "../common/strbuf.h"
 
 /* ---- the trainer's state: grpo/train_parts.h (shared with the distillation loops) ---- */
 
@@ -491,9 +492,10 @@ static void inspection_of(const trainer *t, const tasks_item *it, const sample *
     rw_item ri = reward_item(it, nums, s->c->n_tokens);
     rw_registry_explain(t->rw, &ri, s->text, s->comp, why, extracted, ecap);
     if (it->n_nums > 0) {
-        size_t n = (size_t)snprintf(gold, gcap, "%lld from", (long long)it->target);
+        size_t n = 0;
+        sb_catf(gold, gcap, &n, "%lld from", (long long)it->target);
         for (int i = 0; i < it->n_nums && n < gcap; i++)
-            n += (size_t)snprintf(gold + n, gcap - n, "%s %lld", i ? "," : "", (long long)it->nums[i]);
+            sb_catf(gold, gcap, &n, "%s %lld", i ? "," : "", (long long)it->nums[i]);
     } else {
         snprintf(gold, gcap, "%s", it->answer ? it->answer : "");
     }
@@ -957,17 +959,18 @@ static store_step_metrics step_metrics(const trainer *t, const step_ws *w) {
 /* metrics_json: every metric without a column (learning rate, grad norm, per-component means, ...). */
 static void step_metrics_json(const trainer *t, const step_ws *w, char *mj, size_t cap) {
     const int nr = rw_registry_size(t->rw);
-    int mn = snprintf(mj, cap, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", w->h.lr, w->gn_last, w->skipped);
+    size_t mn = 0;
+    sb_catf(mj, cap, &mn, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", w->h.lr, w->gn_last, w->skipped);
     if (t->cfg->dynamic_sampling)
-        mn += snprintf(mj + mn, cap - mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", w->rounds, w->filtered);
-    if (w->P > 1) mn += snprintf(mj + mn, cap - mn, ",\"ranks\":%d", w->P);
-    if (t->have_teacher) mn += snprintf(mj + mn, cap - mn, ",\"distill/reverse_kl\":%.6g", w->reverse_kl);
+        sb_catf(mj, cap, &mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", w->rounds, w->filtered);
+    if (w->P > 1) sb_catf(mj, cap, &mn, ",\"ranks\":%d", w->P);
+    if (t->have_teacher) sb_catf(mj, cap, &mn, ",\"distill/reverse_kl\":%.6g", w->reverse_kl);
     for (int r = 0; r < nr; r++) {
         double cm = 0;
         for (int k = 0; k < w->N; k++) cm += w->S[k].comp[r];
-        mn += snprintf(mj + mn, cap - mn, ",\"reward/%s\":%.6g", rw_registry_name(t->rw, r), cm / w->N);
+        sb_catf(mj, cap, &mn, ",\"reward/%s\":%.6g", rw_registry_name(t->rw, r), cm / w->N);
     }
-    snprintf(mj + mn, cap - mn, "}");
+    sb_catf(mj, cap, &mn, "}");
 }
 
 /* 6. The step in the database, in one transaction: every rollout, then the steps row. */

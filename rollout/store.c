@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../common/fsutil.h"
+#include "../common/strbuf.h"
 
 #ifndef GRPO_VERSION
 #define GRPO_VERSION "0.1.0"
@@ -116,11 +117,15 @@ static int stmt(store *s, int k, sqlite3_stmt **out, grpo_err *err) {
             size_t cap = 4096, n = 0;
             built = malloc(cap);
             if (!built) return grpo_errf(err, GRPO_ENOMEM, "%s: out of memory", s->path);
-            n += (size_t)snprintf(built + n, cap - n, "INSERT INTO steps(run_id, step, created_at");
-            for (size_t i = 0; i < N_METRICS; i++) n += (size_t)snprintf(built + n, cap - n, ", %s", METRICS[i].col);
-            n += (size_t)snprintf(built + n, cap - n, ", metrics_json) VALUES(?1, ?2, %s", NOW_SQL);
-            for (size_t i = 0; i < N_METRICS + 1; i++) n += (size_t)snprintf(built + n, cap - n, ", ?%zu", i + 3);
-            snprintf(built + n, cap - n, ")");
+            int cut = sb_catf(built, cap, &n, "INSERT INTO steps(run_id, step, created_at");
+            for (size_t i = 0; i < N_METRICS; i++) cut |= sb_catf(built, cap, &n, ", %s", METRICS[i].col);
+            cut |= sb_catf(built, cap, &n, ", metrics_json) VALUES(?1, ?2, %s", NOW_SQL);
+            for (size_t i = 0; i < N_METRICS + 1; i++) cut |= sb_catf(built, cap, &n, ", ?%zu", i + 3);
+            cut |= sb_catf(built, cap, &n, ")");
+            if (cut) { /* a cut statement would be wrong SQL: the metric table outgrew the buffer */
+                free(built);
+                return grpo_errf(err, GRPO_EINVAL, "%s: the steps insert statement is over %zu bytes", s->path, cap);
+            }
             sql = built;
         }
         int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[k], NULL);
@@ -294,16 +299,18 @@ static const char *const MIGRATIONS[STORE_SCHEMA_VERSION] = {[1] = MIGRATE_1_TO_
  * stamps application_id and user_version 1. */
 static int schema_create_v1(store *s, grpo_err *err) {
     char sql[2048];
-    size_t n = (size_t)snprintf(sql, sizeof sql,
-                                "CREATE TABLE steps ("
-                                " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-                                " step INTEGER NOT NULL,"
-                                " created_at TEXT NOT NULL");
-    for (size_t i = 0; i < N_METRICS; i++) n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s REAL", METRICS[i].col);
-    snprintf(sql + n, sizeof sql - n,
-             ", metrics_json TEXT, PRIMARY KEY (run_id, step));"
-             "PRAGMA application_id=%d; PRAGMA user_version=1;",
-             STORE_APPLICATION_ID);
+    size_t n = 0;
+    int cut = sb_catf(sql, sizeof sql, &n,
+                      "CREATE TABLE steps ("
+                      " run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+                      " step INTEGER NOT NULL,"
+                      " created_at TEXT NOT NULL");
+    for (size_t i = 0; i < N_METRICS; i++) cut |= sb_catf(sql, sizeof sql, &n, ", %s REAL", METRICS[i].col);
+    cut |= sb_catf(sql, sizeof sql, &n,
+                   ", metrics_json TEXT, PRIMARY KEY (run_id, step));"
+                   "PRAGMA application_id=%d; PRAGMA user_version=1;",
+                   STORE_APPLICATION_ID);
+    if (cut) return grpo_errf(err, GRPO_EINVAL, "%s: the steps table statement is over %zu bytes", s->path, sizeof sql);
     int rc = exec(s, SCHEMA_V1, "creating the schema", err);
     return rc ? rc : exec(s, sql, "creating the schema", err);
 }
@@ -530,7 +537,7 @@ static int select_run(store *s, const char *name, grpo_err *err) {
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *n = (const char *)sqlite3_column_text(st, 1);
         count++;
-        if (nn < sizeof names) nn += (size_t)snprintf(names + nn, sizeof names - nn, "%s'%s'", count > 1 ? ", " : "", n);
+        if (nn < sizeof names) sb_catf(names, sizeof names, &nn, "%s'%s'", count > 1 ? ", " : "", n);
         if ((name && !strcmp(name, n)) || (!name && count == 1)) {
             s->run_id = sqlite3_column_int64(st, 0);
             free(s->run_name);

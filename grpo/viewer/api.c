@@ -14,6 +14,7 @@
 
 #include "../../policy/tokenizer.h"
 #include "../../rollout/store.h"
+#include "../../common/strbuf.h"
 
 struct viewer_api {
     store *db;
@@ -148,9 +149,10 @@ static int enum_param(const viewer_query *q, const char *name, const char *const
     if (!s) return 0;
     for (int i = 0; values[i]; i++)
         if (!strcmp(s, values[i])) return *out = i, 0;
-    size_t n = (size_t)snprintf(r->msg, sizeof r->msg, "parameter '%s' must be one of", name);
+    size_t n = 0;
+    sb_catf(r->msg, sizeof r->msg, &n, "parameter '%s' must be one of", name);
     for (int i = 0; values[i] && n < sizeof r->msg; i++)
-        n += (size_t)snprintf(r->msg + n, sizeof r->msg - n, "%s %s", i ? "," : "", values[i]);
+        sb_catf(r->msg, sizeof r->msg, &n, "%s %s", i ? "," : "", values[i]);
     return -1;
 }
 
@@ -515,7 +517,7 @@ typedef struct {
 static void add_cond(search_q *s, const char *cond, store_arg v) {
     s->args[s->n++] = v;
     size_t l = strlen(s->where);
-    snprintf(s->where + l, sizeof s->where - l, " AND %s", cond);
+    sb_catf(s->where, sizeof s->where, &l, " AND %s", cond);
 }
 
 static int search_where(viewer_api *a, const viewer_query *q, search_q *s, char *fts, size_t fcap, reply *r) {
