@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/distill_bench.sh: distillation throughput against the peers, on CPU.
-#   traces: `grpo traces` generated tokens/s on TEACHER (64 prompts x K=4 per chunk, up to 40 new tokens)
+#   traces: `grpo traces` generated tokens/s on TEACHER (64 prompts x K=4 per chunk, up to 40 new tokens,
+#           temperature 1 without top-p, as the peer samples)
 #           against transformers `generate` (bench/hf_generate.py) on the same teacher directory, 64 prompts
 #           x 4 return sequences x 40 new tokens;
 #   sft:    `grpo sft` trained tokens/s against TRL's SFTTrainer (bench/trl_sft_peer.py) on the same student
@@ -17,7 +18,7 @@ trap 'rm -rf "$W"' EXIT
 cat >"$W/traces.json" <<JSON
 {"model": "$TEACHER", "tokenizer": "$PWD/data/demo-tokenizer", "dataset": "builtin:arithmetic", "train_size": 512,
  "eval_size": 0, "builtin_digits": 1, "num_generations": 4, "generation_batch_size": 256, "max_completion_length": 40,
- "max_prompt_length": 64, "temperature": 0.6, "top_p": 0.95, "num_threads": 2, "output_dir": "$W", "run_name": "traces"}
+ "max_prompt_length": 64, "temperature": 1.0, "top_p": 1.0, "num_threads": 2, "output_dir": "$W", "run_name": "traces"}
 JSON
 "$GRPO" traces "$W/traces.json" >/dev/null
 echo "grpo traces: $(sqlite3 "$W/traces/rollouts.db" "SELECT printf('%.0f tok/s (%.0f tokens in %.2f s sampling)', sum(completion_len_mean * 256) / sum(seconds_sampling), sum(completion_len_mean * 256), sum(seconds_sampling)) FROM steps")"

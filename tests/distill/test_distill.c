@@ -22,10 +22,10 @@ static char *tmp;
 static int grpo(const char *args, char **out) {
     char cmd[16384];
     snprintf(cmd, sizeof cmd, "%s %s", GRPO_BIN, args);
+    if (out) return tu_run(cmd, out, 1);
     char *o = NULL;
     int rc = tu_run(cmd, &o, 1);
-    if (out) *out = o;
-    else free(o);
+    free(o);
     return rc;
 }
 
@@ -342,6 +342,34 @@ static void on_policy_distillation_stores_teacher_logprobs_and_checks_vocabulari
     free(tok);
 }
 
+/* grpo demo distill end to end on the fixture teacher (random, so every trace is kept with --unfiltered
+ * and none without): the stages run and the last line is the JSON summary. */
+static void demo_distill_runs_every_stage_and_ends_with_its_json_line(void) {
+    char *model = tu_src("tests/fixtures/policy/qwen2"), args[8192], *out = NULL;
+    snprintf(args, sizeof args,
+             "demo distill --teacher %s --unfiltered --samples 1 --sft_steps 4 --distill_steps 1 --output_dir %s/demo", model,
+             tmp);
+    CU_ASSERT_EQUAL_FATAL(grpo(args, &out), 0);
+    char *last = strrchr(out, '{');
+    json_t *j = last ? json_loads(last, 0, NULL) : NULL;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    const char *keys[] = {"teacher_accuracy", "student_sft_accuracy", "student_accuracy", "teacher_params", "student_params", "db"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) CU_ASSERT_PTR_NOT_NULL(json_object_get(j, keys[i]));
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "teacher_params")), 139840);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "student_params")), 213824); /* hidden 64, 3 layers, 1024 ids */
+    CU_ASSERT_TRUE(fs_exists(json_string_value(json_object_get(j, "db"))));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "[4/4] on-policy distillation"));
+    json_decref(j);
+    free(out);
+    /* rejection sampling keeps nothing of a random teacher: the pipeline stops at the export, saying so */
+    snprintf(args, sizeof args, "demo distill --teacher %s --samples 1 --output_dir %s/demo2", model, tmp);
+    CU_ASSERT_EQUAL(grpo(args, &out), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "grpo demo distill: export: error:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "the export selects nothing"));
+    free(out);
+    free(model);
+}
+
 static void every_distill_command_has_help(void) {
     expect("traces --help", 0, "usage: grpo traces");
     expect("export --help", 0, "usage: grpo export");
@@ -365,6 +393,8 @@ int main(void) {
     CU_add_test(s, "per_token_advantages_go_through_the_clipped_loss", per_token_advantages_go_through_the_clipped_loss);
     CU_add_test(s, "on_policy_distillation_stores_teacher_logprobs_and_checks_vocabularies",
                 on_policy_distillation_stores_teacher_logprobs_and_checks_vocabularies);
+    CU_add_test(s, "demo_distill_runs_every_stage_and_ends_with_its_json_line",
+                demo_distill_runs_every_stage_and_ends_with_its_json_line);
     int rc = tu_run_registry();
     fs_remove_tree(tmp, NULL);
     free(tmp);
