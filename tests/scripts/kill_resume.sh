@@ -18,7 +18,12 @@ cat >"$WORK/train.json" <<JSON
  "num_iterations": 2, "save_steps": 1, "save_total_limit": 2, "max_steps": $STEPS, "seed": 9,
  "output_dir": "$WORK"}
 JSON
+t0=$(date +%s%N)
 "$GRPO" train "$WORK/train.json" --run_name whole >/dev/null
+# one step's time on this machine (start-up included, so an overestimate), at least 20 ms: a kill
+# lands at a random moment within about one step after a commit, whatever the machine's speed
+step_ms=$(( ($(date +%s%N) - t0) / 1000000 / STEPS ))
+[ "$step_ms" -ge 20 ] || step_ms=20
 # Each kill lands after the resumed process has committed at least one new step and before the run's
 # last: poll the database until its step count grows, then kill at a random moment inside the next
 # step (seeded, so a failure can be replayed). A kill that found no progress, or a run that finished
@@ -30,13 +35,13 @@ kills=0
 while [ "$kills" -lt "$KILLS" ] && [ "$prev" -lt $((STEPS - 1)) ]; do
   "$GRPO" train "$WORK/train.json" --run_name killed --resume >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do   # up to 60 s for the first new step
+  for _ in $(seq 1 3000); do   # up to 60 s for the first new step
     [ "$(count)" -gt "$prev" ] && break
     kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
+    sleep 0.02
   done
-  ms=$((RANDOM % 150))
-  sleep "0.$(printf '%03d' "$ms")"
+  ms=$((RANDOM % step_ms))
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
   alive=1
   kill -9 "$pid" 2>/dev/null || alive=0
   wait "$pid" 2>/dev/null || true
