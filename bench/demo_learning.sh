@@ -1,22 +1,83 @@
 #!/usr/bin/env bash
-# bench/demo_learning.sh: does the demo's GRPO phase learn? Runs `grpo demo` (SFT cold start, then
-# GRPO on built-in arithmetic) for seeds 1, 2 and 3, and once more with the reward replaced by a
-# random one (the control), and prints held-out greedy accuracy before and after GRPO for each.
-# Usage: bench/demo_learning.sh [build/grpo] [extra demo args...]
+# bench/demo_learning.sh: what does the demo's GRPO phase add beyond SFT? For each build and seed it runs
+#   demo      `grpo demo --seed S`: the R1 recipe at tiny scale (an SFT cold start on sft_size worked
+#             solutions, then GRPO on train_size problems that carry answers only);
+#   sft-only  the same model and the same worked-solution split, SFT alone (`--max_steps 0`), for enough
+#             SFT steps to take at least the demo's whole wall time (measured from the demo's own SFT rate);
+#   control   seed 1 with the reward replaced by a random one (`--reward_funcs random`): must not improve.
+# Builds: `native` (build-learn-native, -march=native: AVX-512 kernels where the CPU has them) and
+# `portable` (build-learn-portable, GRPO_NATIVE=OFF: no FMA/AVX-512, so every kernel rounds differently,
+# standing in for another CPU). It prints one markdown table, writes bench/demo_learning.json (every
+# number and held-out curve) and bench/demo_learning.svg (held-out accuracy against wall time).
+#
+# Usage: bench/demo_learning.sh [--builds "native portable"] [--seeds "1 2 3"] [--jobs N] [--out DIR]
+#   --jobs 2 runs the two builds side by side, one thread per run (each run's demo and its SFT-only
+#   baseline still run one after the other, under the same load), for 2-core machines short of time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GRPO=${1:-build/grpo}
-shift || true
-printf '%-10s %-6s %-10s %-10s %-8s %s\n' run seed before after gain seconds
-for run in seed1 seed2 seed3 control; do
-  seed=${run#seed}
-  extra=()
-  if [ "$run" = control ]; then seed=1; extra=(--reward_funcs random); fi
-  t0=$(date +%s)
-  line=$("$GRPO" demo --seed "$seed" --run_name "learn-$run" "${extra[@]}" "$@" | tail -n 1)
-  t1=$(date +%s)
-  before=$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy_before"])')
-  after=$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy_after"])')
-  gain=$(python3 -c "print(f'{$after-$before:+.3f}')")
-  printf '%-10s %-6s %-10s %-10s %-8s %s\n' "$run" "$seed" "$before" "$after" "$gain" "$((t1 - t0))"
+BUILDS="native portable" SEEDS="1 2 3" JOBS=1 OUT=/tmp/grpo-demo-learning
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --builds) BUILDS=$2; shift 2 ;;
+    --seeds) SEEDS=$2; shift 2 ;;
+    --jobs) JOBS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo_learning.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
 done
+mkdir -p "$OUT"
+THREADS=0
+[ "$JOBS" -gt 1 ] && THREADS=1
+export OMP_WAIT_POLICY=PASSIVE
+
+build() { # build NAME -> path of its grpo
+  local dir=build-learn-$1 native=ON
+  [ "$1" = portable ] && native=OFF
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=OFF -DGRPO_NATIVE=$native >"$OUT/cmake-$1.log" 2>&1
+  cmake --build "$dir" -j2 --target grpo >>"$OUT/cmake-$1.log" 2>&1 || { cat "$OUT/cmake-$1.log" >&2; exit 1; }
+  echo "$dir/grpo"
+}
+
+# run NAME GRPO ARGS...: one demo run, its log in $OUT/NAME.log, its wall seconds in $OUT/NAME.wall
+run() {
+  local name=$1 grpo=$2; shift 2
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$grpo" demo --num_threads "$THREADS" --output_dir "$OUT/runs" --run_name "$name" "$@" >"$OUT/$name.log" 2>&1
+  t1=$(date +%s.%N)
+  python3 -c "print(f'{$t1 - $t0:.1f}')" >"$OUT/$name.wall"
+}
+
+# sft_steps_for DEMO_LOG WALL: SFT steps that take at least WALL seconds at the demo's own SFT rate (+10%)
+sft_steps_for() {
+  python3 - "$1" "$2" <<'EOF'
+import math, re, sys
+log, wall = open(sys.argv[1]).read(), float(sys.argv[2])
+last = re.findall(r"sft step (\d+)/\d+  loss \S+  ([\d.]+)s", log)[-1]
+per_step = float(last[1]) / int(last[0])
+print(max(1, math.ceil(1.1 * wall / per_step)))
+EOF
+}
+
+one_build() {
+  local b=$1 grpo
+  grpo=$(build "$b")
+  for s in $SEEDS; do
+    run "$b-demo-s$s" "$grpo" --seed "$s"
+    local wall n
+    wall=$(cat "$OUT/$b-demo-s$s.wall")
+    n=$(sft_steps_for "$OUT/$b-demo-s$s.log" "$wall")
+    run "$b-sft-s$s" "$grpo" --seed "$s" --max_steps 0 --sft_steps "$n" --sft_eval_steps $(( (n + 9) / 10 ))
+  done
+  run "$b-control-s1" "$grpo" --seed 1 --reward_funcs random
+}
+
+echo "demo_learning: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(nproc) cores; builds: $BUILDS; seeds: $SEEDS; logs in $OUT" >&2
+pids=()
+for b in $BUILDS; do
+  if [ "$JOBS" -gt 1 ]; then one_build "$b" & pids+=($!); else one_build "$b"; fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
+python3 bench/demo_learning_report.py --out "$OUT" --builds "$BUILDS" --seeds "$SEEDS" \
+  --json bench/demo_learning.json --svg bench/demo_learning.svg

@@ -100,6 +100,11 @@ static const key_def KEYS[] = {
     {"sft_steps", K_INT, F(sft_steps), 0, "0", "SFT cold start", "supervised steps on worked solutions before GRPO"},
     {"sft_learning_rate", K_FLOAT, F(sft_learning_rate), 0, "1e-3", "SFT cold start", "SFT learning rate"},
     {"sft_batch_size", K_INT, F(sft_batch_size), 0, "32", "SFT cold start", "SFT sequences per step"},
+    {"sft_size", K_INT, F(sft_size), 0, "0", "SFT cold start",
+     "items split off the training data as the cold start's worked solutions; GRPO trains on the rest from their "
+     "answers alone (the R1 recipe). 0: SFT and GRPO share every training item"},
+    {"sft_eval_steps", K_INT, F(sft_eval_steps), 0, "0", "SFT cold start",
+     "log held-out greedy accuracy every this many SFT steps (0: only before and after the cold start)"},
     {"teacher_model", K_STR, F(teacher_model), 0, "\"\"", "Distillation",
      "on-policy distillation: the teacher's HF model directory (same vocabulary as the student)"},
     {"distill", K_STR, F(distill), 0, "\"\"", "Distillation",
@@ -272,7 +277,8 @@ int rc_validate(const run_config *c, grpo_err *err) {
         return grpo_errf(err, GRPO_EINVAL, "distill \"%s\" needs teacher_model (the teacher's model directory)", c->distill);
     if (c->max_length < 2 || c->sft_tokens_per_batch < 0 || c->num_train_epochs < 0)
         return grpo_errf(err, GRPO_EINVAL, "max_length must be at least 2, sft_tokens_per_batch and num_train_epochs >= 0");
-    if (c->max_steps < 0 || c->sft_steps < 0) return grpo_errf(err, GRPO_EINVAL, "max_steps and sft_steps must be >= 0");
+    if (c->max_steps < 0 || c->sft_steps < 0 || c->sft_size < 0 || c->sft_eval_steps < 0)
+        return grpo_errf(err, GRPO_EINVAL, "max_steps, sft_steps, sft_size and sft_eval_steps must be >= 0");
     return GRPO_OK;
 }
 

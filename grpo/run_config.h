@@ -61,6 +61,8 @@ typedef struct {
     int sft_steps;
     double sft_learning_rate;
     int sft_batch_size;
+    int sft_eval_steps;          /* held-out accuracy logged every this many SFT steps (0: off) */
+    int sft_size;                /* items split off as the cold start's worked solutions (0: shared with GRPO) */
     /* distillation (grpo traces, grpo sft, on-policy in grpo train; docs/distill.md) */
     char teacher_model[1024];    /* on-policy distillation: the teacher's HF directory */
     char distill[16];            /* "" (off) or "on_policy" */

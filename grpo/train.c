@@ -80,6 +80,23 @@ static int load_jsonl(const run_config *c, const char *path, tasks_dataset *out,
     return rc ? rc : tasks_load_jsonl(out, path, &map, f, err);
 }
 
+/* sft_size > 0: splits the cold start's items off t->train into t->cold, and drops the worked solutions
+ * of the items left, so that GRPO learns from answers alone (the R1 recipe). */
+static int split_cold_start(trainer *t, grpo_err *err) {
+    const run_config *c = t->cfg;
+    if (c->sft_size <= 0) return GRPO_OK;
+    tasks_dataset rest = {0};
+    int rc = tasks_split(&t->train, 0.0, (size_t)c->sft_size, (uint64_t)c->seed ^ 0xC01D57A27ULL, &rest, &t->cold, err);
+    if (rc) return grpo_err_prefix(err, "sft_size = %d", c->sft_size);
+    tasks_dataset_free(&t->train);
+    t->train = rest;
+    for (size_t i = 0; i < t->train.n; i++) {
+        free(t->train.items[i].solution);
+        t->train.items[i].solution = NULL;
+    }
+    return GRPO_OK;
+}
+
 int load_data(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
     tasks_dataset all = {0};
@@ -91,7 +108,7 @@ int load_data(trainer *t, grpo_err *err) {
         o.unique = 1;
         o.max_operands = c->builtin_operands;
         o.max_digits = c->builtin_digits;
-        size_t n = (size_t)c->train_size + (c->eval_dataset[0] ? 0 : (size_t)c->eval_size);
+        size_t n = (size_t)c->train_size + (size_t)c->sft_size + (c->eval_dataset[0] ? 0 : (size_t)c->eval_size);
         if ((rc = tasks_generate(&all, gen, n, (uint64_t)c->seed, &o, err))) return rc;
     } else if ((rc = load_jsonl(c, c->dataset, &all, err))) {
         return rc;
@@ -102,11 +119,12 @@ int load_data(trainer *t, grpo_err *err) {
             return rc;
         }
         t->train = all;
-        return GRPO_OK;
+    } else {
+        rc = tasks_split(&all, 0.0, (size_t)c->eval_size, (uint64_t)c->seed, &t->train, &t->eval, err);
+        tasks_dataset_free(&all);
+        if (rc) return rc;
     }
-    rc = tasks_split(&all, 0.0, (size_t)c->eval_size, (uint64_t)c->seed, &t->train, &t->eval, err);
-    tasks_dataset_free(&all);
-    return rc;
+    return split_cold_start(t, err);
 }
 
 /* Renders and tokenizes every prompt once; a prompt over max_prompt_length is an error naming it. */
@@ -325,18 +343,23 @@ static int eval_run(trainer *t, const tasks_dataset *ds, const prompt_cache *pc,
 }
 
 /* Greedy accuracy on the held-out set (-1 when there is none), stored as an eval row. */
-int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
-    *acc = -1;
+/* Greedy accuracy on the held-out split (-1 when there is none; *n gets the problem count), not recorded. */
+static int eval_greedy(trainer *t, double *acc, int *n, grpo_err *err) {
+    *acc = -1, *n = 0;
     if (t->eval.n == 0) return GRPO_OK;
     smp_params greedy = smp_defaults();
     greedy.temperature = 0.0f;
     eval_result r;
     int rc = eval_run(t, &t->eval, t->peval, 1, greedy, &r, err);
-    if (rc) return rc;
-    *acc = r.pass1;
-    if (!t->db) return GRPO_OK;
+    if (!rc) *acc = r.pass1, *n = r.n_problems;
+    return rc;
+}
+
+int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err) {
+    int n, rc = eval_greedy(t, acc, &n, err);
+    if (rc || !n || !t->db) return rc;
     store_eval ev = {.step = step, .name = t->cfg->dataset, .split = "eval", .metric = "accuracy_greedy",
-                     .value = *acc, .n = r.n_problems, .detail_json = "{\"temperature\":0}"};
+                     .value = *acc, .n = n, .detail_json = "{\"temperature\":0}"};
     return store_add_eval(t->db, &ev, err);
 }
 
@@ -367,8 +390,10 @@ void trainer_free(trainer *t) {
     if (t->db) store_close(t->db);
     free_prompts(t->ptrain, t->train.n);
     free_prompts(t->peval, t->eval.n);
+    free_prompts(t->pcold, t->cold.n);
     tasks_dataset_free(&t->train);
     tasks_dataset_free(&t->eval);
+    tasks_dataset_free(&t->cold);
     tasks_cursor_free(&t->cursor);
     policy_free(&t->model);
     if (t->have_ref) policy_free(&t->ref);
@@ -383,7 +408,8 @@ void trainer_free(trainer *t) {
 
 static int sft(trainer *t, grpo_err *err) {
     const run_config *c = t->cfg;
-    const tasks_dataset *ds = &t->train;
+    const tasks_dataset *ds = c->sft_size > 0 ? &t->cold : &t->train;
+    const prompt_cache *prompts = c->sft_size > 0 ? t->pcold : t->ptrain;
     int *sol_n = calloc(ds->n ? ds->n : 1, sizeof *sol_n), **sol = calloc(ds->n ? ds->n : 1, sizeof *sol), have = 0;
     int rc = sol_n && sol ? GRPO_OK : grpo_errf(err, GRPO_ENOMEM, "sft: out of memory");
     for (size_t i = 0; i < ds->n && !rc; i++) {
@@ -421,7 +447,7 @@ static int sft(trainer *t, grpo_err *err) {
         if ((rc = tasks_cursor_next(&cur, ds, B, idx, err))) break;
         int total = 0, nb = 0;
         for (int k = 0; k < B; k++)
-            if (sol[idx[k]]) total += t->ptrain[idx[k]].n + sol_n[idx[k]];
+            if (sol[idx[k]]) total += prompts[idx[k]].n + sol_n[idx[k]];
         int *nt = realloc(toks, (total ? total : 1) * sizeof *toks);
         if (nt) toks = nt;
         float *nm = nt ? realloc(mask, (total ? total : 1) * sizeof *mask) : NULL;
@@ -434,7 +460,7 @@ static int sft(trainer *t, grpo_err *err) {
         for (int k = 0; k < B; k++) {
             size_t i = idx[k];
             if (!sol[i]) continue;
-            const prompt_cache *p = &t->ptrain[i];
+            const prompt_cache *p = &prompts[i];
             memcpy(toks + off, p->ids, p->n * sizeof(int));
             memcpy(toks + off + p->n, sol[i], sol_n[i] * sizeof(int));
             lens[nb++] = p->n + sol_n[i];
@@ -461,6 +487,12 @@ static int sft(trainer *t, grpo_err *err) {
         progress(t, "sft %d/%d  loss %.4f  ETA %s", s + 1, c->sft_steps, ema, eta);
         if ((s + 1) % 50 == 0 || s + 1 == c->sft_steps)
             logf_(t, "sft step %d/%d  loss %.4f  %.1fs", s + 1, c->sft_steps, ema, el);
+        if (c->sft_eval_steps > 0 && (s + 1) % c->sft_eval_steps == 0 && s + 1 < c->sft_steps) {
+            double a;
+            int n;
+            if ((rc = eval_greedy(t, &a, &n, err))) break;
+            logf_(t, "sft step %d/%d: held-out accuracy %.3f (wall %.1fs)", s + 1, c->sft_steps, a, now_s() - t->t_run);
+        }
     }
     tasks_cursor_free(&cur);
     free(idx);
@@ -1056,7 +1088,7 @@ int save_checkpoint(trainer *t, int64_t step, grpo_err *err) {
 /* ---- the job ---- */
 
 int train_run(const run_config *cfg, int resume, const train_log *log, train_result *res, grpo_err *err) {
-    trainer T = {.cfg = cfg, .log = log, .t_start = now_s()};
+    trainer T = {.cfg = cfg, .log = log, .t_start = now_s(), .t_run = now_s()};
     trainer *t = &T;
     memset(res, 0, sizeof *res);
     res->accuracy_before = res->accuracy_after = -1;
@@ -1100,7 +1132,8 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     /* data, prompts */
     if ((rc = load_data(t, err))) goto done;
     if ((rc = cache_prompts(t, &t->train, &t->ptrain, "train", err)) ||
-        (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)))
+        (rc = cache_prompts(t, &t->eval, &t->peval, "eval", err)) ||
+        (rc = cache_prompts(t, &t->cold, &t->pcold, "cold start", err)))
         goto done;
 
     /* model: resume from the newest checkpoint, or start */
@@ -1130,8 +1163,11 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         logf_(t, "run %s: %s, %.2fM parameters; memory: params %.1f MiB, grads %.1f MiB, AdamW %.1f MiB", t->run_dir,
               policy_arch_name(t->model.cfg.arch), t->model.n_params / 1e6, pb / 1048576.0, gb / 1048576.0,
               ob / 1048576.0);
-        logf_(t, "data: %zu train, %zu held-out items (%s); %d prompts x %d completions per step", t->train.n,
-              t->eval.n, cfg->dataset, cfg->generation_batch_size / cfg->num_generations, cfg->num_generations);
+        char cold[96] = "";
+        if (t->cold.n) snprintf(cold, sizeof cold, " + %zu cold-start items with worked solutions", t->cold.n);
+        logf_(t, "data: %zu train%s%s, %zu held-out items (%s); %d prompts x %d completions per step", t->train.n,
+              t->cold.n ? " (answers only)" : "", cold, t->eval.n, cfg->dataset,
+              cfg->generation_batch_size / cfg->num_generations, cfg->num_generations);
     }
 
     /* database */
@@ -1147,7 +1183,8 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         if (cfg->sft_steps > 0) {
             double a0;
             if ((rc = evaluate(t, -1, &a0, err))) goto done;
-            logf_(t, "held-out accuracy before SFT: %.3f (%zu problems, greedy)", a0, t->eval.n);
+            logf_(t, "held-out accuracy before SFT: %.3f (%zu problems, greedy; wall %.1fs)", a0, t->eval.n,
+                  now_s() - t->t_run);
             if ((rc = sft(t, err))) goto done;
         }
         /* the optimizer starts fresh for GRPO */
@@ -1170,8 +1207,8 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
     }
     if ((rc = onpolicy_setup(t, be, err))) goto done;
     if ((rc = evaluate(t, t->step0, &res->accuracy_before, err))) goto done;
-    logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy)", (long long)t->step0, res->accuracy_before,
-          t->eval.n);
+    logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy; wall %.1fs)", (long long)t->step0,
+          res->accuracy_before, t->eval.n, now_s() - t->t_run);
 
     /* GRPO */
     if (!(t->ws = calloc(1, sizeof *t->ws))) rc = grpo_errf(err, GRPO_ENOMEM, "out of memory");
@@ -1187,11 +1224,12 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         if (cfg->eval_steps > 0 && (step + 1) % cfg->eval_steps == 0 && !last) {
             double a;
             if ((rc = evaluate(t, step + 1, &a, err))) goto done;
-            logf_(t, "held-out accuracy at step %lld: %.3f", (long long)step + 1, a);
+            logf_(t, "held-out accuracy at step %lld: %.3f (wall %.1fs)", (long long)step + 1, a, now_s() - t->t_run);
         }
     }
     if ((rc = evaluate(t, step, &res->accuracy_after, err))) goto done;
-    logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy)", (long long)step, res->accuracy_after, t->eval.n);
+    logf_(t, "held-out accuracy at step %lld: %.3f (%zu problems, greedy; wall %.1fs)", (long long)step,
+          res->accuracy_after, t->eval.n, now_s() - t->t_run);
     ckpt_find_latest(t->run_dir, res->last_checkpoint, sizeof res->last_checkpoint, NULL);
     res->eval_n = (int)t->eval.n;
 done:

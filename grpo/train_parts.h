@@ -34,7 +34,8 @@ typedef struct {
     tok_tokenizer *tok;
     chat_format chat;
     tasks_dataset train, eval;
-    prompt_cache *ptrain, *peval;
+    tasks_dataset cold;     /* sft_size > 0: the cold start's worked solutions, disjoint from train */
+    prompt_cache *ptrain, *peval, *pcold;
     tasks_cursor cursor;
     policy_model model, ref;
     int have_ref;
@@ -45,7 +46,8 @@ typedef struct {
     rw_external *ext;       /* the external reward command, when configured */
     learner_opts lopts;
     int eos[TOK_MAX_EOS + POLICY_MAX_EOS], n_eos;
-    double t_start;
+    double t_start;         /* the GRPO phase's start (its ETA) */
+    double t_run;           /* the run's start (wall times in the log) */
     int64_t step0;          /* GRPO steps done when this process started */
     struct step_ws *ws;     /* the GRPO step's buffers, allocated once per run (grpo/train.c) */
 } trainer;
