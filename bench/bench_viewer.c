@@ -6,7 +6,8 @@
  * FTS5 triggers dropped first) with the store's writer, each step one transaction, and prints the
  * writer's time per step for both: the cost of the full-text index. Then times the API's answers on
  * the indexed file, in process (the handler's work; HTTP adds a loopback round trip): a step's page,
- * the whole step, searches (rare, common, short), all steps, a prompt's history. */
+ * the whole step, searches (rare, common, none, filters that reject every candidate: the scan budget's
+ * worst case), all steps, a prompt's history. CPU is getrusage's user + system time. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -183,21 +184,25 @@ static void run_api(const char *fts, int steps, int per, int repeat) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_viewer DIR [--steps N] [--per-step K] [--tokens T] [--repeat R]\n");
+        fprintf(stderr, "usage: bench_viewer DIR [--steps N] [--per-step K] [--tokens T] [--repeat R] [--api-only]\n");
         return 2;
     }
     int steps = 200, per = 512, tokens = 48, repeat = 20;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--per-step")) per = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--tokens")) tokens = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]);
+    int api_only = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--api-only")) api_only = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--steps")) steps = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--per-step")) per = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--tokens")) tokens = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--repeat")) repeat = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "bench_viewer: unknown or incomplete option '%s'\n", argv[i]);
+            return 2;
+        }
     }
     char fts[4096], plain[4096];
     snprintf(fts, sizeof fts, "%s/fts/rollouts.db", argv[1]);
     snprintf(plain, sizeof plain, "%s/plain/rollouts.db", argv[1]);
-    int api_only = 0;
-    for (int i = 2; i < argc; i++) api_only |= !strcmp(argv[i], "--api-only");
     if (!api_only) {
         remove(fts), remove(plain);
         write_files(fts, plain, steps, per, tokens);
