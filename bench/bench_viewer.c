@@ -6,12 +6,14 @@
  * FTS5 triggers dropped first) with the store's writer, each step one transaction, and prints the
  * writer's time per step for both: the cost of the full-text index. Then times the API's answers on
  * the indexed file, in process (the handler's work; HTTP adds a loopback round trip): a step's page,
- * the whole step, searches (rare, common, short), all steps, a prompt's history. */
+ * the whole step, searches (rare, common, none, filters that reject every candidate: the scan budget's
+ * worst case), all steps, a prompt's history. CPU is getrusage's user + system time. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -25,11 +27,12 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* CPU seconds of this process: on a shared machine, what a call costs apart from waiting for a core. */
+/* CPU seconds of this process, user + system (getrusage): on a shared machine, what a call costs
+ * apart from waiting for a core. */
 static double cpu_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 static const char *const WORDS[] = {"the", "sum", "of", "and", "is", "so", "we", "get", "answer", "then", "add",
@@ -100,7 +103,7 @@ fail:
 static void time_route(viewer_api *a, const char *label, const char *route, const char **kv, int repeat) {
     viewer_query q = {0};
     for (int i = 0; kv && kv[i]; i += 2) q.key[q.n] = kv[i], q.val[q.n++] = kv[i + 1];
-    double sum = 0, max = 0, cpu = 0;
+    double sum = 0, max = 0, cpu = 0, cpu_max = 0;
     size_t bytes = 0;
     int status = 0;
     for (int r = 0; r < repeat; r++) {
@@ -108,14 +111,16 @@ static void time_route(viewer_api *a, const char *label, const char *route, cons
         double t0 = now_s(), c0 = cpu_s();
         status = viewer_api_get(a, route, &q, &body);
         double dt = (now_s() - t0) * 1e3;
-        cpu += (cpu_s() - c0) * 1e3;
+        double dc = (cpu_s() - c0) * 1e3;
+        cpu += dc;
+        if (dc > cpu_max) cpu_max = dc;
         bytes = body ? strlen(body) : 0;
         free(body);
         sum += dt;
         if (dt > max) max = dt;
     }
-    printf("| %-44s | %3d | %8.1f | %8.1f | %8.1f | %8.1f |\n", label, status, sum / repeat, max, cpu / repeat,
-           (double)bytes / 1024.0);
+    printf("| %-46s | %3d | %8.1f | %8.1f | %8.1f | %8.1f | %8.1f |\n", label, status, sum / repeat, max, cpu / repeat,
+           cpu_max, (double)bytes / 1024.0);
 }
 
 static long long file_kib(const char *path) {
@@ -152,7 +157,7 @@ static void run_api(const char *fts, int steps, int per, int repeat) {
     snprintf(mid, sizeof mid, "%d", steps / 2);
     snprintf(pid, sizeof pid, "prompt/%d", (steps / 2 * 131) % 5000);
     printf("API on %lld rollouts, %d calls each, in process:\n", (long long)steps * per, repeat);
-    printf("| call | status | wall mean ms | wall max ms | CPU mean ms | KiB |\n|---|---|---|---|---|---|\n");
+    printf("| call | status | wall mean ms | wall max ms | CPU mean ms | CPU max ms | KiB |\n|---|---|---|---|---|---|---|\n");
     time_route(a, "rollouts?step=MID (first 64)", "rollouts", (const char *[]){"step", mid, NULL}, repeat);
     time_route(a, "rollouts?step=MID&limit=512 (the whole step)", "rollouts",
                (const char *[]){"step", mid, "limit", "512", NULL}, repeat);
@@ -162,9 +167,15 @@ static void run_api(const char *fts, int steps, int per, int repeat) {
     time_route(a, "search?q=multiply (most rollouts match)", "search", (const char *[]){"q", "multiply", NULL}, repeat);
     time_route(a, "search?q=multiply&min_reward=2&step_min=150", "search",
                (const char *[]){"q", "multiply", "min_reward", "2", "step_min", "150", NULL}, repeat);
+    time_route(a, "search?q=multiply&min_reward=9 (matches none)", "search",
+               (const char *[]){"q", "multiply", "min_reward", "9", NULL}, repeat);
+    time_route(a, "search?q=multiply&limit=200&after=90000", "search",
+               (const char *[]){"q", "multiply", "limit", "200", "after", "90000", NULL}, repeat);
     time_route(a, "search?q=zzzq (no match)", "search", (const char *[]){"q", "zzzq", NULL}, repeat);
     time_route(a, "search?component=accuracy&component_min=1", "search",
                (const char *[]){"component", "accuracy", "component_min", "1", NULL}, repeat);
+    time_route(a, "search?component=accuracy&component_min=5 (none)", "search",
+               (const char *[]){"component", "accuracy", "component_min", "5", NULL}, repeat);
     time_route(a, "steps (all, with component mean/std)", "steps", NULL, repeat);
     time_route(a, "prompt/ID (history, first 64)", pid, NULL, repeat);
     time_route(a, "run", "run", NULL, repeat);
@@ -173,21 +184,25 @@ static void run_api(const char *fts, int steps, int per, int repeat) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_viewer DIR [--steps N] [--per-step K] [--tokens T] [--repeat R]\n");
+        fprintf(stderr, "usage: bench_viewer DIR [--steps N] [--per-step K] [--tokens T] [--repeat R] [--api-only]\n");
         return 2;
     }
     int steps = 200, per = 512, tokens = 48, repeat = 20;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--per-step")) per = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--tokens")) tokens = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]);
+    int api_only = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--api-only")) api_only = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--steps")) steps = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--per-step")) per = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--tokens")) tokens = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--repeat")) repeat = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "bench_viewer: unknown or incomplete option '%s'\n", argv[i]);
+            return 2;
+        }
     }
     char fts[4096], plain[4096];
     snprintf(fts, sizeof fts, "%s/fts/rollouts.db", argv[1]);
     snprintf(plain, sizeof plain, "%s/plain/rollouts.db", argv[1]);
-    int api_only = 0;
-    for (int i = 2; i < argc; i++) api_only |= !strcmp(argv[i], "--api-only");
     if (!api_only) {
         remove(fts), remove(plain);
         write_files(fts, plain, steps, per, tokens);

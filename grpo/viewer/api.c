@@ -332,6 +332,7 @@ static int h_run(viewer_api *a, const char *arg, const viewer_query *q, reply *r
     json_decref(comps);
     json_t *limits = json_pack("{s:i,s:i,s:i,s:i}", "steps", VIEWER_STEPS_MAX, "rollouts", VIEWER_ROLLOUTS_MAX,
                                "search", VIEWER_SEARCH_MAX, "evals", VIEWER_EVALS_MAX);
+    if (limits && json_object_set_new(limits, "search_scan", json_integer(VIEWER_SCAN_MAX))) json_decref(limits), limits = NULL;
     if (set_new(o, "components", names, r) || set_new(o, "schema_version", json_integer(a->version), r) ||
         set_new(o, "full_text_index", json_boolean(a->version >= 2), r) ||
         set_new(o, "token_texts", json_boolean(a->tok != NULL), r) || set_new(o, "read_only", json_true(), r) ||
@@ -505,30 +506,33 @@ static int set_snippet(json_t *row, const char *text, const char *needle, reply 
     return set_new(row, "snippet", s, r);
 }
 
-/* The WHERE clause and arguments of a search, from its parameters; 0, or -1 with r->msg set. */
+/* A search's filters as one SQL condition over rollouts r with its arguments (?1 is the run), and
+ * its text: as an FTS5 phrase (schema 2), or a scan's instr() condition (schema 1). */
 typedef struct {
-    char where[1024];
+    char cond[1024];
     store_arg args[12];
     int n;
-    const char *text;
+    const char *text; /* NULL: no text */
+    int fts;          /* the text is matched by the index (fts_phrase), not by cond */
+    char fts_phrase[2 * VIEWER_QUERY_MAX + 8];
+    long long smin, smax; /* step range (-1, INT64_MAX / 2: none) */
 } search_q;
 
 /* Appends " AND cond" with one argument (the caller writes ?N for it). */
 static void add_cond(search_q *s, const char *cond, store_arg v) {
     s->args[s->n++] = v;
-    size_t l = strlen(s->where);
-    sb_catf(s->where, sizeof s->where, &l, " AND %s", cond);
+    size_t l = strlen(s->cond);
+    sb_catf(s->cond, sizeof s->cond, &l, " AND %s", cond);
 }
 
-static int search_where(viewer_api *a, const viewer_query *q, search_q *s, char *fts, size_t fcap, reply *r) {
+static int search_where(viewer_api *a, const viewer_query *q, search_q *s, reply *r) {
     double lo, hi, clo, chi;
-    long long smin, smax;
     int finish;
     static const char *const FIN[] = {"stop", "length", NULL};
     if (real_param(q, "min_reward", &lo, r) || real_param(q, "max_reward", &hi, r) ||
         real_param(q, "component_min", &clo, r) || real_param(q, "component_max", &chi, r) ||
-        int_param(q, "step_min", -1, -1, INT64_MAX / 2, &smin, r) ||
-        int_param(q, "step_max", INT64_MAX / 2, -1, INT64_MAX / 2, &smax, r) || enum_param(q, "finish", FIN, -1, &finish, r))
+        int_param(q, "step_min", -1, -1, INT64_MAX / 2, &s->smin, r) ||
+        int_param(q, "step_max", INT64_MAX / 2, -1, INT64_MAX / 2, &s->smax, r) || enum_param(q, "finish", FIN, -1, &finish, r))
         return -1;
     const char *text = param(q, "q"), *comp = param(q, "component");
     if (text && (strlen(text) > VIEWER_QUERY_MAX || !*text)) {
@@ -548,29 +552,29 @@ static int search_where(viewer_api *a, const viewer_query *q, search_q *s, char 
         return -1;
     }
     s->text = text;
+    s->fts = text && a->version >= 2;
     s->n = 0;
-    snprintf(s->where, sizeof s->where, "r.run_id=?1");
+    snprintf(s->cond, sizeof s->cond, "r.run_id=?1");
     s->args[s->n++] = A_INT(store_run_id(a->db));
     char c[400];
 #define COND(fmt, v) (snprintf(c, sizeof c, fmt, s->n + 1), add_cond(s, c, v))
-    if (text && a->version >= 2) {
+    if (s->fts) {
         /* a trigram phrase: the text as a substring, case-insensitive; quotes doubled */
-        size_t n = 0;
-        fts[n++] = '"';
-        for (const char *p = text; *p && n + 3 < fcap; p++) {
-            if (*p == '"') fts[n++] = '"';
-            fts[n++] = *p;
+        size_t n = 0, cap = sizeof s->fts_phrase;
+        s->fts_phrase[n++] = '"';
+        for (const char *p = text; *p && n + 3 < cap; p++) {
+            if (*p == '"') s->fts_phrase[n++] = '"';
+            s->fts_phrase[n++] = *p;
         }
-        fts[n++] = '"';
-        fts[n] = '\0';
-        COND("r.rowid IN (SELECT rowid FROM rollouts_fts WHERE rollouts_fts MATCH ?%d)", A_TEXT(fts));
+        s->fts_phrase[n++] = '"';
+        s->fts_phrase[n] = '\0';
     } else if (text) { /* a version 1 file has no index: a scan */
         COND("instr(lower(r.completion_text), lower(?%d)) > 0", A_TEXT(text));
     }
     if (!isnan(lo)) COND("r.reward_total >= ?%d", A_REAL(lo));
     if (!isnan(hi)) COND("r.reward_total <= ?%d", A_REAL(hi));
-    if (smin >= 0) COND("r.step >= ?%d", A_INT(smin));
-    if (smax < INT64_MAX / 2) COND("r.step <= ?%d", A_INT(smax));
+    if (s->smin >= 0) COND("r.step >= ?%d", A_INT(s->smin));
+    if (s->smax < INT64_MAX / 2) COND("r.step <= ?%d", A_INT(s->smax));
     if (finish >= 0) COND("r.finish_reason = ?%d", A_TEXT(FIN[finish]));
     if (comp) {
         int k = s->n + 1;
@@ -587,42 +591,102 @@ static int search_where(viewer_api *a, const viewer_query *q, search_q *s, char 
     return 0;
 }
 
+/* The rowid range [*lo, *hi] that holds every rollout of the run in the step range (from the
+ * (run, step, ...) index, whatever order the steps were written in); 0, 1 when no rollout is in it,
+ * -1 on error. */
+static int step_rowids(viewer_api *a, const search_q *s, long long *lo, long long *hi, reply *r) {
+    *lo = 0, *hi = INT64_MAX;
+    store_arg args[2] = {A_INT(store_run_id(a->db)), A_INT(s->smin)};
+    if (s->smin >= 0) {
+        *lo = int_of(a, "SELECT min(rowid) FROM rollouts WHERE run_id=?1 AND step>=?2", args, 2, r);
+        if (*lo < -1) return -1;
+        if (*lo == -1) return 1;
+    }
+    if (s->smax < INT64_MAX / 2) {
+        args[1] = A_INT(s->smax);
+        *hi = int_of(a, "SELECT max(rowid) FROM rollouts WHERE run_id=?1 AND step<=?2", args, 2, r);
+        if (*hi < -1) return -1;
+        if (*hi == -1) return 1;
+    }
+    return 0;
+}
+
+/* The scan of a search: candidates in rowid order, each with whether it passes the filters. */
+typedef struct {
+    long long budget, want; /* candidates to examine at most; matches to collect (a page and one) */
+    long long scanned, last, last_step; /* candidates seen; the last one's rowid and step */
+    json_t *ids;                        /* rowids of the matches so far */
+    int oom;
+} scan_state;
+
+static int scan_row(void *ctx, json_t *row) {
+    scan_state *st = ctx;
+    st->scanned++;
+    st->last = json_integer_value(json_object_get(row, "id"));
+    st->last_step = json_integer_value(json_object_get(row, "step"));
+    if (json_integer_value(json_object_get(row, "ok")) == 1 && json_array_append(st->ids, json_object_get(row, "id")))
+        return st->oom = 1;
+    return (long long)json_array_size(st->ids) >= st->want || st->scanned >= st->budget;
+}
+
+/* Bounded work: one request examines at most `scan` candidates (the text index's matches, or the
+ * run's rollouts when there is no text), in rowid order (the order written) from `after` on, and
+ * stops once it holds a page and one more match. So its cost does not grow with the number of
+ * matches, and a page that ran out of candidates says how far it got (`next`). */
 static int h_search(viewer_api *a, const char *arg, const viewer_query *q, reply *r) {
-    long long offset, limit;
+    long long after, limit, scan;
     if (check_params(q, "search",
-                     "q min_reward max_reward component component_min component_max finish step_min step_max offset limit",
+                     "q min_reward max_reward component component_min component_max finish step_min step_max after limit"
+                     " scan",
                      r) ||
-        int_param(q, "offset", 0, 0, VIEWER_COUNT_CAP, &offset, r) ||
-        int_param(q, "limit", 50, 1, VIEWER_SEARCH_MAX, &limit, r))
+        int_param(q, "after", 0, 0, INT64_MAX / 2, &after, r) || int_param(q, "limit", 50, 1, VIEWER_SEARCH_MAX, &limit, r) ||
+        int_param(q, "scan", VIEWER_SCAN_MAX, 1, VIEWER_SCAN_MAX, &scan, r))
         return 400;
     search_q s;
-    char fts[2 * VIEWER_QUERY_MAX + 8];
-    if (search_where(a, q, &s, fts, sizeof fts, r)) return 400;
-    /* One pass over the matches: the ids of the first CAP + 1 (the count) and of the page, in the
-     * order written (step, prompt, sample): by rowid over the index's matches (streamed from its
-     * sorted list), by the (run, step, prompt, sample) index otherwise (no sort of every row). */
-    const char *order = s.text && a->version >= 2 ? "r.rowid" : "r.step, r.prompt_id, r.sample_index";
-    long long want = offset + limit > VIEWER_COUNT_CAP + 1 ? offset + limit : VIEWER_COUNT_CAP + 1;
-    char sql[2048];
-    snprintf(sql, sizeof sql, "SELECT r.rowid AS id FROM rollouts r WHERE %s ORDER BY %s LIMIT %lld", s.where, order,
-             want);
-    json_t *ids = rows_of(a, sql, s.args, s.n, r);
-    if (!ids) return 500;
-    long long total = (long long)json_array_size(ids);
-    json_t *page = json_array();
-    for (long long k = offset; page && k < offset + limit && k < total; k++)
-        json_array_append(page, json_object_get(json_array_get(ids, (size_t)k), "id"));
-    json_decref(ids);
-    char *page_text = page ? json_dumps(page, JSON_COMPACT) : NULL;
-    json_decref(page);
-    if (!page_text) {
-        snprintf(r->msg, sizeof r->msg, "out of memory");
-        return 500;
+    if (search_where(a, q, &s, r)) return 400;
+    long long lo, hi;
+    int none = step_rowids(a, &s, &lo, &hi, r);
+    if (none < 0) return 500;
+    if (lo <= after) lo = after + 1;
+    scan_state st = {.budget = scan, .want = limit + 1, .last = after, .last_step = -1, .ids = json_array()};
+    if (!st.ids) return snprintf(r->msg, sizeof r->msg, "out of memory"), 500;
+    if (!none && lo <= hi) {
+        char sql[2048];
+        int k = s.n;
+        if (s.fts)
+            snprintf(sql, sizeof sql,
+                     "SELECT f.rowid AS id, r.step, (%s) AS ok FROM rollouts_fts f JOIN rollouts r ON r.rowid=f.rowid"
+                     " WHERE rollouts_fts MATCH ?%d AND f.rowid BETWEEN ?%d AND ?%d ORDER BY f.rowid LIMIT ?%d",
+                     s.cond, k + 1, k + 2, k + 3, k + 4);
+        else
+            snprintf(sql, sizeof sql,
+                     "SELECT r.rowid AS id, r.step, (%s) AS ok FROM rollouts r WHERE r.rowid BETWEEN ?%d AND ?%d"
+                     " ORDER BY r.rowid LIMIT ?%d",
+                     s.cond, k + 1, k + 2, k + 3);
+        if (s.fts) s.args[s.n++] = A_TEXT(s.fts_phrase);
+        s.args[s.n++] = A_INT(lo);
+        s.args[s.n++] = A_INT(hi);
+        s.args[s.n++] = A_INT(scan);
+        grpo_err e = {0};
+        if (store_query_args(a->db, sql, s.args, s.n, scan_row, &st, &e) || st.oom) {
+            snprintf(r->msg, sizeof r->msg, "%.300s", st.oom ? "out of memory" : e.msg);
+            json_decref(st.ids);
+            return 500;
+        }
     }
+    /* more: a match beyond the page was seen, or the budget ran out before the candidates did */
+    long long found = (long long)json_array_size(st.ids);
+    int more = found > limit || st.scanned >= scan;
+    long long next = found > limit ? json_integer_value(json_array_get(st.ids, (size_t)limit - 1)) : st.last;
+    if (found > limit) json_array_remove(st.ids, (size_t)limit);
+    char *page_text = json_dumps(st.ids, JSON_COMPACT);
+    json_decref(st.ids);
+    if (!page_text) return snprintf(r->msg, sizeof r->msg, "out of memory"), 500;
+    char sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT %s, r.completion_text FROM rollouts r WHERE r.rowid IN (SELECT value FROM json_each(?1))"
-             " ORDER BY %s",
-             rollout_cols(a), order);
+             " ORDER BY r.rowid",
+             rollout_cols(a));
     store_arg pa = A_TEXT(page_text);
     json_t *rows = rows_of(a, sql, &pa, 1, r);
     free(page_text);
@@ -637,10 +701,11 @@ static int h_search(viewer_api *a, const char *arg, const viewer_query *q, reply
         }
         json_object_del(row, "completion_text");
     }
-    json_t *out = pack_reply(r, "total", json_integer(total > VIEWER_COUNT_CAP ? VIEWER_COUNT_CAP : total),
-                             "total_capped", json_boolean(total > VIEWER_COUNT_CAP), "rollouts", rows);
-    if (out && (set_new(out, "offset", json_integer(offset), r) || set_new(out, "limit", json_integer(limit), r) ||
-                set_new(out, "full_text_index", json_boolean(a->version >= 2 && s.text), r))) {
+    json_t *out = pack_reply(r, "rollouts", rows, "more", json_boolean(more), "next", more ? json_integer(next) : json_null());
+    if (out && (set_new(out, "after", json_integer(after), r) || set_new(out, "limit", json_integer(limit), r) ||
+                set_new(out, "scanned", json_integer(st.scanned), r) ||
+                set_new(out, "scanned_to_step", st.last_step >= 0 ? json_integer(st.last_step) : json_null(), r) ||
+                set_new(out, "full_text_index", json_boolean(s.fts), r))) {
         json_decref(out);
         out = NULL;
     }

@@ -21,7 +21,7 @@ enum {
     VIEWER_ROLLOUTS_MAX = 512,  /* rollouts per /api/rollouts or /api/prompt page */
     VIEWER_SEARCH_MAX = 200,    /* results per /api/search page */
     VIEWER_EVALS_MAX = 5000,    /* evals per /api/evals page */
-    VIEWER_COUNT_CAP = 1000,    /* /api/search counts its matches up to this many (then "1000+") */
+    VIEWER_SCAN_MAX = 10000,    /* candidates one /api/search request examines at most (its work bound) */
     VIEWER_QUERY_MAX = 200,     /* bytes of a search text */
 };
 

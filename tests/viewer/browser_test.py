@@ -93,6 +93,25 @@ def screenshot(chrome, url, path):
                    capture_output=True, timeout=120)
 
 
+def check_search_pages(chrome, base, con, text, label):
+    """The search page lists the first 50 matches in the order written and links to the next 50."""
+    want = [(str(st), str(p), str(j)) for st, p, j in con.execute(
+        "SELECT step, prompt_id, sample_index FROM rollouts WHERE instr(lower(completion_text), ?) > 0 ORDER BY rowid",
+        (text,))]
+    url, got = base + "#/search?q=" + text, []
+    for page in range(2):
+        d = dump(chrome, url)
+        got += [(a.get("data-step"), a.get("data-prompt"), a.get("data-sample"))
+                for t, a in d.elements if t == "div" and "result" in a.get("class", "").split()]
+        nxt = [a for t, a in d.elements if t == "a" and a.get("id") == "search-next"]
+        if not nxt:
+            break
+        url = base + nxt[0]["href"]
+    check(len(want) > 50, "%s: '%s' is in more than one page of completions (%d)" % (label, text, len(want)))
+    check(got == want[:100], "%s: two search pages list the first %d of %d matches in order (got %d)"
+          % (label, min(100, len(want)), len(want), len(got)))
+
+
 def sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -248,6 +267,8 @@ def main():
         check(len(results) == 1 and results[0].get("data-step") == str(last) and results[0].get("data-prompt") == str(pid),
               "viewer: a search finds the planted string, once (got %d)" % len(results))
         check_safe(d, "viewer search", expect_text=False)
+
+        check_search_pages(chrome, base, con, "answer", "viewer")
 
         d = dump(chrome, base + "#/search?q=%3Cscript%3E")
         check(len([a for t, a in d.elements if t == "div" and "result" in a.get("class", "").split()]) == 1,

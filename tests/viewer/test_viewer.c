@@ -309,38 +309,105 @@ static void rollouts_are_paginated_sorted_and_bounded(void) {
     expect_error("/api/search?q=step&limit=201", 400, "from 1 to 200");
 }
 
+/* Follows a search's pages (query, then &after=NEXT while "more") and returns how many completions
+ * they hold in all; checks that each page's ids rise past the one before and stay within bounds. */
+static int search_all(const char *query, int scan) {
+    long long after = 0;
+    int n = 0, pages = 0;
+    for (;;) {
+        char url[512];
+        snprintf(url, sizeof url, "/api/search?%s&after=%lld&scan=%d", query, after, scan);
+        json_t *j = get_json(url, 200);
+        json_t *rows = json_object_get(j, "rollouts");
+        CU_ASSERT(JI(j, "scanned") <= scan);
+        CU_ASSERT((long long)json_array_size(rows) <= JI(j, "limit"));
+        size_t i;
+        json_t *row;
+        json_array_foreach(rows, i, row) {
+            CU_ASSERT(JI(row, "rollout_id") > after);
+            after = JI(row, "rollout_id");
+            n++;
+        }
+        int more = json_is_true(json_object_get(j, "more"));
+        CU_ASSERT(more ? JI(j, "next") >= after : json_is_null(json_object_get(j, "next")));
+        if (more) after = JI(j, "next");
+        json_decref(j);
+        if (!more || ++pages > STEPS * PROMPTS * G + 2) break; /* a page per candidate at worst */
+    }
+    return n;
+}
+
 static void search_finds_a_planted_string_and_filters(void) {
     json_t *j = get_json("/api/search?q=haystack-91", 200);
     json_t *r = json_object_get(j, "rollouts");
-    CU_ASSERT_EQUAL(JI(j, "total"), 1);
+    CU_ASSERT(json_is_false(json_object_get(j, "more")));
+    CU_ASSERT(json_is_null(json_object_get(j, "next")));
     CU_ASSERT(json_is_true(json_object_get(j, "full_text_index")));
+    CU_ASSERT_EQUAL(JI(j, "scanned"), 1); /* the index's one match is the one candidate */
     CU_ASSERT_EQUAL_FATAL(json_array_size(r), 1);
     json_t *hit = json_array_get(r, 0);
     CU_ASSERT_EQUAL(JI(hit, "step"), 2);
     CU_ASSERT_EQUAL(JI(hit, "prompt_id"), 11);
     CU_ASSERT_EQUAL(JI(hit, "sample_index"), 3);
+    CU_ASSERT_EQUAL(JI(j, "scanned_to_step"), 2);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(json_object_get(hit, "snippet"), 1)), "haystack-91");
     json_decref(j);
     /* case-insensitive, a quote in the text is no syntax error */
     j = get_json("/api/search?q=NEEDLE-IN", 200);
-    CU_ASSERT_EQUAL(JI(j, "total"), 1);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rollouts")), 1);
     json_decref(j);
     j = get_json("/api/search?q=%22x%22%20OR", 200);
-    CU_ASSERT_EQUAL(JI(j, "total"), 0);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rollouts")), 0);
+    CU_ASSERT(json_is_false(json_object_get(j, "more")));
     json_decref(j);
     /* texts of 3 characters and more: the trigram index can answer no shorter ones; filters combine */
     j = get_json("/api/search?q=%3E12%3C", 200); /* ">12<" */
-    CU_ASSERT_EQUAL(JI(j, "total"), STEPS * PROMPTS);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rollouts")), STEPS * PROMPTS);
     json_decref(j);
     expect_error("/api/search?q=12", 400, "parameter 'q' needs at least 3 characters");
     j = get_json("/api/search?min_reward=1.2&step_min=2&finish=stop", 200);
-    CU_ASSERT_EQUAL(JI(j, "total"), PROMPTS * (1 + 3)); /* j=0 at step 2 (2.0); j=0, 1, 2 at step 3 (2.5, 1.5) */
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rollouts")), PROMPTS * (1 + 3)); /* j=0 at step 2 (2.0); j=0, 1, 2 at step 3 (2.5, 1.5) */
+    CU_ASSERT_EQUAL(JI(j, "scanned"), 2 * PROMPTS * G); /* the step range bounds the candidates: steps 2 and 3 */
     json_decref(j);
     j = get_json("/api/search?component=accuracy&component_min=1&step_max=1", 200);
-    CU_ASSERT_EQUAL(JI(j, "total"), PROMPTS);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rollouts")), PROMPTS);
+    json_decref(j);
+    j = get_json("/api/search?q=haystack&step_max=1", 200); /* an empty step range's rows: none scanned */
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rollouts")), 0);
+    json_decref(j);
+    j = get_json("/api/search?step_min=99", 200);
+    CU_ASSERT_EQUAL(JI(j, "scanned"), 0);
+    CU_ASSERT(json_is_false(json_object_get(j, "more")));
     json_decref(j);
     expect_error("/api/search?component_min=1", 400, "need 'component'");
     expect_error("/api/search?finish=maybe", 400, "parameter 'finish' must be one of stop, length");
+}
+
+/* A search's work is bounded: a page stops at `limit` matches or `scan` candidates, whichever
+ * comes first, and says where to go on; the pages together hold every match, once, in order. */
+static void search_pages_are_bounded_and_complete(void) {
+    json_t *j = get_json("/api/search?q=%3E12%3C&limit=2", 200);
+    json_t *rows = json_object_get(j, "rollouts");
+    CU_ASSERT_EQUAL_FATAL(json_array_size(rows), 2);
+    CU_ASSERT(json_is_true(json_object_get(j, "more")));
+    CU_ASSERT_EQUAL(JI(j, "next"), JI(json_array_get(rows, 1), "rollout_id"));
+    CU_ASSERT(JI(j, "scanned") <= 3); /* it stopped at the third match: no count of them all */
+    json_decref(j);
+    /* a budget of 3 candidates: the first page holds what 3 candidates gave, and goes on from the third */
+    j = get_json("/api/search?min_reward=1.2&scan=3", 200);
+    CU_ASSERT_EQUAL(JI(j, "scanned"), 3);
+    CU_ASSERT(json_is_true(json_object_get(j, "more")));
+    CU_ASSERT_EQUAL(JI(j, "next"), 3); /* the fixture's rowids are 1, 2, ... in the order written */
+    json_decref(j);
+    CU_ASSERT_EQUAL(search_all("q=%3E12%3C&limit=2", 10000), STEPS * PROMPTS);
+    CU_ASSERT_EQUAL(search_all("q=%3E12%3C&limit=1", 2), STEPS * PROMPTS);
+    CU_ASSERT_EQUAL(search_all("min_reward=1.2&step_min=2&finish=stop&limit=3", 3), PROMPTS * (1 + 3));
+    CU_ASSERT_EQUAL(search_all("component=accuracy&component_min=1&limit=200", 1), STEPS * PROMPTS);
+    CU_ASSERT_EQUAL(search_all("q=step&step_min=2&step_max=2&limit=5", 4), PROMPTS * G);
+    expect_error("/api/search?q=step&offset=50", 400, "unknown parameter 'offset'");
+    expect_error("/api/search?q=step&scan=0", 400, "parameter 'scan' must be an integer from 1 to 10000");
+    expect_error("/api/search?q=step&scan=10001", 400, "parameter 'scan' must be an integer from 1 to 10000");
+    expect_error("/api/search?q=step&after=-1", 400, "parameter 'after' must be an integer");
 }
 
 static void prompt_history_spans_the_steps(void) {
@@ -442,7 +509,8 @@ static void every_response_forbids_inline_script(void) {
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "Content-Type: application/json"));
     CU_ASSERT_PTR_NOT_NULL(strstr(buf, "X-Content-Type-Options: nosniff"));
     /* the hostile completion comes back as a JSON string */
-    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"total\":1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"scanned\":1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\"more\":false"));
 }
 
 /* ---------------------------------------------------------------- binding, read-only, live */
@@ -515,7 +583,8 @@ static void a_version_1_file_is_served_as_it_is(void) {
     CU_ASSERT_STRING_EQUAL(JS(json_object_get(json_object_get(j, "prompts"), "5"), "prompt_text"), "What is 2+3?");
     json_decref(j);
     j = get_json("/api/search?q=aardvark", 200); /* no index: a scan */
-    CU_ASSERT_EQUAL(JI(j, "total"), 1);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "rollouts")), 1);
+    CU_ASSERT(json_is_false(json_object_get(j, "full_text_index")));
     json_decref(j);
     j = get_json("/api/prompt/5", 200);
     CU_ASSERT_EQUAL(JI(j, "total"), 2);
@@ -643,6 +712,7 @@ int main(void) {
     T(rollouts_of_a_step_carry_components_reasons_and_gold);
     T(rollouts_are_paginated_sorted_and_bounded);
     T(search_finds_a_planted_string_and_filters);
+    T(search_pages_are_bounded_and_complete);
     T(prompt_history_spans_the_steps);
     T(evals_are_listed);
     T(bad_parameters_get_a_400_naming_them);

@@ -69,9 +69,12 @@
         const hits = all().filter((r) => (!q || (r.completion_text || '').toLowerCase().includes(q.toLowerCase())) &&
           r.reward_total >= lo && r.reward_total <= hi && r.step >= smin && r.step <= smax && (!fin || r.finish_reason === fin) &&
           (!comp || r.components.some((c) => c.name === comp && c.value >= cmin && c.value <= cmax)));
-        const off = int(p, 'offset', 0), lim = int(p, 'limit', 50);
-        return { total: hits.length, total_capped: false, offset: off, limit: lim,
-          rollouts: hits.slice(off, off + lim).map((r) => Object.assign({}, r, { snippet: snippet(r.completion_text || '', q) })) };
+        const after = int(p, 'after', 0), lim = int(p, 'limit', 50);
+        const rest = hits.filter((r) => r.rollout_id > after).sort((a, b) => a.rollout_id - b.rollout_id);
+        const page = rest.slice(0, lim), more = rest.length > lim;
+        return { after, limit: lim, more, next: more ? page[page.length - 1].rollout_id : null, scanned: all().length,
+          scanned_to_step: null, full_text_index: false,
+          rollouts: page.map((r) => Object.assign({}, r, { snippet: snippet(r.completion_text || '', q) })) };
       },
       prompt: (p, id) => {
         const rows = all().filter((r) => r.prompt_id === id).sort((a, b) => a.step - b.step || a.sample_index - b.sample_index);
@@ -336,13 +339,17 @@
     el('button', { type: 'submit' }, 'Search'));
     main.append(el('h1', {}, 'Search completions'), form);
     if (![...params.keys()].some((k) => SEARCH_KEYS.includes(k))) return;
-    const page = Number(params.get('page') || 0), per = 50;
+    /* the API pages by cursor: `after` (the last rollout id seen) and `from` (how many matches came before) */
+    const after = Number(params.get('after') || 0), from = Number(params.get('from') || 0), per = 50;
     const q = new URLSearchParams();
     for (const k of SEARCH_KEYS) if (params.get(k)) q.set(k, params.get(k));
-    q.set('offset', page * per); q.set('limit', per);
+    q.set('after', after); q.set('limit', per);
     const r = await api('search?' + q.toString());
-    const list = el('div', { id: 'results' });
-    main.append(el('p', { class: 'muted', id: 'result-count' }, `${r.total}${r.total_capped ? '+' : ''} matching completions`), list);
+    const list = el('div', { id: 'results' }), n = r.rollouts.length;
+    const count = n ? `matches ${from + 1}–${from + n}` + (r.more ? ', more may follow' : ` of ${from + n}`)
+      : r.more ? 'no matches on this page' : from ? `no more matches (${from} in all)` : 'no matches';
+    const reach = r.more && n < per && r.scanned_to_step !== null ? ` (this page searched ${r.scanned} completions, through step ${r.scanned_to_step})` : '';
+    main.append(el('p', { class: 'muted', id: 'result-count' }, count + reach), list);
     for (const x of r.rollouts) {
       const sn = x.snippet || ['', '', ''];
       list.append(el('div', { class: 'result', 'data-step': x.step, 'data-prompt': x.prompt_id, 'data-sample': x.sample_index },
@@ -350,9 +357,12 @@
           ` · #${x.sample_index} · reward ${fmt(x.reward_total, 3)} · ${x.finish_reason} · answer `, x.extracted_answer === null || x.extracted_answer === undefined ? '(none)' : x.extracted_answer),
         el('div', { class: 'text' }, sn[0], el('mark', {}, sn[1]), sn[2])));
     }
-    const nav = el('div', { class: 'controls' }), base = new URLSearchParams(q); base.delete('offset'); base.delete('limit');
-    if (page > 0) { base.set('page', page - 1); nav.append(el('a', { href: '#/search?' + base.toString() }, '← previous page')); }
-    if ((page + 1) * per < r.total) { base.set('page', page + 1); nav.append(el('a', { href: '#/search?' + base.toString() }, 'next page →')); }
+    const nav = el('div', { class: 'controls' }), base = new URLSearchParams(q); base.delete('limit');
+    if (after > 0) nav.append(el('button', { type: 'button', onclick: () => history.back() }, '← previous page'));
+    if (r.more) {
+      base.set('after', r.next); base.set('from', from + n);
+      nav.append(el('a', { href: '#/search?' + base.toString(), id: 'search-next' }, n < per ? 'search further →' : 'next page →'));
+    }
     main.append(nav);
   }
 
