@@ -4,15 +4,16 @@
 #             solutions, then GRPO on train_size problems that carry answers only);
 #   sft-only  the same model and the same worked-solution split, SFT alone (`--max_steps 0`), for enough
 #             SFT steps to take at least the demo's whole wall time (measured from the demo's own SFT rate);
-#   control   seed 1 with the reward replaced by a random one (`--reward_funcs random`): must not improve.
+#   control   seed 1 with the reward replaced by a random one (`--reward_funcs random`), on the first
+#             build: must not improve.
 # Builds: `native` (build-learn-native, -march=native: AVX-512 kernels where the CPU has them) and
 # `portable` (build-learn-portable, GRPO_NATIVE=OFF: no FMA/AVX-512, so every kernel rounds differently,
 # standing in for another CPU). It prints one markdown table, writes bench/demo_learning.json (every
 # number and held-out curve) and bench/demo_learning.svg (held-out accuracy against wall time).
 #
 # Usage: bench/demo_learning.sh [--builds "native portable"] [--seeds "1 2 3"] [--jobs N] [--out DIR]
-#   --jobs 2 runs the two builds side by side, one thread per run (each run's demo and its SFT-only
-#   baseline still run one after the other, under the same load), for 2-core machines short of time.
+#   --jobs N runs N runs at a time, one thread each (default 1: one run at a time on every core). Every
+#   SFT-only baseline starts after its demo, with steps for 1.1x the demo's wall time at its SFT rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILDS="native portable" SEEDS="1 2 3" JOBS=1 OUT=/tmp/grpo-demo-learning
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
     --seeds) SEEDS=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo_learning.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -60,24 +61,25 @@ print(max(1, math.ceil(1.1 * wall / per_step)))
 EOF
 }
 
-one_build() {
-  local b=$1 grpo
-  grpo=$(build "$b")
-  for s in $SEEDS; do
-    run "$b-demo-s$s" "$grpo" --seed "$s"
-    local wall n
-    wall=$(cat "$OUT/$b-demo-s$s.wall")
-    n=$(sft_steps_for "$OUT/$b-demo-s$s.log" "$wall")
-    run "$b-sft-s$s" "$grpo" --seed "$s" --max_steps 0 --sft_steps "$n" --sft_eval_steps $(( (n + 9) / 10 ))
-  done
-  run "$b-control-s1" "$grpo" --seed 1 --reward_funcs random
-}
+echo "demo_learning: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(nproc) cores; builds: $BUILDS; seeds: $SEEDS; jobs: $JOBS; logs in $OUT" >&2
 
-echo "demo_learning: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(nproc) cores; builds: $BUILDS; seeds: $SEEDS; logs in $OUT" >&2
-pids=()
+# A queue of runs, --jobs at a time. Phase 1: every demo and the control; phase 2: the SFT-only
+# baselines, each sized from its own demo's wall time and SFT rate.
+slot() { while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done; }
+declare -A GRPO_OF
+for b in $BUILDS; do GRPO_OF[$b]=$(build "$b"); done
 for b in $BUILDS; do
-  if [ "$JOBS" -gt 1 ]; then one_build "$b" & pids+=($!); else one_build "$b"; fi
+  for s in $SEEDS; do slot; run "$b-demo-s$s" "${GRPO_OF[$b]}" --seed "$s" & done
 done
-for p in "${pids[@]}"; do wait "$p"; done
+CONTROL=${BUILDS%% *}   # the control runs on the first build only
+slot; run "$CONTROL-control-s1" "${GRPO_OF[$CONTROL]}" --seed 1 --reward_funcs random &
+wait
+for b in $BUILDS; do
+  for s in $SEEDS; do
+    n=$(sft_steps_for "$OUT/$b-demo-s$s.log" "$(cat "$OUT/$b-demo-s$s.wall")")
+    slot; run "$b-sft-s$s" "${GRPO_OF[$b]}" --seed "$s" --max_steps 0 --sft_steps "$n" --sft_eval_steps $(( (n + 9) / 10 )) &
+  done
+done
+wait
 python3 bench/demo_learning_report.py --out "$OUT" --builds "$BUILDS" --seeds "$SEEDS" \
   --json bench/demo_learning.json --svg bench/demo_learning.svg

@@ -87,7 +87,7 @@ def main():
         for s in seeds:
             rows[f"{b}-demo-s{s}"] = parse(a.out, f"{b}-demo-s{s}")
             rows[f"{b}-sft-s{s}"] = parse(a.out, f"{b}-sft-s{s}")
-        rows[f"{b}-control-s1"] = parse(a.out, f"{b}-control-s1")
+    rows[f"{builds[0]}-control-s1"] = parse(a.out, f"{builds[0]}-control-s1")
     print("| build | seed | after the cold start | after GRPO | GRPO gain | SFT only (steps, wall) | SFT only best on the way | demo - SFT only | demo wall | goals |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     ok_all = True
@@ -101,6 +101,8 @@ def main():
             print(f"| {b} | {s} | {d['grpo_start']:.3f} | {d['accuracy_after']:.3f} | {gain:+.3f} | "
                   f"{f['accuracy_after']:.3f} ({f['sft_steps']}, {f['wall'] / 60:.1f} min) | {best:.3f} | "
                   f"**{margin:+.3f}** | {d['wall'] / 60:.1f} min | {'met' if ok else 'NOT met'} |")
+        if b != builds[0]:
+            continue
         c = rows[f"{b}-control-s1"]
         cg = c["accuracy_after"] - c["grpo_start"]
         ok_all &= cg <= 0

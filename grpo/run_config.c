@@ -43,6 +43,8 @@ static const key_def KEYS[] = {
     {"train_size", K_INT, F(train_size), 0, "5000", "Model and data", "builtin generators: training items"},
     {"builtin_operands", K_INT, F(builtin_operands), 0, "3", "Model and data", "builtin:arithmetic: operands per problem, 2 to this"},
     {"builtin_digits", K_INT, F(builtin_digits), 0, "2", "Model and data", "builtin:arithmetic: digits per operand, 1 to this"},
+    {"builtin_ops", K_STR, F(builtin_ops), 0, "\"+-\"", "Model and data",
+     "builtin:arithmetic: the operators drawn from, any of + - * / (division is exact)"},
     {"chat_template", K_STR, F(chat_template), 0, "\"raw\"", "Model and data",
      "prompt wrapping: chatml, qwen2.5, qwen3, llama3, deepseek-r1 or raw"},
     {"system_prompt", K_STR, F(system_prompt), 0, "\"\"", "Model and data", "system message (empty: none)"},

@@ -22,6 +22,7 @@ typedef struct {
     int train_size;              /* builtin generators: how many training items */
     int builtin_operands;        /* builtin:arithmetic: operands per problem at most */
     int builtin_digits;          /* builtin:arithmetic: digits per operand at most */
+    char builtin_ops[8];         /* builtin:arithmetic: operators drawn from ("+-") */
     char chat_template[32];      /* chatml, qwen3, llama3, deepseek-r1, raw */
     char system_prompt[2048];
     char prompt_template[2048];  /* "{prompt}" */

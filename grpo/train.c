@@ -108,6 +108,7 @@ int load_data(trainer *t, grpo_err *err) {
         o.unique = 1;
         o.max_operands = c->builtin_operands;
         o.max_digits = c->builtin_digits;
+        o.ops = c->builtin_ops;
         size_t n = (size_t)c->train_size + (size_t)c->sft_size + (c->eval_dataset[0] ? 0 : (size_t)c->eval_size);
         if ((rc = tasks_generate(&all, gen, n, (uint64_t)c->seed, &o, err))) return rc;
     } else if ((rc = load_jsonl(c, c->dataset, &all, err))) {
