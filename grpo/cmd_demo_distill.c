@@ -150,6 +150,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     c->sft_steps = 0;
     c->max_steps = (int)dsteps;
     c->eval_steps = 0;
+    c->dynamic_sampling = 0; /* the per-token teacher signal needs no reward spread: keep every group */
     printf("[4/4] on-policy distillation: %lld steps\n", dsteps);
     fflush(stdout);
     train_result opr;
