@@ -7,7 +7,7 @@
 
 #include "../common/fsutil.h"
 #include "../policy/model.h"
-#include "../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "../rollout/generate.h"
 #include "cli.h"
 #include "train.h"

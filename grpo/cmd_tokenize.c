@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "cli.h"
 
 static const cli_opt OPTS[] = {

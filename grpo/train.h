@@ -7,7 +7,7 @@
 
 #include "../common/err.h"
 #include "../policy/model.h"
-#include "../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "run_config.h"
 
 typedef struct {

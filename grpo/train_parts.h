@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-#include "../policy/chat.h"
+#include "policy/tokenizer/chat.h"
 #include "../policy/model.h"
-#include "../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "../rewards/external.h"
 #include "../rewards/registry.h"
 #include "../rollout/generate.h"

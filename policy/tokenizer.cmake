@@ -3,7 +3,7 @@
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 
-add_library(grpo_tokenizer STATIC policy/tokenizer.c policy/chat.c)
+add_library(grpo_tokenizer STATIC policy/tokenizer/tokenizer.c policy/tokenizer/chat.c)
 target_include_directories(grpo_tokenizer PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(grpo_tokenizer PUBLIC grpo_common PkgConfig::JANSSON PkgConfig::PCRE2 PkgConfig::UTF8PROC)
 

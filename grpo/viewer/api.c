@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "../../rollout/store.h"
 #include "../../common/strbuf.h"
 

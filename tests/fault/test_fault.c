@@ -13,7 +13,7 @@
 #include "../../grpo/run_config.h"
 #include "../../grpo/train.h"
 #include "../../policy/model.h"
-#include "../../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "../../rewards/math.h"
 #include "../../rollout/generate.h"
 #include "../../rollout/store.h"

@@ -1,11 +1,11 @@
-/* policy/chat.c: built-in chat formats, each a small C rendering of its family's Jinja template.
+/* policy/tokenizer/chat.c: built-in chat formats, each a small C rendering of its family's Jinja template.
  * Where a template calls a Python string method (strip, split), the helper here does exactly that. */
 #include "chat.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/strbuf.h"
+#include "common/strbuf.h"
 
 /* ---- Python string methods on (pointer, length) views ---- */
 

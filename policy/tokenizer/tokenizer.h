@@ -1,4 +1,4 @@
-/* policy/tokenizer.h: byte-level BPE tokenizers read from a Hugging Face tokenizer.json.
+/* policy/tokenizer/tokenizer.h: byte-level BPE tokenizers read from a Hugging Face tokenizer.json.
  *
  * Supported (anything else is refused at load time with an error naming the field):
  *   normalizer     null | NFC | Sequence of NFC (or empty)
@@ -9,7 +9,7 @@
  *   added_tokens   matched leftmost-longest before normalization, as HF does (lstrip, rstrip,
  *                  single_word honoured)
  * Post-processors (BOS insertion) are not applied: ids are those of HF's
- * encode(text, add_special_tokens=False). Chat templates (policy/chat.h) add BOS where a family wants it.
+ * encode(text, add_special_tokens=False). Chat templates (policy/tokenizer/chat.h) add BOS where a family wants it.
  *
  * A tok_tokenizer keeps per-call scratch space and a cache of encoded pieces, so one tokenizer must
  * not be used by two threads at once; load one per thread (or lock) for concurrent encoding. */
@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 typedef struct tok_tokenizer tok_tokenizer;
 

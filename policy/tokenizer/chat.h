@@ -1,4 +1,4 @@
-/* policy/chat.h: the built-in chat formats, rendering a conversation to the exact text that
+/* policy/tokenizer/chat.h: the built-in chat formats, rendering a conversation to the exact text that
  * transformers' apply_chat_template gives with each family's real template:
  *   chatml       plain ChatML (Qwen2 base models' template)
  *   qwen2.5      Qwen2.5-Instruct: ChatML with the default "You are Qwen..." system prompt
@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 typedef enum { CHAT_RAW, CHAT_CHATML, CHAT_QWEN25, CHAT_QWEN3, CHAT_LLAMA3, CHAT_DEEPSEEK_R1, CHAT_NFORMATS } chat_format;
 

@@ -1,4 +1,4 @@
-/* policy/tokenizer.c: byte-level BPE from a Hugging Face tokenizer.json, exact to HF `tokenizers`.
+/* policy/tokenizer/tokenizer.c: byte-level BPE from a Hugging Face tokenizer.json, exact to HF `tokenizers`.
  *
  * Data flow of one encode, in the order of this file's sections:
  *   text ─ added tokens (not normalized) ─▶ segments ─ NFC ─ added tokens (normalized) ─▶ segments
@@ -15,8 +15,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "../common/fsutil.h"
-#include "../common/strbuf.h"
+#include "common/fsutil.h"
+#include "common/strbuf.h"
 
 #define TOK_MAX_ID (1 << 24)    /* ids beyond this are refused: no real vocabulary comes close */
 #define CACHE_MAX_PIECE 256     /* longer pieces are not cached (HF does the same) */
