@@ -17,7 +17,7 @@
 
 #include "../common/fsutil.h"
 #include "../grpo/viewer/api.h"
-#include "../rollout/store.h"
+#include "rollout/store/store.h"
 
 static double now_s(void) {
     struct timespec t;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../rollout/store.h"
+#include "rollout/store/store.h"
 #include "cli.h"
 #include "../common/strbuf.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../common/fsutil.h"
-#include "../rollout/store.h"
+#include "rollout/store/store.h"
 #include "train_parts.h"
 #include "../common/strbuf.h"
 

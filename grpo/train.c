@@ -21,7 +21,7 @@
 #include "../rewards/math.h"
 #include "../rewards/registry.h"
 #include "../rollout/generate.h"
-#include "../rollout/store.h"
+#include "rollout/store/store.h"
 #include "../tasks/tasks.h"
 #include "dist.h"
 #include "eval_metrics.h"

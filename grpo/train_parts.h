@@ -13,7 +13,7 @@
 #include "../rewards/external.h"
 #include "../rewards/registry.h"
 #include "../rollout/generate.h"
-#include "../rollout/store.h"
+#include "rollout/store/store.h"
 #include "../tasks/tasks.h"
 #include "learner.h"
 #include "run_config.h"

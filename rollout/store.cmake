@@ -1,7 +1,7 @@
 # rollout/store: the SQLite rollout store (one database per run, WAL, one transaction per step),
 # the `grpo db` command that reads it, and its CUnit suite.
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
-add_library(grpo_store STATIC rollout/store.c)
+add_library(grpo_store STATIC rollout/store/store.c)
 target_include_directories(grpo_store PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(grpo_store PUBLIC grpo_common PkgConfig::SQLITE3 PkgConfig::JANSSON m)
 list(APPEND GRPO_CLI_SOURCES grpo/cmd_db.c)

@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "policy/tokenizer/tokenizer.h"
-#include "../../rollout/store.h"
+#include "rollout/store/store.h"
 #include "../../common/strbuf.h"
 
 struct viewer_api {

@@ -16,7 +16,7 @@
 #include "policy/tokenizer/tokenizer.h"
 #include "../../rewards/math.h"
 #include "../../rollout/generate.h"
-#include "../../rollout/store.h"
+#include "rollout/store/store.h"
 #include "../test_util.h"
 #include "fault.h"
 

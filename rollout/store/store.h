@@ -1,4 +1,4 @@
-/* rollout/store.h: the SQLite rollout store, one database per run (runs/<name>/rollouts.db).
+/* rollout/store/store.h: the SQLite rollout store, one database per run (runs/<name>/rollouts.db).
  *
  * Tables (docs/database.md documents every column): runs (the config and the run's kind), steps (the
  * metrics), rollouts (every completion with its tokens, logprobs, rewards, advantage and extracted
@@ -19,7 +19,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 /* The schema this build writes and reads (PRAGMA user_version). */
 #define STORE_SCHEMA_VERSION 2

@@ -1,4 +1,4 @@
-/* rollout/store.c: the SQLite rollout store (see store.h; the schema is documented in docs/database.md).
+/* rollout/store/store.c: the SQLite rollout store (see store.h; the schema is documented in docs/database.md).
  * Sections in the order a run uses them: errors and buffers, the schema, opening, one step as one
  * transaction, truncation and evals, and reading rows back as JSON. */
 #include "store.h"
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../common/fsutil.h"
-#include "../common/strbuf.h"
+#include "common/fsutil.h"
+#include "common/strbuf.h"
 
 #ifndef GRPO_VERSION
 #define GRPO_VERSION "0.1.0"
