@@ -7,7 +7,7 @@ add_library(grpo_tokenizer STATIC policy/tokenizer/tokenizer.c policy/tokenizer/
 target_include_directories(grpo_tokenizer PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(grpo_tokenizer PUBLIC grpo_common PkgConfig::JANSSON PkgConfig::PCRE2 PkgConfig::UTF8PROC)
 
-list(APPEND GRPO_CLI_SOURCES grpo/cmd_tokenize.c)
+list(APPEND GRPO_CLI_SOURCES grpo/cli/cmd_tokenize.c)
 list(APPEND GRPO_CLI_LIBS grpo_tokenizer)
 
 add_executable(test_tokenizer tests/tokenizer/test_tokenizer.c tests/tokenizer/test_parity.c

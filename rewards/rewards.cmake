@@ -24,7 +24,7 @@ if(NOT TARGET PkgConfig::PCRE2)
 endif()
 target_link_libraries(grpo_rewards PUBLIC grpo_common PkgConfig::JANSSON PkgConfig::PCRE2 OpenMP::OpenMP_C m)
 
-list(APPEND GRPO_CLI_SOURCES grpo/cmd_reward.c)
+list(APPEND GRPO_CLI_SOURCES grpo/cli/cmd_reward.c)
 list(APPEND GRPO_CLI_LIBS grpo_rewards)
 
 # ---- tests: the pure-function suite, and the CLI/sandbox suite ----

@@ -5,7 +5,7 @@ target_link_libraries(grpo_rollout PUBLIC grpo_policy grpo_common OpenMP::OpenMP
 if(GRPO_CUDA OR GRPO_CUDA_EMULATE)
   target_sources(grpo_rollout PRIVATE rollout/generate_cuda.c) # gen_run on the device
 endif()
-list(APPEND GRPO_CLI_SOURCES grpo/cmd_generate.c)
+list(APPEND GRPO_CLI_SOURCES grpo/cli/cmd_generate.c)
 list(APPEND GRPO_CLI_LIBS grpo_rollout)
 
 add_executable(test_rollout tests/rollout/test_rollout.c tests/rollout/test_sampler.c tests/test_util.c)

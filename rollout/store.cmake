@@ -4,7 +4,7 @@ pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 add_library(grpo_store STATIC rollout/store/store.c)
 target_include_directories(grpo_store PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(grpo_store PUBLIC grpo_common PkgConfig::SQLITE3 PkgConfig::JANSSON m)
-list(APPEND GRPO_CLI_SOURCES grpo/cmd_db.c)
+list(APPEND GRPO_CLI_SOURCES grpo/cli/cmd_db.c)
 list(APPEND GRPO_CLI_LIBS grpo_store)
 
 add_executable(test_store tests/store/test_store.c tests/test_util.c)

@@ -11,7 +11,7 @@ add_library(grpo_tasks STATIC
 target_include_directories(grpo_tasks PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(grpo_tasks PUBLIC grpo_common PkgConfig::JANSSON m)
 
-list(APPEND GRPO_CLI_SOURCES grpo/cmd_tasks.c)
+list(APPEND GRPO_CLI_SOURCES grpo/cli/cmd_tasks.c)
 list(APPEND GRPO_CLI_LIBS grpo_tasks)
 
 add_executable(test_tasks tests/tasks/test_tasks_main.c tests/tasks/test_load.c tests/tasks/test_generate.c

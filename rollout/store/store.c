@@ -990,7 +990,7 @@ int store_query_args(store *s, const char *sql, const store_arg *args, int n_arg
     return out;
 }
 
-/* ---------------------------------------------------------------- distillation (grpo/distill.c)
+/* ---------------------------------------------------------------- distillation (grpo/loops/distill.c)
  * Kept in one block, apart from the schema above, so that it merges cleanly with schema changes:
  * the run kind, and the teacher's per-token logprobs of on-policy distillation in a table of their own. */
 

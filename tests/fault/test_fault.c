@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../grpo/run_config.h"
-#include "../../grpo/train.h"
+#include "grpo/loops/run_config.h"
+#include "grpo/loops/train.h"
 #include "../../policy/model.h"
 #include "policy/tokenizer/tokenizer.h"
 #include "../../rewards/math.h"
