@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 
 static double now(void) {
     struct timespec ts;

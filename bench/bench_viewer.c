@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "../common/fsutil.h"
-#include "../grpo/viewer/api.h"
-#include "../rollout/store.h"
+#include "grpo/cli/viewer/api.h"
+#include "rollout/store/store.h"
 
 static double now_s(void) {
     struct timespec t;

@@ -22,8 +22,10 @@ for bin in $BINS; do
   done
 done
 # what the device tool carries must stay under 64 MiB (OpenBLAS alone is ~35): drop the object
-# files and CMake's own files (gpu-check reads only CMakeCache.txt), strip the binaries' debug info
-rm -rf build-gpu/CMakeFiles build-gpu/*.a
+# files and CMake's own files of every module's folder (gpu-check reads only CMakeCache.txt and the
+# executables, which all sit in build-gpu/ itself), strip the binaries' debug info
+find build-gpu -name CMakeFiles -type d -prune -exec rm -rf {} +
+find build-gpu -name '*.a' -delete
 for bin in $BINS; do strip --strip-debug "build-gpu/$bin"; done
 echo "gpu-prepare: needs from the GPU machine: $(ldd build-gpu/test_cuda | awk '/cublas/ {print $1}' | tr '\n' ' ')"
 du -sh build-gpu | sed 's/^/gpu-prepare: build-gpu is /'

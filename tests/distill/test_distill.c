@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "../../common/fsutil.h"
-#include "../../grpo/learner.h"
-#include "../../grpo/onpolicy.h"
-#include "../../grpo/sft_data.h"
+#include "grpo/learner/learner.h"
+#include "grpo/loops/onpolicy.h"
+#include "grpo/loops/sft_data.h"
 #include "../test_util.h"
 
 static char *tmp;

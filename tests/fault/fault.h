@@ -1,5 +1,5 @@
 /* tests/fault/fault.h: an allocation hook that fails the k-th allocation, in the spirit of SQLite's
- * test_malloc.c. Test executables linked with tests/fault/fault.cmake's options route every
+ * test_malloc.c. Test executables linked with tests/CMakeLists.txt's options route every
  * malloc/calloc/realloc/posix_memalign/aligned_alloc/strdup/strndup of grpo's own code through it
  * (the linker's --wrap), and fault_install() routes jansson's and SQLite's allocators through it
  * too. Libraries outside grpo (libc internals, OpenMP, OpenBLAS, PCRE2, utf8proc) are not counted. */

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../grpo/run_config.h"
-#include "../../grpo/train.h"
+#include "grpo/loops/run_config.h"
+#include "grpo/loops/train.h"
 #include "../../policy/model.h"
-#include "../../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "../../rewards/math.h"
 #include "../../rollout/generate.h"
-#include "../../rollout/store.h"
+#include "rollout/store/store.h"
 #include "../test_util.h"
 #include "fault.h"
 

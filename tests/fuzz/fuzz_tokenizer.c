@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 
 static const char *TEXTS[] = {"", "Hello, world! 12345", "a\tb\n\n  c  ", "caf\xC3\xA9 e\xCC\x81 \xE4\xB8\xAD",
                               "<|im_start|>user\nhi<|im_end|><s></s>", "'s 'LL \xF0\x9F\x91\x8B\xE2\x80\x8D"};

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../grpo/eval_metrics.h"
-#include "../../grpo/learner.h"
+#include "grpo/loops/eval_metrics.h"
+#include "grpo/learner/learner.h"
 #include "../../policy/model.h"
 #include "../../policy/safetensors.h"
 #include "../test_util.h"

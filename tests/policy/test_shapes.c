@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../grpo/learner.h"
+#include "grpo/learner/learner.h"
 #include "../../policy/model.h"
 #include "../../rollout/generate.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../../common/fsutil.h"
-#include "../../rollout/store.h"
+#include "rollout/store/store.h"
 #include "../test_util.h"
 
 static char *tmp;

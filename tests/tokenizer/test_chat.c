@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/chat.h"
+#include "policy/tokenizer/chat.h"
 #include "tests/test_util.h"
 #include "tok_test.h"
 

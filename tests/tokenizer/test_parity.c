@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "tests/test_util.h"
 #include "tok_test.h"
 

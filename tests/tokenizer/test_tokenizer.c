@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/fsutil.h"
-#include "policy/tokenizer.h"
+#include "policy/tokenizer/tokenizer.h"
 #include "tests/test_util.h"
 #include "tok_test.h"
 

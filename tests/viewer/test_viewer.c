@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "../../common/fsutil.h"
-#include "../../rollout/store.h"
+#include "rollout/store/store.h"
 #include "../store/v1_fixture.h"
 #include "../test_util.h"
 
