@@ -6,3 +6,4 @@
 #include "../../../policy/cuda/model_cuda.cu"
 #include "../../../policy/cuda/sampler_cuda.cu"
 #include "../../../policy/cuda/decode_cuda.cu"
+#include "../../../policy/cuda/nccl_cuda.cu"
