@@ -62,6 +62,14 @@ int grpo_cuda_mem_info(size_t *free_b, size_t *total_b);
 /* Bytes the backend holds on the device for m (parameter arenas plus activations). */
 size_t grpo_cuda_device_bytes(const struct policy_model *m);
 
+/* For tests: causal attention alone, forward then backward, over n_seq packed sequences of lens[]
+ * on host arrays (rounded to bf16 on upload, as the model's are): q and dO [N, nh * hd], k and v
+ * [N, nkv * hd]; o (bf16 values), dq [N, nh * hd], dk, dv [N, nkv * hd] (fp32). kernels: 0 the
+ * CUDA-core kernels (attention.cu), 1 the tensor-core ones (attention_tc.cu, head_dim 64 or 128). */
+int grpo_cuda_attention_host(int n_seq, const int *lens, int nh, int nkv, int hd, const float *q, const float *k,
+                             const float *v, const float *dO, int kernels, float *o, float *dq, float *dk, float *dv,
+                             grpo_err *err);
+
 /* ---- data parallel across GPUs (policy/cuda/nccl_cuda.cu) ----
  * One NCCL communicator per process, one process per GPU. grpo/dist.c bootstraps it under MPI:
  * rank 0 calls grpo_cuda_comm_unique_id, MPI broadcasts the id, every rank calls

@@ -119,8 +119,7 @@ static int logprob_bit_mismatches(policy_model *m, const prompt_set *ps, const g
     return bad;
 }
 
-static void check_rollout_equals_learner(const char *fixture, smp_params sp) {
-    policy_model m = load_fixture(fixture);
+static void check_rollout_on(policy_model m, const char *fixture, smp_params sp) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(m.backend);
     const int lens[] = {3, 17, 1, 33, 40};
     prompt_set ps = make_prompts(5, lens, 5, m.cfg.vocab_size);
@@ -140,6 +139,32 @@ static void check_rollout_equals_learner(const char *fixture, smp_params sp) {
     free_out(out, ps.n * gp.n);
     free_prompts(&ps);
     policy_free(&m);
+}
+
+static void check_rollout_equals_learner(const char *fixture, smp_params sp) {
+    check_rollout_on(load_fixture(fixture), fixture, sp);
+}
+
+/* The fixture's shape with head_dim hd (4 heads over 2 kv heads) and random weights: head_dim 64
+ * and 128 run the tensor-core attention (attention_tc.cu) in both the rollout and the learner. */
+static void check_rollout_head_dim(int hd, smp_params sp) {
+    policy_model f = load_fixture("qwen2"), m;
+    policy_config c = f.cfg;
+    policy_free(&f);
+    c.head_dim = hd;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(policy_build(&m, &c, &e), GRPO_OK);
+    policy_init_random(&m, 11);
+    m.backend = policy_backend_get("cuda", &e);
+    check_rollout_on(m, hd == 64 ? "qwen2 head_dim 64" : "qwen2 head_dim 128", sp);
+}
+
+static void rollout_logprobs_equal_learner_bit_for_bit_tensor_core_attention(void) {
+    smp_params sp = {.temperature = 0.7f, .top_k = 200, .top_p = 0.95f, .min_p = 0.01f, .repetition_penalty = 1.3f};
+    check_rollout_head_dim(64, sp);
+    check_rollout_head_dim(128, sp);
 }
 
 static void rollout_logprobs_equal_learner_bit_for_bit_full_chain(void) {
@@ -381,6 +406,8 @@ int main(void) {
     ((filter && (strstr(name, filter) != NULL) == exclude) ? NULL : CU_add_test(suite, name, fn))
     CU_add_test(s, "rollout logprobs equal the learner's bit for bit (full chain)", rollout_logprobs_equal_learner_bit_for_bit_full_chain);
     CU_add_test(s, "rollout logprobs equal the learner's bit for bit (plain, greedy)", rollout_logprobs_equal_learner_bit_for_bit_plain_and_greedy);
+    CU_add_test(s, "rollout logprobs equal the learner's bit for bit (tensor-core attention, head_dim 64 and 128)",
+                rollout_logprobs_equal_learner_bit_for_bit_tensor_core_attention);
     CU_add_test(s, "tokens identical for decode batches of 1, 4 and 32", tokens_identical_for_decode_batches_of_1_4_and_32);
     CU_add_test(s, "device sampler draws from the chain's distribution (chi-square)", device_sampler_draws_from_the_chains_distribution);
     CU_add_test(s, "device greedy breaks ties to the lowest id; entropy", device_greedy_breaks_ties_to_the_lowest_id_and_reports_the_entropy);

@@ -136,10 +136,15 @@ inline void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, L> &f, con
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = __bfloat162float(rm ? p[r * ld + c] : p[c * ld + r]);
 }
+// An accumulator loaded from memory that the warp then stores back (O = alpha O + P V kept in
+// shared memory): every lane must have read before any lane writes, as the warp-wide instruction
+// guarantees on a GPU, so the lanes meet at a warp barrier after reading.
 inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const float *p, unsigned ld, layout_t l) {
     emu_wmma_check(p, ld, 4);
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = l == mem_row_major ? p[r * ld + c] : p[c * ld + r];
+    char in = 0, out;
+    emu_warp_exchange(&in, &out, emu_lane(), 1, 0xffffffffu);
 }
 template <class A, class B>
 inline void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const A &a, const B &b,
