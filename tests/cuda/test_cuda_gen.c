@@ -119,13 +119,14 @@ static int logprob_bit_mismatches(policy_model *m, const prompt_set *ps, const g
     return bad;
 }
 
-static void check_rollout_on(policy_model m, const char *fixture, smp_params sp) {
+/* n_prompts of lens {3, 17, 1, 33, 40} (the first n_prompts), 2 completions of up to max_new. */
+static void check_rollout_sized(policy_model m, const char *fixture, smp_params sp, int n_prompts, int max_new) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(m.backend);
     const int lens[] = {3, 17, 1, 33, 40};
-    prompt_set ps = make_prompts(5, lens, 5, m.cfg.vocab_size);
+    prompt_set ps = make_prompts(n_prompts, lens, n_prompts, m.cfg.vocab_size);
     gen_params gp = gen_defaults();
     gp.n = 2;
-    gp.max_new_tokens = 20; /* positions up to 59: keys cross a tile of 32 */
+    gp.max_new_tokens = max_new; /* 20: positions up to 59: keys cross a tile of 32 */
     gp.sampling = sp;
     gp.seed = 3;
     gen_completion *out = generate(&m, &ps, &gp, NULL);
@@ -142,7 +143,7 @@ static void check_rollout_on(policy_model m, const char *fixture, smp_params sp)
 }
 
 static void check_rollout_equals_learner(const char *fixture, smp_params sp) {
-    check_rollout_on(load_fixture(fixture), fixture, sp);
+    check_rollout_sized(load_fixture(fixture), fixture, sp, 5, 20);
 }
 
 /* The fixture's shape with head_dim hd (4 heads over 2 kv heads) and random weights: head_dim 64
@@ -158,7 +159,9 @@ static void check_rollout_head_dim(int hd, smp_params sp) {
     CU_ASSERT_EQUAL_FATAL(policy_build(&m, &c, &e), GRPO_OK);
     policy_init_random(&m, 11);
     m.backend = policy_backend_get("cuda", &e);
-    check_rollout_on(m, hd == 64 ? "qwen2 head_dim 64" : "qwen2 head_dim 128", sp);
+    /* 4 prompts (3, 17, 1, 33 tokens) + 14 new: positions up to 46 cross a key block of 32 and
+     * tiles of 16; smaller than the fixtures' run because the emulated wmma is slow */
+    check_rollout_sized(m, hd == 64 ? "qwen2 head_dim 64" : "qwen2 head_dim 128", sp, 4, 14);
 }
 
 static void rollout_logprobs_equal_learner_bit_for_bit_tensor_core_attention(void) {
