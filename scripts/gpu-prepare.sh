@@ -8,9 +8,11 @@
 # (gpu-check.sh lists any library that is not found).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# no MPI: the GPU machine may lack Open MPI's libraries, and gpu-check runs one process
+# no MPI and no NCCL: the GPU machine may lack Open MPI's libraries and libnccl (hundreds of MiB,
+# too large to carry), and this build runs one process (gpu-check's two-GPU NCCL step needs a
+# build made on the GPU machine)
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DGRPO_NATIVE=OFF -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DGRPO_CUDA_EMU_TEST=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON >/dev/null
+  -DGRPO_CUDA_EMU_TEST=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DGRPO_NCCL=OFF >/dev/null
 BINS="test_cuda test_cuda_gen test_policy bench_cuda bench_cuda_gen grpo"
 # shellcheck disable=SC2086
 cmake --build build-gpu -j"$(nproc)" --target $BINS 2>&1 | grep -E "warning|error" || true

@@ -22,8 +22,8 @@ ctest --test-dir build --output-on-failure
 
 echo "== emulated device build (-DGRPO_CUDA_EMULATE=ON): grpo and the GPU path on the host emulation"
 cmake -S . -B build-emu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=OFF -DGRPO_CUDA_EMULATE=ON >/dev/null
-build build-emu --target grpo test_cuda_gen_emu bench_cuda_gen
-ctest --test-dir build-emu --output-on-failure -R '^(cuda_gen_emu_rollout|cuda_gen_emu|train_cuda_emu|bench_cuda_gen_emu)$'
+build build-emu --target grpo test_cuda_emu test_cuda_gen_emu bench_cuda_gen
+ctest --test-dir build-emu --output-on-failure -R '^(cuda_gen_emu_rollout|cuda_gen_emu|train_cuda_emu|bench_cuda_gen_emu|train_data_parallel_cuda_emu|cuda_emu_attention)$'
 
 echo "== AddressSanitizer + UBSan build and ctest"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRPO_SANITIZE=ON -DGRPO_CUDA=OFF -DGRPO_CUDA_EMU_TEST=OFF >/dev/null

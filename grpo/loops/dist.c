@@ -2,13 +2,19 @@
 #include "dist.h"
 
 #include <limits.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
+#include "policy/model.h"
+#ifdef GRPO_HAVE_CUDA
+#include "policy/cuda/cuda_backend.h"
+#endif
 #ifdef GRPO_HAVE_MPI
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_mpi = 0;
+static int g_rank = 0, g_size = 1, g_mpi = 0, g_nccl = 0;
 
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
@@ -49,6 +55,10 @@ int dist_init(grpo_err *err) {
 }
 
 void dist_finalize(void) {
+#ifdef GRPO_HAVE_CUDA
+    if (g_nccl) grpo_cuda_comm_free();
+#endif
+    g_nccl = 0;
     if (g_mpi) MPI_Finalize();
     g_mpi = 0;
 }
@@ -141,7 +151,42 @@ int dist_barrier(grpo_err *err) {
     return GRPO_OK;
 }
 
-#else /* built without MPI: one rank */
+static int env_local_rank(void);
+int dist_local_rank(void) {
+    const char *v = getenv("GRPO_LOCAL_RANK");
+    if (v) return atoi(v);
+    if (g_mpi) { /* the ranks that share this node's memory, in world order */
+        MPI_Comm node;
+        int lr = -1;
+        if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+            if (MPI_Comm_rank(node, &lr) != MPI_SUCCESS) lr = -1;
+            MPI_Comm_free(&node);
+        }
+        if (lr >= 0) return lr;
+    }
+    return env_local_rank();
+}
+
+/* The NCCL bootstrap: rank 0's unique id to every rank over MPI, then every rank joins. */
+static int nccl_bootstrap(struct policy_model *m, grpo_err *err) {
+#ifdef GRPO_HAVE_CUDA
+    unsigned char id[GRPO_CUDA_COMM_ID_BYTES] = {0};
+    int rc = g_rank == 0 ? grpo_cuda_comm_unique_id(id, err) : GRPO_OK;
+    int ok = rc == GRPO_OK, all_ok = 0;
+    /* every rank learns whether rank 0 has an id before anyone waits on the broadcast */
+    MPI_CHECK(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+    if (!all_ok) return rc ? rc : grpo_errf(err, GRPO_EIO, "rank 0 could not make the NCCL unique id");
+    MPI_CHECK(MPI_Bcast(id, (int)sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD));
+    return grpo_cuda_comm_init(m, id, g_rank, g_size, dist_local_rank(), err);
+#else
+    (void)m;
+    return grpo_errf(err, GRPO_EUNSUPPORTED, "NCCL without the CUDA backend");
+#endif
+}
+
+#endif /* GRPO_HAVE_MPI: the one-rank versions follow */
+#ifndef GRPO_HAVE_MPI
+
 
 int dist_init(grpo_err *err) {
     const char *n = launched_size();
@@ -163,5 +208,59 @@ int dist_gather_bytes(const void *mine, size_t n, char **all, size_t *counts, gr
     return grpo_errf(err, GRPO_EUNSUPPORTED, "gather without MPI");
 }
 int dist_barrier(grpo_err *err) { (void)err; return GRPO_OK; }
+static int env_local_rank(void);
+int dist_local_rank(void) {
+    const char *v = getenv("GRPO_LOCAL_RANK");
+    return v ? atoi(v) : env_local_rank();
+}
+static int nccl_bootstrap(struct policy_model *m, grpo_err *err) {
+    (void)m;
+    return grpo_errf(err, GRPO_EUNSUPPORTED, "NCCL needs MPI to start");
+}
 
 #endif
+
+static int env_local_rank(void) {
+    const char *names[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "LOCAL_RANK"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v) return atoi(v);
+    }
+    return 0;
+}
+
+int dist_device_init(struct policy_model *m, char *how, size_t cap, grpo_err *err) {
+    const char *why = "MPI on the host";
+    int use = g_size > 1 && m->backend && !strcmp(m->backend->name, "cuda");
+#ifdef GRPO_HAVE_CUDA
+    if (use && !grpo_cuda_comm_available()) {
+        why = "MPI on the host (this grpo was built without NCCL)";
+        use = 0;
+    }
+#else
+    use = 0;
+#endif
+    if (use) {
+        int rc = nccl_bootstrap(m, err);
+        if (rc) return rc;
+        g_nccl = 1;
+        why = "NCCL on the GPUs";
+    }
+    if (how) snprintf(how, cap, "%s", g_size > 1 ? why : "one rank");
+    return GRPO_OK;
+}
+
+int dist_grads_arm(struct policy_model *m, grpo_err *err) {
+#ifdef GRPO_HAVE_CUDA
+    if (g_nccl) return grpo_cuda_comm_arm(m, err);
+#endif
+    (void)m, (void)err;
+    return GRPO_OK;
+}
+
+int dist_sum_grads(struct policy_model *m, grpo_err *err) {
+#ifdef GRPO_HAVE_CUDA
+    if (g_nccl) return grpo_cuda_comm_sum_grad(m, err);
+#endif
+    return dist_sum_f32(m->grad_mem, m->n_params, err);
+}

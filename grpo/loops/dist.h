@@ -30,4 +30,20 @@ int dist_allgather_f64(const double *mine, size_t n, double *all, grpo_err *err)
 int dist_gather_bytes(const void *mine, size_t n, char **all, size_t *counts, grpo_err *err);
 int dist_barrier(grpo_err *err);
 
+/* ---- gradients of the learner (the train loop's one sum per optimizer step) ----
+ * On the CUDA backend with several ranks, dist_device_init joins the ranks' GPUs into one NCCL
+ * communicator (this rank's GPU chosen by its local rank; rank 0 makes the unique id and MPI
+ * broadcasts it), and the gradients are then summed on the device; otherwise (the CPU backend, one
+ * rank, a build without NCCL) they are summed on the host with MPI. */
+struct policy_model;
+/* This rank's index among the ranks on its node: GRPO_LOCAL_RANK when set, else MPI's shared-memory
+ * split (MPI_Comm_split_type), else OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID / LOCAL_RANK, else 0. */
+int dist_local_rank(void);
+/* See above; *how gets which path the gradients take, for the log. */
+int dist_device_init(struct policy_model *m, char *how, size_t cap, grpo_err *err);
+/* Before the last backward of an optimizer step: NCCL sums finished layers while it runs. */
+int dist_grads_arm(struct policy_model *m, grpo_err *err);
+/* The step's gradients summed over the ranks (in m->grad_mem, and on the device with NCCL). */
+int dist_sum_grads(struct policy_model *m, grpo_err *err);
+
 #endif

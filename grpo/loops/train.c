@@ -904,10 +904,11 @@ static int learner_passes(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
         }
         for (int mb = 0; mb < w->n_micro && !rc; mb++) {
             const int k0 = w->kl + mb * w->MB, k1 = k0 + w->MB < w->kh ? k0 + w->MB : w->kh;
-            rc = micro_step(t, w, pass, k0, k1, &nrm, err);
+            if (pass >= 0 && w->P > 1 && mb == w->n_micro - 1) rc = dist_grads_arm(&t->model, err);
+            if (!rc) rc = micro_step(t, w, pass, k0, k1, &nrm, err);
         }
         if (rc || pass < 0) continue;
-        if (w->P > 1 && ((rc = dist_sum_f32(t->model.grad_mem, t->model.n_params, err)) ||
+        if (w->P > 1 && ((rc = dist_sum_grads(&t->model, err)) ||
                          (rc = dist_sum_f64(&w->st.loss, sizeof w->st / sizeof(double), err))))
             break;
         const double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
@@ -1157,6 +1158,11 @@ int train_run(const run_config *cfg, int resume, const train_log *log, train_res
         tasks_cursor_init(&t->cursor, (uint64_t)cfg->seed, 0, 0);
     }
     if ((rc = check_vocab(t, t->tok_dir, err))) goto done;
+    { /* several ranks on the CUDA backend: one NCCL communicator over their GPUs */
+        char how[96];
+        if ((rc = dist_device_init(&t->model, how, sizeof how, err))) goto done;
+        if (P > 1) logf_(t, "data parallel: %d ranks, gradients summed with %s", P, how);
+    }
     t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
     {
         size_t pb, gb, ob, ab;

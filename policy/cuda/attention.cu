@@ -1,8 +1,9 @@
 // policy/cuda/attention.cu: causal attention over packed (varlen) sequences, forward and backward,
 // flash-style: K/V (and, backward, Q/dO) are staged tile by tile in shared memory, softmax is
 // online (running max and sum), and the len x len probabilities are never stored; the backward
-// recomputes them from the saved log-sum-exp. All arithmetic is fp32 on CUDA cores (no tensor
-// cores yet); inputs and the output are bf16.
+// recomputes them from the saved log-sum-exp. All arithmetic here is fp32 on CUDA cores; inputs
+// and the output are bf16. head_dim 64 and 128 go to the tensor-core kernels of attention_tc.cu
+// instead (unless GRPO_CUDA_ATTN=cores); these serve every other head_dim.
 //
 // Work split. A tile is ATT_TILE consecutive rows of one sequence (att_tile). Forward and dQ: a
 // block per (query tile, query head), each warp owning ATT_RPW query rows; keys go by in tiles of
@@ -395,6 +396,7 @@ static int att_check(const att_shape *s, grpo_err *err) {
 int att_forward(bf16 *o, float *lse, const bf16 *q, const bf16 *k, const bf16 *v, const att_shape *s,
                 grpo_err *err) {
     TRY(att_check(s, err));
+    if (att_tc_on(s->hd)) return att_tc_forward(o, lse, q, k, v, s, err); // attention_tc.cu
     const int hd = s->hd;
     const size_t smem = ((size_t)ATT_TILE * hd + (size_t)ATT_KT * (hd + 4) + (size_t)ATT_KT * hd) * sizeof(float);
     dim3 grid(s->n_tiles, s->nh);
@@ -410,6 +412,7 @@ int att_backward(float *dq, float *dk, float *dv, float *Dsum, const bf16 *dO, c
     const size_t rows = (size_t)N * s->nh;
     KLAUNCH(att_rowdot_kernel, cdiv(rows, 8), 256, 0, Dsum, dO, o, rows, hd);
     LAUNCH_CHECK("att_rowdot_kernel");
+    if (att_tc_on(hd)) return att_tc_backward(dq, dk, dv, Dsum, dO, lse, q, k, v, s, err); // attention_tc.cu
     const size_t smem_q = ((size_t)2 * ATT_TILE * hd + (size_t)2 * ATT_KT * (hd + 4)) * sizeof(float);
     dim3 gq(s->n_tiles, s->nh);
     ATT_DISPATCH(att_dpl(hd), att_dq_kernel, gq, smem_q, dq, dO, lse, Dsum, q, k, v, *s);

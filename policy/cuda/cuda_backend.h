@@ -62,6 +62,39 @@ int grpo_cuda_mem_info(size_t *free_b, size_t *total_b);
 /* Bytes the backend holds on the device for m (parameter arenas plus activations). */
 size_t grpo_cuda_device_bytes(const struct policy_model *m);
 
+/* For tests: causal attention alone, forward then backward, over n_seq packed sequences of lens[]
+ * on host arrays (rounded to bf16 on upload, as the model's are): q and dO [N, nh * hd], k and v
+ * [N, nkv * hd]; o (bf16 values), dq [N, nh * hd], dk, dv [N, nkv * hd] (fp32). kernels: 0 the
+ * CUDA-core kernels (attention.cu), 1 the tensor-core ones (attention_tc.cu, head_dim 64 or 128). */
+int grpo_cuda_attention_host(int n_seq, const int *lens, int nh, int nkv, int hd, const float *q, const float *k,
+                             const float *v, const float *dO, int kernels, float *o, float *dq, float *dk, float *dv,
+                             grpo_err *err);
+
+/* ---- data parallel across GPUs (policy/cuda/nccl_cuda.cu) ----
+ * One NCCL communicator per process, one process per GPU. grpo/dist.c bootstraps it under MPI:
+ * rank 0 calls grpo_cuda_comm_unique_id, MPI broadcasts the id, every rank calls
+ * grpo_cuda_comm_init. Then each step's gradients are summed on the device arena: arm before the
+ * last backward of the step (it hands finished layers to NCCL in buckets while it differentiates
+ * the layers below), and grpo_cuda_comm_sum_grad after it (it sums whatever was not summed; in
+ * mirror mode m->grad_mem holds the sum afterwards). */
+#define GRPO_CUDA_COMM_ID_BYTES 128
+/* 1 when this build has NCCL (or its emulation), else 0: the host MPI path is the fallback. */
+int grpo_cuda_comm_available(void);
+/* 1 once grpo_cuda_comm_init succeeded. */
+int grpo_cuda_comm_active(void);
+/* Rank 0: a new communicator id (GRPO_CUDA_COMM_ID_BYTES bytes) for every rank to join. */
+int grpo_cuda_comm_unique_id(unsigned char *id, grpo_err *err);
+/* Joins the communicator of nranks ranks as rank, on GPU local_rank % (GPUs visible); m's device
+ * state is made on that GPU (or must already be there). */
+int grpo_cuda_comm_init(struct policy_model *m, const unsigned char *id, int rank, int nranks, int local_rank,
+                        grpo_err *err);
+/* The next backward of m sums its gradients over the ranks as it goes (no-op without a communicator). */
+int grpo_cuda_comm_arm(struct policy_model *m, grpo_err *err);
+/* m's device gradients summed over the ranks (see above). */
+int grpo_cuda_comm_sum_grad(struct policy_model *m, grpo_err *err);
+/* Leaves the communicator (before MPI_Finalize). */
+void grpo_cuda_comm_free(void);
+
 /* ---- generation on the device (policy/cuda/decode_cuda.cu) ----
  * Prefill and batched decode run the learner's own kernels (cu_forward_body: embedding, layers,
  * final norm; the lm_head GEMM; k_logprob_forward) on the learner's bf16 weights, in place. The

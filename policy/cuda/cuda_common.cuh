@@ -167,4 +167,13 @@ int att_forward(bf16 *o, float *lse, const bf16 *q, const bf16 *k, const bf16 *v
 int att_backward(float *dq, float *dk, float *dv, float *Dsum, const bf16 *dO, const bf16 *o, const float *lse,
                  const bf16 *q, const bf16 *k, const bf16 *v, int N, const att_shape *s, grpo_err *err);
 
+// attention_tc.cu: the same on tensor cores for head_dim 64 and 128 (att_forward/att_backward
+// dispatch there when att_tc_on(hd): hd 64 or 128 and GRPO_CUDA_ATTN is not "cores").
+int att_tc_on(int hd);
+int att_tc_forward(bf16 *o, float *lse, const bf16 *q, const bf16 *k, const bf16 *v, const att_shape *s,
+                   grpo_err *err);
+// Dsum already holds rowsum(dO * o) [N, nh].
+int att_tc_backward(float *dq, float *dk, float *dv, const float *Dsum, const bf16 *dO, const float *lse,
+                    const bf16 *q, const bf16 *k, const bf16 *v, const att_shape *s, grpo_err *err);
+
 #endif

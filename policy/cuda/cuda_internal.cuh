@@ -26,6 +26,9 @@ typedef struct cuda_state {
     double *d_sumsq; // one double
     // synchronisation (cuda_backend.h)
     int params_valid, opt_valid, resident, host_params_stale;
+    // data parallel (nccl_cuda.cu): the next backward sums buckets as it goes; it did
+    int comm_armed, comm_summed;
+    size_t comm_pending; // the layers' gradients [.., comm_pending) not yet handed to NCCL
     const float *seen_param_mem;
     int seen_adam_t;
     void *pinned[4];
@@ -73,5 +76,10 @@ int cu_acts_alloc(policy_model *m, cuda_state *S, int N, int n_tiles, int keep, 
 int cu_forward_body(policy_model *m, cuda_state *S, const kv_sink *sink, grpo_err *err);
 // logits[rows, V] (S->logits) = x[rows, H] @ lm_head^T, in chunks of tokens.
 int cu_lm_head(policy_model *m, cuda_state *S, const bf16 *x, int rows, grpo_err *err);
+
+// nccl_cuda.cu: called by the backward after layer l is differentiated, and at its end (no-ops
+// unless grpo_cuda_comm_arm armed this state).
+int cu_comm_after_layer(policy_model *m, cuda_state *S, int l, grpo_err *err);
+int cu_comm_after_backward(policy_model *m, cuda_state *S, grpo_err *err);
 
 #endif

@@ -610,8 +610,12 @@ static int cuda_backward(policy_model *m, const policy_batch *b, float temperatu
     TRY(lm_head_backward(S, GR(m->w.lm_head), WB(m->w.lm_head), N, H, V, err));
     TRY(k_rmsnorm_backward(S->dx, S->dwpart, S->dxn, S->x_out, WF(m->w.final_norm), S->rstdf, N, H, 0, err));
     TRY(k_colsum(GR(m->w.final_norm), S->dwpart, N, H, err));
-    for (int l = c->num_hidden_layers - 1; l >= 0; l--) TRY(layer_backward(m, S, l, &S->L[l], err));
+    for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
+        TRY(layer_backward(m, S, l, &S->L[l], err));
+        TRY(cu_comm_after_layer(m, S, l, err)); // data parallel: finished layers go to NCCL meanwhile
+    }
     TRY(k_embed_backward(GR(m->w.embed), S->dx, S->tok, N, H, err));
+    TRY(cu_comm_after_backward(m, S, err));
     if (!S->resident) CUDA_CHECK(cudaMemcpy(m->grad_mem, S->grad, bytes, cudaMemcpyDeviceToHost));
     CUDA_CHECK(cudaDeviceSynchronize());
     S->have_fwd = 0; // as the CPU backend: a second backward needs a new forward

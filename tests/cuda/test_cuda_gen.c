@@ -119,14 +119,14 @@ static int logprob_bit_mismatches(policy_model *m, const prompt_set *ps, const g
     return bad;
 }
 
-static void check_rollout_equals_learner(const char *fixture, smp_params sp) {
-    policy_model m = load_fixture(fixture);
+/* n_prompts of lens {3, 17, 1, 33, 40} (the first n_prompts), 2 completions of up to max_new. */
+static void check_rollout_sized(policy_model m, const char *fixture, smp_params sp, int n_prompts, int max_new) {
     CU_ASSERT_PTR_NOT_NULL_FATAL(m.backend);
     const int lens[] = {3, 17, 1, 33, 40};
-    prompt_set ps = make_prompts(5, lens, 5, m.cfg.vocab_size);
+    prompt_set ps = make_prompts(n_prompts, lens, n_prompts, m.cfg.vocab_size);
     gen_params gp = gen_defaults();
     gp.n = 2;
-    gp.max_new_tokens = 20; /* positions up to 59: keys cross a tile of 32 */
+    gp.max_new_tokens = max_new; /* 20: positions up to 59: keys cross a tile of 32 */
     gp.sampling = sp;
     gp.seed = 3;
     gen_completion *out = generate(&m, &ps, &gp, NULL);
@@ -140,6 +140,34 @@ static void check_rollout_equals_learner(const char *fixture, smp_params sp) {
     free_out(out, ps.n * gp.n);
     free_prompts(&ps);
     policy_free(&m);
+}
+
+static void check_rollout_equals_learner(const char *fixture, smp_params sp) {
+    check_rollout_sized(load_fixture(fixture), fixture, sp, 5, 20);
+}
+
+/* The fixture's shape with head_dim hd (4 heads over 2 kv heads) and random weights: head_dim 64
+ * and 128 run the tensor-core attention (attention_tc.cu) in both the rollout and the learner. */
+static void check_rollout_head_dim(int hd, smp_params sp) {
+    policy_model f = load_fixture("qwen2"), m;
+    policy_config c = f.cfg;
+    policy_free(&f);
+    c.head_dim = hd;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(policy_build(&m, &c, &e), GRPO_OK);
+    policy_init_random(&m, 11);
+    m.backend = policy_backend_get("cuda", &e);
+    /* 4 prompts (3, 17, 1, 33 tokens) + 14 new: positions up to 46 cross a key block of 32 and
+     * tiles of 16; smaller than the fixtures' run because the emulated wmma is slow */
+    check_rollout_sized(m, hd == 64 ? "qwen2 head_dim 64" : "qwen2 head_dim 128", sp, 4, 14);
+}
+
+static void rollout_logprobs_equal_learner_bit_for_bit_tensor_core_attention(void) {
+    smp_params sp = {.temperature = 0.7f, .top_k = 200, .top_p = 0.95f, .min_p = 0.01f, .repetition_penalty = 1.3f};
+    check_rollout_head_dim(64, sp);
+    check_rollout_head_dim(128, sp);
 }
 
 static void rollout_logprobs_equal_learner_bit_for_bit_full_chain(void) {
@@ -381,6 +409,8 @@ int main(void) {
     ((filter && (strstr(name, filter) != NULL) == exclude) ? NULL : CU_add_test(suite, name, fn))
     CU_add_test(s, "rollout logprobs equal the learner's bit for bit (full chain)", rollout_logprobs_equal_learner_bit_for_bit_full_chain);
     CU_add_test(s, "rollout logprobs equal the learner's bit for bit (plain, greedy)", rollout_logprobs_equal_learner_bit_for_bit_plain_and_greedy);
+    CU_add_test(s, "rollout logprobs equal the learner's bit for bit (tensor-core attention, head_dim 64 and 128)",
+                rollout_logprobs_equal_learner_bit_for_bit_tensor_core_attention);
     CU_add_test(s, "tokens identical for decode batches of 1, 4 and 32", tokens_identical_for_decode_batches_of_1_4_and_32);
     CU_add_test(s, "device sampler draws from the chain's distribution (chi-square)", device_sampler_draws_from_the_chains_distribution);
     CU_add_test(s, "device greedy breaks ties to the lowest id; entropy", device_greedy_breaks_ties_to_the_lowest_id_and_reports_the_entropy);

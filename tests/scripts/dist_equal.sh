@@ -6,10 +6,14 @@
 #   - the database of the 2-rank run holds each step and each rollout once;
 #   - the final weights agree: logprobs of the two checkpoints within 1e-5.
 # And that a batch the ranks cannot share is refused before any work.
-#   usage: tests/scripts/dist_equal.sh GRPO_BINARY
+# With DEVICE cuda both runs train on the CUDA backend (ctest runs that on the emulated device,
+# where a host all-reduce over MPI stands in for NCCL; scripts/gpu-check.sh on two GPUs with NCCL),
+# and the 2-rank log must say the gradients went through NCCL.
+#   usage: tests/scripts/dist_equal.sh GRPO_BINARY [DEVICE]
 # Exit 77 (ctest: skipped) when mpirun is missing.
 set -euo pipefail
 GRPO=$1
+DEVICE=${2:-cpu}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 if ! command -v mpirun >/dev/null; then
   echo "SKIP: mpirun not found (install openmpi-bin; scripts/setup.sh does)"
@@ -27,10 +31,14 @@ cat >"$WORK/train.json" <<JSON
  "num_iterations": 2, "reward_funcs": ["accuracy", "format", "random"], "save_steps": 0,
  "max_steps": 3, "seed": 5, "num_threads": 1, "output_dir": "$WORK"}
 JSON
-"$GRPO" train "$WORK/train.json" --run_name one >"$WORK/one.log" 2>&1 || { cat "$WORK/one.log"; exit 1; }
-mpirun -np 2 "$GRPO" train "$WORK/train.json" --run_name two >"$WORK/two.log" 2>&1 || { cat "$WORK/two.log"; exit 1; }
+"$GRPO" train "$WORK/train.json" --run_name one --device "$DEVICE" >"$WORK/one.log" 2>&1 || { cat "$WORK/one.log"; exit 1; }
+mpirun -np 2 "$GRPO" train "$WORK/train.json" --run_name two --device "$DEVICE" >"$WORK/two.log" 2>&1 || { cat "$WORK/two.log"; exit 1; }
 if grep -q "built without MPI" "$WORK/two.log"; then
   echo "SKIP: this grpo was built without MPI"; exit 77
+fi
+grep -h "data parallel:" "$WORK/two.log" | head -1
+if [ "$DEVICE" = cuda ] && ! grep -q "gradients summed with NCCL" "$WORK/two.log"; then
+  echo "FAIL: the 2-rank cuda run did not sum its gradients with NCCL:"; grep "data parallel" "$WORK/two.log"; exit 1
 fi
 grep -q '"ranks":2' <(sqlite3 "$WORK/two/rollouts.db" "SELECT metrics_json FROM steps WHERE step = 1") ||
   { echo "FAIL: the mpirun run did not train with 2 ranks"; cat "$WORK/two.log"; exit 1; }
@@ -55,7 +63,7 @@ echo "final weights: max |logprob(1 rank) - logprob(2 ranks)| = $worst over 15 t
 awk -v w="$worst" 'BEGIN {exit !(w != "missing" && w + 0 <= 1e-5)}' || { echo "FAIL: over 1e-5"; fail=1; }
 
 # 2 prompts per step cannot be shared by 3 ranks: refused before any work, naming the keys
-if mpirun -np 3 "$GRPO" train "$WORK/train.json" --run_name three >"$WORK/three.log" 2>&1; then
+if mpirun -np 3 "$GRPO" train "$WORK/train.json" --run_name three --device "$DEVICE" >"$WORK/three.log" 2>&1; then
   echo "FAIL: 3 ranks for 2 prompts per step ran"; fail=1
 elif ! grep -q "do not divide among 3 ranks" "$WORK/three.log"; then
   echo "FAIL: no clear error for 3 ranks:"; tail -5 "$WORK/three.log"; fail=1

@@ -47,6 +47,7 @@ static bool is_device(const void *p, size_t n) {
     return a >= it->first && a + n <= it->first + it->second;
 }
 static bool touches_device(const void *p) { return is_device(p, 1); }
+bool emu_is_device(const void *p, size_t n) { return is_device(p, n); }
 
 cudaError_t emu_malloc(void **p, size_t n) {
     void *q = malloc(n ? n : 1);
@@ -108,6 +109,34 @@ cudaError_t cudaHostUnregister(void *) { return cudaSuccess; }
 cudaError_t cudaMemGetInfo(size_t *f, size_t *t) {
     *f = (size_t)64 << 30;
     *t = (size_t)80 << 30;
+    return cudaSuccess;
+}
+struct emu_event {
+    int recorded;
+};
+static int g_streams = 0;
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned) {
+    *s = (cudaStream_t)(uintptr_t)(++g_streams); // a nonzero handle: 0 is the default stream
+    return cudaSuccess;
+}
+cudaError_t cudaStreamDestroy(cudaStream_t s) { return s ? cudaSuccess : cudaErrorInvalidValue; }
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return g_last; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t e, unsigned) {
+    if (!e) return cudaErrorInvalidValue;
+    if (!e->recorded) emu_fatal("cudaStreamWaitEvent on an event never recorded");
+    return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) {
+    *e = new emu_event{0};
+    return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+    delete e;
+    return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
+    if (!e) return cudaErrorInvalidValue;
+    e->recorded = 1;
     return cudaSuccess;
 }
 const char *cudaGetErrorString(cudaError_t e) {

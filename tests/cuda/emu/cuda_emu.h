@@ -136,6 +136,16 @@ inline void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, L> &f, con
     for (int r = 0; r < 16; r++)
         for (int c = 0; c < 16; c++) f.x[r * 16 + c] = __bfloat162float(rm ? p[r * ld + c] : p[c * ld + r]);
 }
+// An accumulator loaded from memory that the warp then stores back (O = alpha O + P V kept in
+// shared memory): every lane must have read before any lane writes, as the warp-wide instruction
+// guarantees on a GPU, so the lanes meet at a warp barrier after reading.
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const float *p, unsigned ld, layout_t l) {
+    emu_wmma_check(p, ld, 4);
+    for (int r = 0; r < 16; r++)
+        for (int c = 0; c < 16; c++) f.x[r * 16 + c] = l == mem_row_major ? p[r * ld + c] : p[c * ld + r];
+    char in = 0, out;
+    emu_warp_exchange(&in, &out, emu_lane(), 1, 0xffffffffu);
+}
 template <class A, class B>
 inline void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const A &a, const B &b,
                      const fragment<accumulator, 16, 16, 16, float> &c) {
@@ -175,7 +185,10 @@ enum cudaMemcpyKind {
 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 typedef void *cudaStream_t;
+typedef struct emu_event *cudaEvent_t;
 #define cudaHostRegisterDefault 0u
+#define cudaStreamNonBlocking 1u
+#define cudaEventDisableTiming 2u
 
 cudaError_t emu_malloc(void **p, size_t n);
 template <class T> cudaError_t cudaMalloc(T **p, size_t n) { return emu_malloc((void **)p, n); }
@@ -191,6 +204,17 @@ cudaError_t cudaSetDevice(int d);
 cudaError_t cudaHostRegister(void *p, size_t n, unsigned flags);
 cudaError_t cudaHostUnregister(void *p);
 cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b);
+// Streams and events: work runs when it is launched (there is no concurrency to order), so these
+// only check their arguments.
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t s);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
+// Whether [p, p + n) lies inside one device allocation.
+bool emu_is_device(const void *p, size_t n);
 const char *cudaGetErrorString(cudaError_t e);
 const char *cudaGetErrorName(cudaError_t e);
 cudaError_t emu_set_smem_attr(const void *kernel, int bytes);
