@@ -40,10 +40,13 @@ build() { # build NAME -> path of its grpo
   echo "$dir/grpo"
 }
 
-# run NAME GRPO ARGS...: one demo run, its log in $OUT/NAME.log, its wall seconds in $OUT/NAME.wall
+# run NAME GRPO ARGS...: one demo run, its log in $OUT/NAME.log, its wall seconds in $OUT/NAME.wall.
+# A run that finished before (NAME.wall exists) is kept: the script resumes where it stopped.
 run() {
   local name=$1 grpo=$2; shift 2
   local t0 t1
+  [ -f "$OUT/$name.wall" ] && return 0
+  rm -rf "$OUT/runs/$name"
   t0=$(date +%s.%N)
   "$grpo" demo --num_threads "$THREADS" --output_dir "$OUT/runs" --run_name "$name" "$@" >"$OUT/$name.log" 2>&1
   t1=$(date +%s.%N)

@@ -198,9 +198,10 @@ static int demo_main(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grpo demo [--key value ...] [--resume] [--print-config]\n\n"
-                   "The main job's embedded default: a tiny Qwen2-shaped policy initialized from nothing, an SFT\n"
-                   "cold start on built-in worked arithmetic solutions, then GRPO with the accuracy and format\n"
-                   "rewards; it prints held-out accuracy before and after GRPO, where the database is, and ends\n"
+                   "The main job's embedded default, the R1 recipe at tiny scale: a tiny Qwen2-shaped policy\n"
+                   "initialized from nothing, an SFT cold start on 400 worked arithmetic solutions (a split of\n"
+                   "their own, sft_size), then GRPO with the accuracy and format rewards on 2,000 problems that\n"
+                   "carry answers only; it prints held-out accuracy before and after GRPO, where the database is, and ends\n"
                    "with one JSON line {\"accuracy_before\", \"accuracy_after\", \"db\"}. Any train key can be\n"
                    "overridden (grpo demo --print-config shows them; docs/config.md explains them).\n\n"
                    "grpo demo distill: the distillation demo (teacher, traces, student SFT, on-policy\n"
