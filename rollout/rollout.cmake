@@ -16,6 +16,8 @@ add_test(NAME rollout COMMAND test_rollout)
 
 add_executable(bench_generate bench/bench_generate.c)
 target_link_libraries(bench_generate PRIVATE grpo_rollout)
+add_executable(bench_sampler bench/bench_sampler.c)
+target_link_libraries(bench_sampler PRIVATE grpo_rollout)
 
 # deep and oddly shaped models through every arena (forward, backward, SFT, GRPO step, generate)
 add_executable(test_shapes tests/policy/test_shapes.c)
