@@ -1,6 +1,6 @@
 /* bench/bench_generate.c: generation throughput of grpo's rollout engine (a benchmark, not a test).
  *   bench_generate --model DIR --prompts P --prompt-len L --n G --max-new-tokens N [--no-share] [--threads K]
- *                  [--repeat R]
+ *                  [--repeat R] [--temperature T] [--top-p P] [--top-k K]
  * Prompts are deterministic ids (the same as bench/hf_generate.py builds); EOS is ignored so every
  * completion has exactly N tokens. With --repeat R the whole generation runs R times and the fastest
  * run is reported (the tokens are identical every time). Prints one JSON line. */
@@ -22,7 +22,8 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     const char *model = NULL;
     int P = 16, L = 32, G = 8, N = 64, share = 1, threads = 0, repeat = 1;
-    double temperature = 1.0;
+    double temperature = 1.0, top_p = 1.0;
+    int top_k = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(a, "--model")) model = v, i++;
@@ -33,10 +34,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) threads = atoi(v), i++;
         else if (!strcmp(a, "--repeat")) repeat = atoi(v), i++;
         else if (!strcmp(a, "--temperature")) temperature = atof(v), i++;
+        else if (!strcmp(a, "--top-p")) top_p = atof(v), i++;
+        else if (!strcmp(a, "--top-k")) top_k = atoi(v), i++;
         else if (!strcmp(a, "--no-share")) share = 0;
         else {
             fprintf(stderr, "usage: bench_generate --model DIR [--prompts P] [--prompt-len L] [--n G] "
-                            "[--max-new-tokens N] [--no-share] [--threads K] [--repeat R]\n");
+                            "[--max-new-tokens N] [--no-share] [--threads K] [--repeat R] [--temperature T] "
+                            "[--top-p P] [--top-k K]\n");
             return 2;
         }
     }
@@ -62,6 +66,8 @@ int main(int argc, char **argv) {
     gp.n = G;
     gp.max_new_tokens = N;
     gp.sampling.temperature = (float)temperature;
+    gp.sampling.top_p = (float)top_p;
+    gp.sampling.top_k = top_k;
     gp.share_prefix = share;
     gp.seed = 1;
     gen_completion *out = calloc((size_t)P * G, sizeof *out);
@@ -85,10 +91,19 @@ int main(int argc, char **argv) {
         for (int k = 0; k < P * G; k++) gen_tokens += (size_t)out[k].n_tokens;
         if (rep + 1 < repeat) gen_completions_free(out, P * G);
     }
-    printf("{\"impl\":\"grpo\",\"share_prefix\":%d,\"prompts\":%d,\"prompt_len\":%d,\"n\":%d,\"max_new_tokens\":%d,"
+    /* FNV-1a over every token id and logprob bit pattern: equal digests mean the same samples */
+    unsigned long long digest = 1469598103934665603ULL;
+    for (int k = 0; k < P * G; k++)
+        for (int t = 0; t < out[k].n_tokens; t++) {
+            unsigned int lp;
+            memcpy(&lp, &out[k].logprobs[t], sizeof lp);
+            digest = (digest ^ (unsigned int)out[k].tokens[t]) * 1099511628211ULL;
+            digest = (digest ^ lp) * 1099511628211ULL;
+        }
+    printf("{\"impl\":\"grpo\",\"top_p\":%g,\"top_k\":%d,\"digest\":\"%016llx\",\"share_prefix\":%d,\"prompts\":%d,\"prompt_len\":%d,\"n\":%d,\"max_new_tokens\":%d,"
            "\"threads\":%d,\"repeat\":%d,\"seconds\":%.3f,\"generated_tokens\":%zu,\"tok_s\":%.1f,\"prefill_s\":%.3f,\"decode_s\":%.3f,"
            "\"kv_mib\":%.1f}\n",
-           share, P, L, G, N, omp_get_max_threads(), repeat > 0 ? repeat : 1, dt, gen_tokens, gen_tokens / dt, st.prefill_s, st.decode_s,
+           top_p, top_k, digest, share, P, L, G, N, omp_get_max_threads(), repeat > 0 ? repeat : 1, dt, gen_tokens, gen_tokens / dt, st.prefill_s, st.decode_s,
            st.kv_bytes / 1048576.0);
     gen_completions_free(out, P * G);
     free(out);

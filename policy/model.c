@@ -378,6 +378,16 @@ int policy_backward(policy_model *m, const policy_batch *b, float temperature, c
     return m->backend->backward(m, b, temperature, dlogp, err);
 }
 
+int policy_backward_logits(policy_model *m, const policy_batch *b, const float *dlogits, grpo_err *err) {
+    if (!m->grad_mem) return grpo_errf(err, GRPO_EINVAL, "backward needs policy_enable_training first");
+    if (!m->backend->backward_logits)
+        return grpo_errf(err, GRPO_EUNSUPPORTED,
+                         "backend %s has no backward over the logits yet (soft-target losses such as distill \"gkd\" "
+                         "run on the cpu backend)",
+                         m->backend->name);
+    return m->backend->backward_logits(m, b, dlogits, err);
+}
+
 int policy_adamw_step(policy_model *m, const policy_adamw *h, grpo_err *err) {
     if (!m->grad_mem) return grpo_errf(err, GRPO_EINVAL, "adamw needs policy_enable_training first");
     return m->backend->adamw_step(m, h, err);

@@ -117,6 +117,10 @@ typedef struct policy_backend {
     int (*adamw_step)(policy_model *m, const policy_adamw *h, grpo_err *err);
     /* Frees what the backend allocated on m. */
     void (*release)(policy_model *m);
+    /* Backward of L given dL/dlogits, the raw logits' gradient laid out as forward's logits ([sum len, V],
+     * each sequence's last row ignored), after a forward with keep != 0 on the same batch; accumulates
+     * into the gradient arena. NULL where the backend has none yet (policy_backward_logits says so). */
+    int (*backward_logits)(policy_model *m, const policy_batch *b, const float *dlogits, grpo_err *err);
 } policy_backend;
 
 /* The backend called name ("cpu", "cuda"), or NULL with an error saying why not. */
@@ -155,6 +159,8 @@ size_t policy_batch_targets(const policy_batch *b);
 int policy_forward(policy_model *m, const policy_batch *b, float temperature, float *logp, float *logits, int keep,
                    grpo_err *err);
 int policy_backward(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err);
+/* m->backend->backward_logits; GRPO_EUNSUPPORTED naming the backend when it has none. */
+int policy_backward_logits(policy_model *m, const policy_batch *b, const float *dlogits, grpo_err *err);
 int policy_adamw_step(policy_model *m, const policy_adamw *h, grpo_err *err);
 /* Checks a step's tokens, capacities and positions, then runs m->backend->forward_step. */
 int policy_forward_step(policy_model *m, const policy_step *st, float *logits, grpo_err *err);

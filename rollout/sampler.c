@@ -39,39 +39,102 @@ void smp_temperature(smp_array *a, float t) {
     for (int i = 0; i < a->n; i++) a->data[i].logit *= inv;
 }
 
-static int cmp_desc(const void *x, const void *y) {
-    const smp_token *a = x, *b = y;
-    if (a->logit > b->logit) return -1;
-    if (a->logit < b->logit) return 1;
-    return (a->id > b->id) - (a->id < b->id);
+/* ---- the candidates' order: higher logit first, ties lower id first (a strict total order: ids are
+ * unique). Every sort and selection below produces exactly this order, so which algorithm ran never
+ * changes a result. ---- */
+
+static inline int before(const smp_token *x, const smp_token *y) {
+    return x->logit > y->logit || (!(x->logit < y->logit) && x->id < y->id);
 }
 
-void smp_sort(smp_array *a) {
-    if (a->sorted) return;
-    qsort(a->data, (size_t)a->n, sizeof *a->data, cmp_desc);
-    a->sorted = 1;
+static inline void swap_tok(smp_token *x, smp_token *y) {
+    smp_token t = *x;
+    *x = *y;
+    *y = t;
 }
 
-/* Keeps the k best (in cmp_desc's total order) with a size-k heap whose root is the worst kept,
- * then sorts them: O(n log k). */
+/* A heap over h[0..k) whose root is the last in order (the worst kept). */
 static void heap_sift(smp_token *h, int k, int i) {
     for (;;) {
         int l = 2 * i + 1, r = l + 1, w = i;
-        if (l < k && cmp_desc(&h[l], &h[w]) > 0) w = l;
-        if (r < k && cmp_desc(&h[r], &h[w]) > 0) w = r;
+        if (l < k && before(&h[w], &h[l])) w = l;
+        if (r < k && before(&h[w], &h[r])) w = r;
         if (w == i) return;
-        smp_token t = h[i];
-        h[i] = h[w];
-        h[w] = t;
+        swap_tok(&h[i], &h[w]);
         i = w;
     }
 }
 
+static void heap_sort(smp_token *d, int n) {
+    for (int i = n / 2 - 1; i >= 0; i--) heap_sift(d, n, i);
+    for (int end = n - 1; end > 0; end--) {
+        swap_tok(&d[0], &d[end]); /* the worst left goes last */
+        heap_sift(d, end, 0);
+    }
+}
+
+static void insertion_sort(smp_token *d, int n) {
+    for (int i = 1; i < n; i++) {
+        const smp_token x = d[i];
+        int j = i;
+        for (; j > 0 && before(&x, &d[j - 1]); j--) d[j] = d[j - 1];
+        d[j] = x;
+    }
+}
+
+/* Introsort: quicksort (median of three moved to the front, Hoare partition), insertion sort below 16,
+ * heap sort when the depth runs out. Inlined comparisons: several times faster than qsort here. */
+static void sort_range(smp_token *d, int n, int depth) {
+    while (n > 16) {
+        if (depth-- <= 0) {
+            heap_sort(d, n);
+            return;
+        }
+        smp_token *a = &d[0], *b = &d[n / 2], *c = &d[n - 1], *m;
+        if (before(a, b)) m = before(b, c) ? b : (before(a, c) ? c : a);
+        else m = before(a, c) ? a : (before(b, c) ? c : b);
+        swap_tok(&d[0], m);
+        const smp_token pv = d[0];
+        int i = -1, j = n;
+        for (;;) {
+            do i++;
+            while (before(&d[i], &pv));
+            do j--;
+            while (before(&pv, &d[j]));
+            if (i >= j) break;
+            swap_tok(&d[i], &d[j]);
+        }
+        /* d[0..j] before d[j+1..n), both non-empty; recurse on the smaller side */
+        if (j + 1 < n - j - 1) {
+            sort_range(d, j + 1, depth);
+            d += j + 1;
+            n -= j + 1;
+        } else {
+            sort_range(d + j + 1, n - j - 1, depth);
+            n = j + 1;
+        }
+    }
+    insertion_sort(d, n);
+}
+
+static void sort_tokens(smp_token *d, int n) {
+    int depth = 0;
+    for (int x = n; x > 1; x >>= 1) depth += 2;
+    sort_range(d, n, depth);
+}
+
+void smp_sort(smp_array *a) {
+    if (a->sorted) return;
+    sort_tokens(a->data, a->n);
+    a->sorted = 1;
+}
+
+/* Keeps the k best with a size-k heap whose root is the worst kept, then sorts them: O(n log k). */
 static void select_top(smp_array *a, int k) {
     smp_token *h = a->data; /* the first k entries become the heap */
     for (int i = k / 2 - 1; i >= 0; i--) heap_sift(h, k, i);
     for (int i = k; i < a->n; i++)
-        if (cmp_desc(&a->data[i], &h[0]) < 0) {
+        if (before(&a->data[i], &h[0])) {
             h[0] = a->data[i];
             heap_sift(h, k, 0);
         }
@@ -103,19 +166,89 @@ static void renormalize(smp_array *a) {
     for (int i = 0; i < a->n; i++) a->data[i].p = (float)(a->data[i].p / sum);
 }
 
+/* ---- top-p without a full sort ----
+ * Candidates fall into N_BUCKETS buckets by how far their logit lies below the top one: the finite
+ * logits' span (at most MAX_SPAN nats) cut into equal slices, the last bucket holding everything
+ * further down (and -inf, NaN). The bucket is monotone in the logit (float subtraction and scaling
+ * are), so every candidate of a lower bucket comes first in the order. One pass sums each bucket's
+ * mass; the buckets up to the one where that mass reaches top_p are moved to the front bucket by
+ * bucket (an in-place counting sort) and each is sorted; the exact cumulative scan then runs over
+ * that sorted prefix in the same order, with the same sums, as over a full sort. Should rounding
+ * leave the scan short, the next bucket follows the same way. */
+enum { N_BUCKETS = 256 };
+#define MAX_SPAN 32.0f
+
+static inline int bucket_of(float logit, float top, float scale) {
+    const float x = (top - logit) * scale;
+    return x < (float)(N_BUCKETS - 1) ? (int)x : N_BUCKETS - 1;
+}
+
+/* Moves d[0..n) so that the candidates of buckets b0..b1 come first, bucket after bucket (cnt[b] of
+ * each), the rest after them; sorts each of those buckets. Returns how many were placed. */
+static int place_buckets(smp_token *d, int n, float top, float scale, int b0, int b1, const int *cnt) {
+    int start[N_BUCKETS + 1], next[N_BUCKETS + 1];
+    const int nb = b1 - b0 + 1; /* slot nb is "the rest" */
+    int off = 0;
+    for (int b = 0; b < nb; b++) start[b] = next[b] = off, off += cnt[b0 + b];
+    start[nb] = next[nb] = off;
+    const int placed = off;
+    for (int b = 0; b < nb; b++) {
+        const int end = start[b + 1];
+        while (next[b] < end) {
+            int t = bucket_of(d[next[b]].logit, top, scale) - b0;
+            if (t > nb) t = nb;
+            if (t == b) next[b]++;
+            else swap_tok(&d[next[b]], &d[next[t]++]);
+        }
+    }
+    for (int b = 0; b < nb; b++) sort_tokens(d + start[b], cnt[b0 + b]);
+    return placed;
+}
+
 void smp_top_p(smp_array *a, float top_p) {
     if (top_p >= 1.0f) return;
-    smp_sort(a);
     double cum = 0.0;
     int keep = a->n;
-    for (int i = 0; i < a->n; i++) {
-        cum += a->data[i].p;
-        if (cum >= top_p) {
-            keep = i + 1;
-            break;
+    if (a->sorted) {
+        for (int i = 0; i < a->n; i++)
+            if ((cum += a->data[i].p) >= top_p) {
+                keep = i + 1;
+                break;
+            }
+    } else {
+        float top = -INFINITY, low = INFINITY;
+        for (int i = 0; i < a->n; i++) {
+            const float l = a->data[i].logit;
+            top = l > top ? l : top;
+            low = l < low && l > -INFINITY ? l : low;
+        }
+        float span = top - low;
+        span = span < MAX_SPAN ? span : MAX_SPAN; /* NaN (no finite logit) too */
+        const float scale = (float)(N_BUCKETS - 1) / (span > 1e-6f ? span : 1e-6f);
+        int cnt[N_BUCKETS] = {0};
+        double mass[N_BUCKETS] = {0};
+        for (int i = 0; i < a->n; i++) {
+            const int b = bucket_of(a->data[i].logit, top, scale);
+            cnt[b]++;
+            mass[b] += a->data[i].p;
+        }
+        int lo = 0, b0 = 0, found = 0;
+        while (!found && lo < a->n) {
+            int b1 = b0; /* the buckets b0..b1 whose mass takes the sum to top_p */
+            for (double m = cum + mass[b1]; b1 < N_BUCKETS - 1 && m < top_p; m += mass[++b1]) {}
+            const int hi = lo + place_buckets(a->data + lo, a->n - lo, top, scale, b0, b1, cnt);
+            for (int i = lo; i < hi; i++)
+                if ((cum += a->data[i].p) >= top_p) {
+                    keep = i + 1;
+                    found = 1;
+                    break;
+                }
+            lo = hi;
+            b0 = b1 + 1;
         }
     }
     a->n = keep;
+    a->sorted = 1;
     renormalize(a);
 }
 
@@ -134,7 +267,7 @@ void smp_min_p(smp_array *a, float min_p) {
 int smp_greedy(const smp_array *a) {
     int best = 0;
     for (int i = 1; i < a->n; i++)
-        if (cmp_desc(&a->data[i], &a->data[best]) < 0) best = i;
+        if (before(&a->data[i], &a->data[best])) best = i;
     return a->data[best].id;
 }
 

@@ -46,8 +46,9 @@ void smp_sort(smp_array *a);
 void smp_top_k(smp_array *a, int k);
 /* Sets p = softmax(logit) over the current candidates. */
 void smp_softmax(smp_array *a);
-/* Keeps the smallest highest-probability prefix whose mass reaches top_p (at least one). Sorts a,
- * renormalizes p. */
+/* Keeps the smallest highest-probability prefix whose mass reaches top_p (at least one), sorted,
+ * and renormalizes p. The same result as smp_sort then a cumulative scan, bit for bit, without
+ * sorting the candidates that are dropped. */
 void smp_top_p(smp_array *a, float top_p);
 /* Keeps candidates with p >= min_p * max p (at least one); renormalizes p. */
 void smp_min_p(smp_array *a, float min_p);

@@ -12,6 +12,8 @@
 #include "checkpoints/ckpt.h"
 #include "checkpoints/model_dir.h"
 #include "common/fsutil.h"
+#include "gkd.h"
+#include "onpolicy.h"
 #include "sft_data.h"
 #include "train_parts.h"
 
@@ -310,6 +312,7 @@ typedef struct {
     int *toks, *lens;
     float *mask;
     size_t cap;
+    gkd_targets tg;     /* distill "gkd": the teacher's top-k for the batch */
 } sft_data;
 
 static void sft_data_free(sft_data *d) {
@@ -319,6 +322,7 @@ static void sft_data_free(sft_data *d) {
     free(d->toks);
     free(d->lens);
     free(d->mask);
+    gkd_targets_free(&d->tg);
 }
 
 /* Loads cfg->sft_dataset and tokenizes it; rows whose completion does not fit are dropped (counted). */
@@ -384,7 +388,11 @@ static int sft_step(trainer *t, sft_data *d, const run_config *sched, int64_t st
     policy_batch b = {.n_seq = n, .seq_len = d->lens, .tokens = d->toks};
     double loss;
     policy_zero_grad(&t->model);
-    if ((rc = policy_ce_step(&t->model, &b, d->mask, 1, &loss, err))) return rc;
+    if (t->have_teacher) { /* gkd: the forward KL to the teacher's top-k over the completion tokens */
+        if ((rc = gkd_teacher_targets(&t->teacher, &b, d->mask, c->distill_top_k, &d->tg, err)) ||
+            (rc = gkd_step(&t->model, &b, d->mask, &d->tg, 1, &loss, err)))
+            return rc;
+    } else if ((rc = policy_ce_step(&t->model, &b, d->mask, 1, &loss, err))) return rc;
     const double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);
     const policy_adamw h = {.lr = (float)lr_at(sched, step), .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
                             .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
@@ -397,11 +405,32 @@ static int sft_step(trainer *t, sft_data *d, const run_config *sched, int64_t st
     sm.loss = loss;
     sm.tokens_per_s_training = *tps;
     sm.seconds_training = secs;
-    char mj[256];
-    snprintf(mj, sizeof mj, "{\"kind\":\"sft\",\"lr\":%.6g,\"grad_norm\":%.6g,\"rows\":%d,\"tokens\":%d,\"epoch\":%.4f,\"skipped_updates\":%d}",
-             h.lr, gn, n, tokens, t->cursor.epoch + (double)t->cursor.pos / d->n, skip);
+    char mj[320];
+    snprintf(mj, sizeof mj, "{\"kind\":\"sft\",\"lr\":%.6g,\"grad_norm\":%.6g,\"rows\":%d,\"tokens\":%d,\"epoch\":%.4f,\"skipped_updates\":%d%s}",
+             h.lr, gn, n, tokens, t->cursor.epoch + (double)t->cursor.pos / d->n, skip,
+             t->have_teacher ? ",\"loss_kind\":\"gkd_forward_kl\"" : "");
     if ((rc = store_step_begin(t->db, step + 1, err))) return rc;
     return store_step_commit(t->db, step + 1, &sm, mj, err);
+}
+
+/* distill "gkd": the frozen teacher on the CPU (its forward only), one vocabulary with the student, and a
+ * student backend with a backward over the logits. */
+static int gkd_setup(trainer *t, grpo_err *err) {
+    const run_config *c = t->cfg;
+    if (!strcmp(c->distill, "on_policy"))
+        return grpo_errf(err, GRPO_EINVAL,
+                         "distill \"on_policy\" samples from the student: it runs in grpo train; grpo sft takes \"gkd\"");
+    if (strcmp(c->distill, "gkd")) return GRPO_OK;
+    if (!t->model.backend->backward_logits)
+        return grpo_errf(err, GRPO_EUNSUPPORTED,
+                         "distill \"gkd\" with --device %s is not supported yet (the %s backend has no backward over the "
+                         "logits); run it with --device cpu",
+                         t->model.backend->name, t->model.backend->name);
+    int rc = distill_load_teacher(t, &policy_backend_cpu, err);
+    if (rc) return rc;
+    logf_(t, "gkd: teacher %s (%.2fM parameters), forward KL over its top-%d ids plus a tail bucket", c->teacher_model,
+          t->teacher.n_params / 1e6, c->distill_top_k);
+    return GRPO_OK;
 }
 
 /* Resumes from the newest checkpoint (resume) or loads the student; enables training on the CPU backend. */
@@ -425,7 +454,7 @@ static int sft_model(trainer *t, int resume, grpo_err *err) {
     t->model.backend = be;
     if ((rc = policy_enable_training(&t->model, err)) || (rc = check_vocab(t, t->tok_dir, err))) return rc;
     t->n_eos = train_eos_ids(t->tok, &t->model, t->eos, (int)(sizeof t->eos / sizeof t->eos[0]));
-    return GRPO_OK;
+    return gkd_setup(t, err);
 }
 
 int distill_sft(const run_config *cfg, int resume, const train_log *log, sft_result *res, grpo_err *err) {

@@ -1,4 +1,5 @@
-/* grpo/loops/onpolicy.c: on-policy distillation's teacher and per-token advantages (see onpolicy.h). */
+/* grpo/loops/onpolicy.c: on-policy distillation's teacher (shared with gkd in grpo sft) and per-token
+ * advantages (see onpolicy.h). */
 #include "onpolicy.h"
 
 #include <string.h>
@@ -7,10 +8,18 @@
 
 int onpolicy_setup(trainer *t, const policy_backend *be, grpo_err *err) {
     const run_config *c = t->cfg;
+    if (!strcmp(c->distill, "gkd"))
+        return grpo_errf(err, GRPO_EINVAL,
+                         "distill \"gkd\" learns from teacher traces: it runs in grpo sft, not grpo train (here: \"on_policy\")");
     if (strcmp(c->distill, "on_policy")) return GRPO_OK;
     if (dist_size() > 1)
         return grpo_errf(err, GRPO_EUNSUPPORTED, "distill \"on_policy\" with %d ranks is not supported yet (run one rank)",
                          dist_size());
+    return distill_load_teacher(t, be, err);
+}
+
+int distill_load_teacher(trainer *t, const policy_backend *be, grpo_err *err) {
+    const run_config *c = t->cfg;
     int rc = policy_load(&t->teacher, c->teacher_model, err);
     if (rc) return grpo_err_prefix(err, "teacher_model");
     t->have_teacher = 1;

@@ -12,6 +12,9 @@
 /* When cfg->distill is "on_policy": loads teacher_model into t->teacher on backend be. The teacher's
  * vocab_size must equal the student's (an error naming both sizes and both models). */
 int onpolicy_setup(trainer *t, const policy_backend *be, grpo_err *err);
+/* Loads cfg->teacher_model into t->teacher on backend be (token-level distillation: on_policy, gkd);
+ * a vocab_size other than the student's is an error naming both sizes and both models. */
+int distill_load_teacher(trainer *t, const policy_backend *be, grpo_err *err);
 
 /* Per-token advantages of n_tok packed tokens: adv_tok = teacher - student (student: sampling logprobs);
  * the n_seq sequence advantages adv are scaled by task_weight in place. Returns the mean reverse KL

@@ -108,11 +108,15 @@ static const key_def KEYS[] = {
     {"sft_eval_steps", K_INT, F(sft_eval_steps), 0, "0", "SFT cold start",
      "log held-out greedy accuracy every this many SFT steps (0: only before and after the cold start)"},
     {"teacher_model", K_STR, F(teacher_model), 0, "\"\"", "Distillation",
-     "on-policy distillation: the teacher's HF model directory (same vocabulary as the student)"},
+     "token-level distillation: the teacher's HF model directory (same vocabulary as the student)"},
     {"distill", K_STR, F(distill), 0, "\"\"", "Distillation",
-     "`on_policy`: per-token advantage -(log pi_student - log pi_teacher) on the student's own samples; empty: off"},
+     "`on_policy` (`grpo train`): per-token advantage -(log pi_student - log pi_teacher) on the student's own samples; "
+     "`gkd` (`grpo sft`): forward KL to the teacher's top-k next-token distribution on the traces; empty: off"},
     {"distill_task_weight", K_FLOAT, F(distill_task_weight), 0, "0.0", "Distillation",
      "on-policy: weight of the group-relative task advantage added to the per-token one (0: pure distillation)"},
+    {"distill_top_k", K_INT, F(distill_top_k), 0, "20", "Distillation",
+     "`gkd`: the teacher's most likely ids per token whose probabilities the student matches, the rest of the mass "
+     "in one tail bucket (>= the vocabulary: the full KL)"},
     {"sft_dataset", K_STR, F(sft_dataset), 0, "\"\"", "Distillation",
      "`grpo sft`: JSONL rows to train on: `messages`, `prompt`/`completion` or open-r1 `generations` rows"},
     {"num_train_epochs", K_FLOAT, F(num_train_epochs), 0, "0.0", "Distillation",
@@ -273,8 +277,10 @@ int rc_validate(const run_config *c, grpo_err *err) {
     if (c->n_reward_weights && c->n_reward_weights != c->n_reward_funcs)
         return grpo_errf(err, GRPO_EINVAL, "reward_weights has %d entries for %d reward_funcs", c->n_reward_weights,
                          c->n_reward_funcs);
-    if (c->distill[0] && strcmp(c->distill, "on_policy"))
-        return grpo_errf(err, GRPO_EINVAL, "distill \"%s\" is not \"on_policy\" (or empty: off)", c->distill);
+    if (c->distill[0] && strcmp(c->distill, "on_policy") && strcmp(c->distill, "gkd"))
+        return grpo_errf(err, GRPO_EINVAL,
+                         "distill \"%s\" is not \"on_policy\" (grpo train) or \"gkd\" (grpo sft), or empty: off", c->distill);
+    if (c->distill_top_k < 1) return grpo_errf(err, GRPO_EINVAL, "distill_top_k must be at least 1, got %d", c->distill_top_k);
     if (c->distill[0] && !c->teacher_model[0])
         return grpo_errf(err, GRPO_EINVAL, "distill \"%s\" needs teacher_model (the teacher's model directory)", c->distill);
     if (c->max_length < 2 || c->sft_tokens_per_batch < 0 || c->num_train_epochs < 0)

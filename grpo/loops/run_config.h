@@ -66,8 +66,9 @@ typedef struct {
     int sft_size;                /* items split off as the cold start's worked solutions (0: shared with GRPO) */
     /* distillation (grpo traces, grpo sft, on-policy in grpo train; docs/distill.md) */
     char teacher_model[1024];    /* on-policy distillation: the teacher's HF directory */
-    char distill[16];            /* "" (off) or "on_policy" */
+    char distill[16];            /* "" (off), "on_policy" (grpo train) or "gkd" (grpo sft) */
     double distill_task_weight;  /* on-policy: weight of the task advantage added to the per-token one */
+    int distill_top_k;           /* gkd: the teacher's top-k ids per token (the rest: one tail bucket) */
     char sft_dataset[1024];      /* grpo sft: JSONL of messages / prompt-completion / openr1 rows */
     double num_train_epochs;     /* grpo sft: epochs over sft_dataset (0: sft_steps decides) */
     int max_length;              /* grpo sft: rows are cut to this many tokens */

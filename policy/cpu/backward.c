@@ -1,8 +1,8 @@
 /* policy/cpu/backward.c: the fp32 reference backward pass on CPU.
  *
- * Input: dL/dlogp for every target (packed like the forward's logp) at temperature T.
- *   dL/dlogits[n, v] = dlogp[n] / T * (onehot(next token)[v] - softmax(logits[n] / T)[v])
- * Then back through lm_head, the final norm, each layer in reverse order, and the embedding.
+ * Input: dL/dlogp for every target (packed like the forward's logp) at temperature T,
+ *   dL/dlogits[n, v] = dlogp[n] / T * (onehot(next token)[v] - softmax(logits[n] / T)[v]),
+ * or dL/dlogits itself for every target (cpu_backward_logits: soft targets, grpo/gkd.c). Then back through lm_head, the final norm, each layer in reverse order, and the embedding.
  * Gradients accumulate (+=) into m->grad_mem; tied embeddings receive both contributions. */
 #include <cblas.h>
 #include <math.h>
@@ -159,12 +159,12 @@ static void layer_backward(policy_model *m, const policy_batch *b, const policy_
     rmsnorm_backward(G->dx, D->input_norm, G->dxn, L->x_in, W->input_norm, L->rstd1, N, H, 1, G->dw);
 }
 
-int cpu_backward(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err) {
+/* The backward below the logits: on entry a->logits holds dL/dlogits [N, V]; back through lm_head, the
+ * final norm, the layers and the embedding. */
+static int backward_from_logits(policy_model *m, const policy_batch *b, grpo_err *err) {
     policy_acts *a = m->acts;
     const policy_config *c = &m->cfg;
-    if (!a || !a->keep || a->n_tokens != (int)policy_batch_tokens(b))
-        return grpo_errf(err, GRPO_EINVAL, "backward needs a forward with keep on the same batch first");
-    const int N = a->n_tokens, H = c->hidden_size, V = c->vocab_size, F = c->intermediate_size;
+    const int N = a->n_tokens, H = c->hidden_size, F = c->intermediate_size;
     const int Q = c->num_attention_heads * c->head_dim, KV = c->num_key_value_heads * c->head_dim;
     const int nthreads = omp_get_max_threads();
     const size_t sizes[] = {(size_t)N * H, (size_t)N * H, (size_t)N * Q, (size_t)N * KV, (size_t)N * KV,
@@ -182,6 +182,7 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
         if (posix_memalign((void **)&a->bwd, 64, total * sizeof(float)) != 0) {
             a->bwd = NULL;
             m->acts_bytes = a->cap * sizeof(float);
+            a->keep = 0; /* the logits may already hold gradients */
             return grpo_errf(err, GRPO_ENOMEM, "out of memory allocating %.1f MiB of backward scratch",
                              (double)total * 4 / 1048576.0);
         }
@@ -196,7 +197,31 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
         p += (sizes[i] + 15) & ~(size_t)15;
     }
     grads_scratch G = {ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ptrs[5], ptrs[6], ptrs[7], ptrs[8], ptrs[9], ptrs[10], ptrs[11]};
+    /* logits = xnf @ lm_head^T */
+    linear_backward(G.dxn, 0.0f, m->g.lm_head, NULL, a->logits, a->xnf, m->w.lm_head, N, H, c->vocab_size);
+    rmsnorm_backward(G.dx, m->g.final_norm, G.dxn, a->x_out, m->w.final_norm, a->rstdf, N, H, 0, G.dw);
+    for (int l = c->num_hidden_layers - 1; l >= 0; l--) layer_backward(m, b, a, l, &a->layers[l], &G);
+    /* embedding: scatter-add rows; parallel over columns so that repeated tokens never race */
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < H; j++)
+        for (int n = 0; n < N; n++) m->g.embed[(size_t)b->tokens[n] * H + j] += G.dx[(size_t)n * H + j];
+    /* the logits buffer now holds gradients: a second backward needs a new forward */
+    a->keep = 0;
+    return GRPO_OK;
+}
 
+static int check_kept(const policy_model *m, const policy_batch *b, grpo_err *err) {
+    const policy_acts *a = m->acts;
+    if (!a || !a->keep || a->n_tokens != (int)policy_batch_tokens(b))
+        return grpo_errf(err, GRPO_EINVAL, "backward needs a forward with keep on the same batch first");
+    return GRPO_OK;
+}
+
+int cpu_backward(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err) {
+    int rc = check_kept(m, b, err);
+    if (rc) return rc;
+    policy_acts *a = m->acts;
+    const int V = m->cfg.vocab_size;
     /* dlogits, in place over the saved logits */
     const float invT = 1.0f / temperature;
 #pragma omp parallel for schedule(static)
@@ -217,15 +242,16 @@ int cpu_backward(policy_model *m, const policy_batch *b, float temperature, cons
             z[b->tokens[o + t + 1]] += w;
         }
     }
-    /* logits = xnf @ lm_head^T */
-    linear_backward(G.dxn, 0.0f, m->g.lm_head, NULL, a->logits, a->xnf, m->w.lm_head, N, H, V);
-    rmsnorm_backward(G.dx, m->g.final_norm, G.dxn, a->x_out, m->w.final_norm, a->rstdf, N, H, 0, G.dw);
-    for (int l = c->num_hidden_layers - 1; l >= 0; l--) layer_backward(m, b, a, l, &a->layers[l], &G);
-    /* embedding: scatter-add rows; parallel over columns so that repeated tokens never race */
-#pragma omp parallel for schedule(static)
-    for (int j = 0; j < H; j++)
-        for (int n = 0; n < N; n++) m->g.embed[(size_t)b->tokens[n] * H + j] += G.dx[(size_t)n * H + j];
-    /* the logits buffer now holds gradients: a second backward needs a new forward */
-    a->keep = 0;
-    return GRPO_OK;
+    return backward_from_logits(m, b, err);
+}
+
+int cpu_backward_logits(policy_model *m, const policy_batch *b, const float *dlogits, grpo_err *err) {
+    int rc = check_kept(m, b, err);
+    if (rc) return rc;
+    policy_acts *a = m->acts;
+    const size_t V = (size_t)m->cfg.vocab_size;
+    memcpy(a->logits, dlogits, (size_t)a->n_tokens * V * sizeof(float));
+    /* each sequence's last row predicts nothing */
+    for (int s = 0; s < b->n_seq; s++) memset(a->logits + (size_t)(a->seq_off[s] + b->seq_len[s] - 1) * V, 0, V * sizeof(float));
+    return backward_from_logits(m, b, err);
 }

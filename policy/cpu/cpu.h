@@ -67,6 +67,7 @@ void cpu_rope(float *x, int N, int n_heads, int hd, const int *pos, const float 
 int cpu_forward(policy_model *m, const policy_batch *b, float temperature, float *logp, float *logits, int keep,
                 grpo_err *err);
 int cpu_backward(policy_model *m, const policy_batch *b, float temperature, const float *dlogp, grpo_err *err);
+int cpu_backward_logits(policy_model *m, const policy_batch *b, const float *dlogits, grpo_err *err);
 int cpu_adamw_step(policy_model *m, const policy_adamw *h, grpo_err *err);
 int cpu_forward_step(policy_model *m, const policy_step *st, float *logits, grpo_err *err);
 

@@ -329,4 +329,5 @@ const policy_backend policy_backend_cpu = {
     .forward_step = cpu_forward_step,
     .adamw_step = cpu_adamw_step,
     .release = cpu_release,
+    .backward_logits = cpu_backward_logits,
 };

@@ -1,8 +1,9 @@
 /* tests/distill/test_distill.c: distillation as a user meets it (docs/distill.md): traces stored once per
  * (prompt, sample) in a run marked 'traces', export formats and filters, an export of nothing leaving no
  * file, SFT rows in each shape and bad rows named by file:line:field, SFT resume bit for bit, on-policy
- * distillation's per-token advantages through the learner, its teacher logprobs in the database, and the
- * vocabulary mismatch error. The teacher is the tiny HF Qwen2 fixture with the demo tokenizer. */
+ * distillation's per-token advantages through the learner, its teacher logprobs in the database, the
+ * vocabulary mismatch error, and GKD's top-k forward KL (a hand-computed 5-token row, the full KL at
+ * k >= V, finite differences through a model, the held-out KL falling, grpo sft --distill gkd). The teacher is the tiny HF Qwen2 fixture with the demo tokenizer. */
 #include <CUnit/CUnit.h>
 #include <jansson.h>
 #include <math.h>
@@ -12,8 +13,10 @@
 
 #include "../../common/fsutil.h"
 #include "grpo/learner/learner.h"
+#include "grpo/loops/gkd.h"
 #include "grpo/loops/onpolicy.h"
 #include "grpo/loops/sft_data.h"
+#include "rollout/generate.h"
 #include "../test_util.h"
 
 static char *tmp;
@@ -337,9 +340,241 @@ static void on_policy_distillation_stores_teacher_logprobs_and_checks_vocabulari
     expect(args, 1, "v2000/config.json has vocab_size 2000, the student (model init:qwen2:tiny) has vocab_size 1024");
     snprintf(args, sizeof args, "train %s --run_name nodist --distill off_policy", cfg);
     expect(args, 1, "distill \"off_policy\" is not \"on_policy\"");
+    snprintf(args, sizeof args, "train %s --run_name gkdtrain --distill gkd", cfg);
+    expect(args, 1, "distill \"gkd\" learns from teacher traces: it runs in grpo sft, not grpo train");
     free(cfg);
     free(model);
     free(tok);
+}
+
+/* ---- GKD: the forward KL over the teacher's top-k plus a tail bucket (grpo/gkd.h) ---- */
+
+/* Teacher p = (0.4, 0.3, 0.15, 0.1, 0.05) with k = 2 (ids 0, 1; tail 0.3) against the student
+ * s = (0.1, 0.5, 0.2, 0.1, 0.1) (student tail 0.4):
+ *     KL = 0.4 ln(0.4/0.1) + 0.3 ln(0.3/0.5) + 0.3 ln(0.3/0.4)
+ *     dz = (0.1 - 0.4, 0.5 - 0.3, then s_v (1 - 0.3/0.4) = 0.05, 0.025, 0.025) */
+static void gkd_row_equals_a_hand_computed_kl_on_five_tokens(void) {
+    const float tl[5] = {logf(0.4f), logf(0.3f), logf(0.15f), logf(0.1f), logf(0.05f)};
+    const float sl[5] = {logf(0.1f) + 3, logf(0.5f) + 3, logf(0.2f) + 3, logf(0.1f) + 3, logf(0.1f) + 3}; /* any shift */
+    smp_token work[5];
+    int ids[2];
+    float p[2], tail, dz[5];
+    gkd_teacher_row(tl, 5, 2, work, ids, p, &tail);
+    CU_ASSERT_EQUAL(ids[0], 0);
+    CU_ASSERT_EQUAL(ids[1], 1);
+    CU_ASSERT_DOUBLE_EQUAL(p[0], 0.4, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(p[1], 0.3, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(tail, 0.3, 1e-6);
+    const double kl = gkd_row(sl, 5, ids, p, tail, 2, 1.0f, dz);
+    CU_ASSERT_DOUBLE_EQUAL(kl, 0.4 * log(0.4 / 0.1) + 0.3 * log(0.3 / 0.5) + 0.3 * log(0.3 / 0.4), 1e-6);
+    const double want[5] = {-0.3, 0.2, 0.05, 0.025, 0.025};
+    for (int v = 0; v < 5; v++) CU_ASSERT_DOUBLE_EQUAL(dz[v], want[v], 1e-6);
+    /* the same student as its teacher: KL 0, gradient 0 */
+    gkd_teacher_row(sl, 5, 2, work, ids, p, &tail);
+    CU_ASSERT_DOUBLE_EQUAL(gkd_row(sl, 5, ids, p, tail, 2, 1.0f, dz), 0.0, 1e-7);
+    for (int v = 0; v < 5; v++) CU_ASSERT_DOUBLE_EQUAL(dz[v], 0.0, 1e-7);
+}
+
+/* With k = V there is no tail: the loss is sum_v t_v ln(t_v / s_v), computed here in double. */
+static void gkd_with_k_at_least_the_vocabulary_is_the_full_kl(void) {
+    enum { V = 9 };
+    rng_state g;
+    rng_seed(&g, 31);
+    float tl[V], sl[V], p[V], tail, dz[V];
+    int ids[V];
+    smp_token work[V];
+    double zt = 0, zs = 0, full = 0;
+    for (int v = 0; v < V; v++) tl[v] = (float)(2 * rng_normal(&g)), sl[v] = (float)rng_normal(&g);
+    for (int v = 0; v < V; v++) zt += exp(tl[v]), zs += exp(sl[v]);
+    for (int v = 0; v < V; v++) full += exp(tl[v]) / zt * ((tl[v] - log(zt)) - (sl[v] - log(zs)));
+    gkd_teacher_row(tl, V, V, work, ids, p, &tail);
+    CU_ASSERT_EQUAL(tail, 0.0f);
+    const double kl = gkd_row(sl, V, ids, p, tail, V, 1.0f, dz);
+    printf("[full KL %.6f, gkd %.6f] ", full, kl);
+    CU_ASSERT_DOUBLE_EQUAL(kl, full, 1e-6);
+    for (int v = 0; v < V; v++) CU_ASSERT_DOUBLE_EQUAL(dz[v], exp(sl[v]) / zs - exp(tl[v]) / zt, 1e-6);
+    /* a smaller k drops mass into the tail and can only lower the KL (the log-sum inequality) */
+    gkd_teacher_row(tl, V, 3, work, ids, p, &tail);
+    CU_ASSERT(tail > 0);
+    CU_ASSERT(gkd_row(sl, V, ids, p, tail, 3, 1.0f, dz) <= full + 1e-9);
+}
+
+/* A small Qwen2-shaped model: 2 layers, hidden 64, vocabulary V; parameters scaled so that its
+ * next-token distributions are far from uniform. */
+static void small_model(policy_model *m, int V, uint64_t seed, float scale) {
+    policy_config c;
+    grpo_err e = {0};
+    CU_ASSERT_EQUAL_FATAL(policy_config_preset(&c, POLICY_ARCH_QWEN2, "tiny", &e), GRPO_OK);
+    c.vocab_size = V;
+    c.hidden_size = 64;
+    c.intermediate_size = 96;
+    c.num_hidden_layers = 2;
+    c.num_attention_heads = 2;
+    c.num_key_value_heads = 1;
+    c.max_position_embeddings = 128;
+    c.tie_word_embeddings = 1;
+    CU_ASSERT_EQUAL_FATAL(policy_build(m, &c, &e), GRPO_OK);
+    policy_init_random(m, seed);
+    for (size_t i = 0; i < m->n_params; i++) m->param_mem[i] *= scale;
+    m->backend = &policy_backend_cpu;
+}
+
+/* The backward over the logits against central differences of the mean KL, on 40 parameters spread
+ * over every tensor; the teacher's side is fixed by hand (k = 3 ids at 0.5, 0.2, 0.1, tail 0.2). */
+static void gkd_gradient_matches_finite_differences(void) {
+    enum { V = 13, S = 2, L = 7 };
+    policy_model m = {0};
+    grpo_err e = {0};
+    small_model(&m, V, 5, 4.0f);
+    CU_ASSERT_EQUAL_FATAL(policy_enable_training(&m, &e), GRPO_OK);
+    int toks[S * L], lens[S] = {L, L - 2};
+    for (int i = 0; i < S * L; i++) toks[i] = (i * 5 + 3) % V;
+    policy_batch b = {.n_seq = S, .seq_len = lens, .tokens = toks};
+    const size_t nt = policy_batch_targets(&b);
+    float mask[S * L];
+    for (size_t r = 0; r < nt; r++) mask[r] = r % 4 != 0; /* some targets outside the loss */
+    gkd_targets tg = {.k = 3, .n = nt};
+    tg.ids = malloc(nt * 3 * sizeof *tg.ids);
+    tg.p = malloc(nt * 3 * sizeof *tg.p);
+    tg.tail = malloc(nt * sizeof *tg.tail);
+    CU_ASSERT_FATAL(tg.ids && tg.p && tg.tail);
+    for (size_t r = 0; r < nt; r++) {
+        for (int j = 0; j < 3; j++) tg.ids[r * 3 + j] = (int)((r * 7 + j * 4) % V);
+        tg.p[r * 3] = 0.5f, tg.p[r * 3 + 1] = 0.2f, tg.p[r * 3 + 2] = 0.1f, tg.tail[r] = 0.2f;
+    }
+    double kl;
+    policy_zero_grad(&m);
+    CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 1, &kl, &e), GRPO_OK);
+    CU_ASSERT(kl > 0.1);
+    float *g = malloc(m.n_params * sizeof *g);
+    CU_ASSERT_FATAL(g != NULL);
+    memcpy(g, m.grad_mem, m.n_params * sizeof *g);
+    double worst = 0, gmax = 0;
+    const float h = 1e-2f;
+    for (int i = 0; i < 40; i++) {
+        const size_t idx = (size_t)i * (m.n_params / 40) + (size_t)(i * 37) % (m.n_params / 40);
+        const float keep = m.param_mem[idx];
+        double lp, lm;
+        m.param_mem[idx] = keep + h;
+        CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 0, &lp, &e), GRPO_OK);
+        m.param_mem[idx] = keep - h;
+        CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 0, &lm, &e), GRPO_OK);
+        m.param_mem[idx] = keep;
+        const double fd = (lp - lm) / (2.0 * h), d = fabs(fd - g[idx]) / (1e-3 + fabs(fd));
+        if (d > worst) worst = d;
+        gmax = fmax(gmax, fabs(g[idx]));
+        if (d > 0.05) fprintf(stderr, "\n  param %zu: backward %.6g, finite difference %.6g", idx, g[idx], fd);
+    }
+    printf("[KL %.4f, 40 params, largest |grad| %.3g, worst |fd - grad| / (1e-3 + |fd|) %.2e] ", kl, gmax, worst);
+    CU_ASSERT(gmax > 1e-3);
+    CU_ASSERT(worst < 0.05);
+    /* a backend without a backward over the logits: a clear error, not a wrong gradient */
+    policy_backend nolog = policy_backend_cpu;
+    nolog.name = "cuda";
+    nolog.backward_logits = NULL;
+    m.backend = &nolog;
+    CU_ASSERT_EQUAL(gkd_step(&m, &b, mask, &tg, 1, &kl, &e), GRPO_EUNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "backend cuda has no backward over the logits"));
+    m.backend = &policy_backend_cpu;
+    free(g);
+    gkd_targets_free(&tg);
+    policy_free(&m);
+}
+
+/* Traces sampled from a peaked teacher over a 32-token vocabulary (32 prompts x 4 samples for training,
+ * 8 x 4 held out); 60 AdamW steps of GKD at k = 20 (a tail bucket of 12 ids) cut the student's forward
+ * KL to the teacher on the held-out traces; the targets at a k above the vocabulary hold every id. */
+static void gkd_training_lowers_the_kl_on_held_out_traces(void) {
+    enum { V = 32, P = 40, G = 4, PL = 4, NEW = 12, TRAIN = 32, B = 4 };
+    policy_model teacher = {0}, student = {0};
+    grpo_err e = {0};
+    small_model(&teacher, V, 11, 3.0f);
+    small_model(&student, V, 12, 1.0f);
+    CU_ASSERT_EQUAL_FATAL(policy_enable_training(&student, &e), GRPO_OK);
+    int prompts[P][PL], lens[P];
+    const int *pp[P];
+    for (int i = 0; i < P; i++) {
+        for (int t = 0; t < PL; t++) prompts[i][t] = (i * 31 + t * 17 + 1) % V;
+        pp[i] = prompts[i];
+        lens[i] = PL;
+    }
+    gen_params gp = gen_defaults();
+    gp.n = G;
+    gp.max_new_tokens = NEW;
+    gp.seed = 3;
+    gen_completion *gc = calloc(P * G, sizeof *gc);
+    gen_stats gs;
+    CU_ASSERT_FATAL(gc != NULL);
+    CU_ASSERT_EQUAL_FATAL(gen_run(&teacher, pp, lens, NULL, P, &gp, gc, &gs, &e), GRPO_OK);
+    /* a batch of prompts lo..hi-1 with all their samples: prompt then completion, loss on the completion */
+    int toks[P * G * (PL + NEW)], slen[P * G];
+    float mask[P * G * (PL + NEW)];
+    gkd_targets tg = {0};
+    double before = 0, after = 0, kl;
+    for (int phase = 0; phase < 62; phase++) {
+        const int held = phase == 0 || phase == 61, lo = held ? TRAIN : (phase * B) % TRAIN, hi = held ? P : lo + B;
+        int n = 0, o = 0, mo = 0;
+        for (int i = lo; i < hi; i++)
+            for (int j = 0; j < G; j++, n++) {
+                const gen_completion *c = &gc[i * G + j];
+                memcpy(toks + o, prompts[i], PL * sizeof(int));
+                memcpy(toks + o + PL, c->tokens, c->n_tokens * sizeof(int));
+                slen[n] = PL + c->n_tokens;
+                for (int t = 0; t + 1 < slen[n]; t++) mask[mo + t] = t + 1 >= PL;
+                o += slen[n];
+                mo += slen[n] - 1;
+            }
+        policy_batch b = {.n_seq = n, .seq_len = slen, .tokens = toks};
+        CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 20, &tg, &e), GRPO_OK);
+        policy_zero_grad(&student);
+        CU_ASSERT_EQUAL_FATAL(gkd_step(&student, &b, mask, &tg, !held, &kl, &e), GRPO_OK);
+        if (phase == 0) before = kl;
+        else if (phase == 61) after = kl;
+        else {
+            policy_clip_grad_norm(&student, 1.0);
+            const policy_adamw h = {.lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f};
+            CU_ASSERT_EQUAL_FATAL(policy_adamw_step(&student, &h, &e), GRPO_OK);
+        }
+        if (phase == 61) { /* k above the vocabulary: every id, no tail */
+            CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 100000, &tg, &e), GRPO_OK);
+            CU_ASSERT_EQUAL(tg.k, V);
+            CU_ASSERT_EQUAL(tg.tail[PL], 0.0f);
+        }
+    }
+    printf("[held-out KL %.4f -> %.4f] ", before, after);
+    CU_ASSERT(before > 0.5);
+    CU_ASSERT(after < 0.9 * before); /* 0.882 -> 0.712 when written; the train traces' KL falls further */
+    gkd_targets_free(&tg);
+    gen_completions_free(gc, P * G);
+    free(gc);
+    policy_free(&teacher);
+    policy_free(&student);
+}
+
+/* grpo sft with distill "gkd" on the fixture teacher: the KL falls, its steps say so; a teacher of another
+ * vocabulary, "on_policy" in grpo sft and "gkd" in grpo train are clear errors. */
+static void sft_with_distill_gkd_learns_the_teacher_and_checks_its_inputs(void) {
+    char *rows = sft_rows_file(), *cfg = sft_config(rows), *model = tu_src("tests/fixtures/policy/qwen2"), args[8192];
+    snprintf(args, sizeof args, "sft %s --run_name gkd --distill gkd --teacher_model %s --distill_top_k 8 --save_steps 0",
+             cfg, model);
+    expect(args, 0, "done: 12 SFT steps on 48 rows");
+    char db[4200];
+    snprintf(db, sizeof db, "%s/gkd/rollouts.db", tmp);
+    char *out = query(db, "SELECT (SELECT loss FROM steps WHERE step = 12) < 0.8 * (SELECT loss FROM steps WHERE step = 1), "
+                          "sum(json_extract(metrics_json, '$.loss_kind') = 'gkd_forward_kl') FROM steps");
+    CU_ASSERT_STRING_EQUAL(out, "1|12\n");
+    free(out);
+    snprintf(args, sizeof args, "init --arch qwen2 --preset tiny --vocab 2000 --out %s/gkd-v2000", tmp);
+    expect(args, 0, "wrote");
+    snprintf(args, sizeof args, "sft %s --run_name gkdbad --distill gkd --teacher_model %s/gkd-v2000", cfg, tmp);
+    expect(args, 1, "gkd-v2000/config.json has vocab_size 2000, the student (model init:qwen2:tiny) has vocab_size 1024");
+    snprintf(args, sizeof args, "sft %s --run_name opsft --distill on_policy --teacher_model %s", cfg, model);
+    expect(args, 1, "distill \"on_policy\" samples from the student: it runs in grpo train");
+    snprintf(args, sizeof args, "sft %s --run_name k0 --distill gkd --teacher_model %s --distill_top_k 0", cfg, model);
+    expect(args, 1, "distill_top_k must be at least 1, got 0");
+    free(cfg);
+    free(rows);
+    free(model);
 }
 
 /* grpo demo distill end to end on the fixture teacher (random, so every trace is kept with --unfiltered
@@ -394,6 +629,12 @@ int main(void) {
     CU_add_test(s, "per_token_advantages_go_through_the_clipped_loss", per_token_advantages_go_through_the_clipped_loss);
     CU_add_test(s, "on_policy_distillation_stores_teacher_logprobs_and_checks_vocabularies",
                 on_policy_distillation_stores_teacher_logprobs_and_checks_vocabularies);
+    CU_add_test(s, "gkd_row_equals_a_hand_computed_kl_on_five_tokens", gkd_row_equals_a_hand_computed_kl_on_five_tokens);
+    CU_add_test(s, "gkd_with_k_at_least_the_vocabulary_is_the_full_kl", gkd_with_k_at_least_the_vocabulary_is_the_full_kl);
+    CU_add_test(s, "gkd_gradient_matches_finite_differences", gkd_gradient_matches_finite_differences);
+    CU_add_test(s, "gkd_training_lowers_the_kl_on_held_out_traces", gkd_training_lowers_the_kl_on_held_out_traces);
+    CU_add_test(s, "sft_with_distill_gkd_learns_the_teacher_and_checks_its_inputs",
+                sft_with_distill_gkd_learns_the_teacher_and_checks_its_inputs);
 #ifndef __SANITIZE_ADDRESS__
     /* the whole pipeline, end to end: Release only (about 10 minutes under the sanitizers, whose
      * build runs every stage's code through the other tests of this suite) */

@@ -78,6 +78,79 @@ static void top_p_keeps_the_smallest_prefix_reaching_the_mass(void) {
     CU_ASSERT_DOUBLE_EQUAL(a.data[1].p, 1.0 / 3.0, 1e-6);
 }
 
+/* The reference the sampler's sorts and its top-p must equal bit for bit: qsort in the candidates'
+ * order (higher logit first, ties lower id first), then a cumulative scan in double and a
+ * renormalization, as the chain did before top-p learned to skip the dropped candidates. */
+static int ref_cmp(const void *x, const void *y) {
+    const smp_token *a = x, *b = y;
+    if (a->logit > b->logit) return -1;
+    if (a->logit < b->logit) return 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+static void ref_top_p(smp_array *a, float top_p) {
+    qsort(a->data, (size_t)a->n, sizeof *a->data, ref_cmp);
+    double cum = 0.0;
+    int keep = a->n;
+    for (int i = 0; i < a->n; i++)
+        if ((cum += a->data[i].p) >= top_p) {
+            keep = i + 1;
+            break;
+        }
+    a->n = keep;
+    double sum = 0.0;
+    for (int i = 0; i < keep; i++) sum += a->data[i].p;
+    for (int i = 0; i < keep; i++) a->data[i].p = (float)(a->data[i].p / sum);
+}
+
+/* Random logits of six shapes (flat, peaked, integer ties, a long tail, -inf entries, one dominant
+ * id) over vocabularies of 1..5000 at several top_p: the same kept ids in the same order with the
+ * same probability bits as the reference, and smp_sort equal to qsort. */
+static void top_p_and_sort_equal_the_qsort_reference_bit_for_bit(void) {
+    enum { VMAX = 5000 };
+    smp_token *x = malloc(VMAX * sizeof *x), *y = malloc(VMAX * sizeof *y);
+    float *l = malloc(VMAX * sizeof *l);
+    CU_ASSERT_FATAL(x && y && l);
+    const float tps[6] = {0.05f, 0.5f, 0.9f, 0.95f, 0.99f, 0.9999999f};
+    rng_state g;
+    rng_seed(&g, 2024);
+    int bad = 0, trials = 0;
+    for (int trial = 0; trial < 600 && !bad; trial++, trials++) {
+        const int V = 1 + (int)(rng_next(&g) % (trial < 300 ? 64 : VMAX)), shape = trial % 6;
+        for (int i = 0; i < V; i++) {
+            const double z = rng_normal(&g);
+            l[i] = shape == 0   ? (float)(0.3 * z)
+                   : shape == 1 ? (float)(6.0 * z)
+                   : shape == 2 ? (float)(rng_next(&g) % 5)
+                   : shape == 3 ? (float)(-0.01 * i + 0.2 * z)
+                   : shape == 4 ? (rng_next(&g) % 4 ? (float)z : -INFINITY)
+                                : (i == V / 3 ? 12.0f : (float)z);
+        }
+        smp_array a = {.data = x}, b = {.data = y};
+        smp_init(&a, l, V);
+        smp_init(&b, l, V);
+        smp_temperature(&a, 0.6f);
+        smp_temperature(&b, 0.6f);
+        smp_softmax(&a);
+        smp_softmax(&b);
+        const float tp = tps[rng_next(&g) % 6];
+        smp_top_p(&a, tp);
+        ref_top_p(&b, tp);
+        bad = a.n != b.n || memcmp(a.data, b.data, (size_t)a.n * sizeof *a.data) != 0;
+        if (bad) printf("[V %d shape %d top_p %g: kept %d, reference %d] ", V, shape, tp, a.n, b.n);
+        smp_init(&a, l, V);
+        smp_init(&b, l, V);
+        smp_sort(&a);
+        qsort(b.data, (size_t)V, sizeof *b.data, ref_cmp);
+        bad = bad || memcmp(a.data, b.data, (size_t)V * sizeof *a.data) != 0;
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(trials, 600);
+    free(x);
+    free(y);
+    free(l);
+}
+
 static void min_p_drops_tokens_below_a_fraction_of_the_top(void) {
     const float p[5] = {0.5f, 0.25f, 0.15f, 0.07f, 0.03f};
     float l[5];
@@ -273,6 +346,7 @@ int register_sampler_suite(void) {
     CU_add_test(s, "top_k_keeps_the_k_largest_in_order", top_k_keeps_the_k_largest_in_order);
     CU_add_test(s, "top_k_selection_equals_a_full_sort_on_random_arrays", top_k_selection_equals_a_full_sort_on_random_arrays);
     CU_add_test(s, "top_p_keeps_the_smallest_prefix_reaching_the_mass", top_p_keeps_the_smallest_prefix_reaching_the_mass);
+    CU_add_test(s, "top_p_and_sort_equal_the_qsort_reference_bit_for_bit", top_p_and_sort_equal_the_qsort_reference_bit_for_bit);
     CU_add_test(s, "min_p_drops_tokens_below_a_fraction_of_the_top", min_p_drops_tokens_below_a_fraction_of_the_top);
     CU_add_test(s, "repetition_penalty_divides_positive_and_multiplies_negative_logits_once",
                 repetition_penalty_divides_positive_and_multiplies_negative_logits_once);
