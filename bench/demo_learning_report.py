@@ -59,7 +59,10 @@ def svg(rows, builds, path):
         for t in range(0, int(tmax) + 1, max(60, int(tmax / 5) // 60 * 60)):
             parts.append(f'<text x="{x(t):.1f}" y="{H - B + 14}" text-anchor="middle">{t // 60}m</text>')
         parts.append(f'<text x="{ox + L + (W - L - R) / 2}" y="{H - 4}" text-anchor="middle">'
-                     'wall time (solid: demo, dashed: SFT only, grey: random-reward control)</text>')
+                     'wall time; solid: demo, dashed: SFT only, grey: control</text>')
+        for i, s in enumerate(sorted({int(n.split("-s")[-1]) for n in rows if n.startswith(b + "-demo")})):
+            parts.append(f'<text x="{ox + W - R - 6}" y="{H - B - 8 - 13 * i}" text-anchor="end" '
+                         f'fill="{colors[(s - 1) % len(colors)]}">seed {s}</text>')
         for i, (name, r) in enumerate(sorted(rows.items())):
             if not name.startswith(b + "-"):
                 continue
