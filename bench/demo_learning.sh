@@ -14,6 +14,7 @@
 # Usage: bench/demo_learning.sh [--builds "native portable"] [--seeds "1 2 3"] [--jobs N] [--out DIR]
 #   --jobs N runs N runs at a time, one thread each (default 1: one run at a time on every core). Every
 #   SFT-only baseline starts after its demo, with steps for 1.1x the demo's wall time at its SFT rate.
+# Finished runs are kept: the same command with the same --out resumes where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILDS="native portable" SEEDS="1 2 3" JOBS=1 OUT=/tmp/grpo-demo-learning
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --seeds) SEEDS=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
     *) echo "demo_learning.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
