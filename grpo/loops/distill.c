@@ -389,8 +389,8 @@ static int sft_step(trainer *t, sft_data *d, const run_config *sched, int64_t st
     double loss;
     policy_zero_grad(&t->model);
     if (t->have_teacher) { /* gkd: the forward KL to the teacher's top-k over the completion tokens */
-        if ((rc = gkd_teacher_targets(&t->teacher, &b, d->mask, c->distill_top_k, &d->tg, err)) ||
-            (rc = gkd_step(&t->model, &b, d->mask, &d->tg, 1, &loss, err)))
+        if ((rc = gkd_teacher_targets(&t->teacher, &b, d->mask, c->distill_top_k, 0, &d->tg, err)) ||
+            (rc = gkd_step(&t->model, &b, d->mask, &d->tg, 0, 1, &loss, err)))
             return rc;
     } else if ((rc = policy_ce_step(&t->model, &b, d->mask, 1, &loss, err))) return rc;
     const double gn = policy_clip_grad_norm(&t->model, c->max_grad_norm);

@@ -75,48 +75,99 @@ static size_t target_rows(const policy_batch *b, size_t *rows) {
     return r;
 }
 
-int gkd_teacher_targets(policy_model *teacher, const policy_batch *b, const float *mask, int k, gkd_targets *tg,
-                        grpo_err *err) {
+/* A run of whole sequences of b from s0 whose logits fit chunk_floats (at least one sequence, however
+ * long), so a batch never holds more than one chunk's logits: cut from the tokens at *tok and targets at
+ * *tgt, which advance past it. Returns the sub-batch. */
+typedef struct {
+    policy_batch sub;
+    size_t tok, tgt;          /* where the sub-batch starts in b's tokens and targets */
+    size_t n_tok, n_tgt;      /* its tokens and targets */
+} gkd_chunk;
+
+static gkd_chunk chunk_at(const policy_batch *b, int s0, size_t tok, size_t tgt, size_t chunk_floats, int V) {
+    gkd_chunk c = {.tok = tok, .tgt = tgt};
+    const size_t cap = chunk_floats / (size_t)V;
+    int s = s0;
+    do {
+        c.n_tok += (size_t)b->seq_len[s];
+        c.n_tgt += (size_t)b->seq_len[s] - 1;
+        s++;
+    } while (s < b->n_seq && c.n_tok + (size_t)b->seq_len[s] <= cap);
+    c.sub = (policy_batch){.n_seq = s - s0, .seq_len = b->seq_len + s0, .tokens = b->tokens + tok};
+    return c;
+}
+
+/* The longest chunk's tokens, to size one logits buffer for all of them. */
+static size_t max_chunk_tokens(const policy_batch *b, size_t chunk_floats, int V) {
+    size_t most = 0, tok = 0, tgt = 0;
+    for (int s = 0; s < b->n_seq;) {
+        gkd_chunk c = chunk_at(b, s, tok, tgt, chunk_floats, V);
+        most = c.n_tok > most ? c.n_tok : most;
+        s += c.sub.n_seq, tok += c.n_tok, tgt += c.n_tgt;
+    }
+    return most ? most : 1;
+}
+
+/* tg holds at least n rows of k ids; 0, or GRPO_ENOMEM (tg freed). */
+static int targets_reserve(gkd_targets *tg, size_t n, int k, grpo_err *err) {
+    const size_t rows_need = n ? n : 1;
+    if (tg->ids && rows_need <= tg->cap && rows_need * k <= tg->cap_ids) return GRPO_OK;
+    gkd_targets_free(tg);
+    tg->ids = malloc(rows_need * k * sizeof *tg->ids);
+    tg->p = malloc(rows_need * k * sizeof *tg->p);
+    tg->tail = malloc(rows_need * sizeof *tg->tail);
+    if (!tg->ids || !tg->p || !tg->tail) {
+        gkd_targets_free(tg);
+        return grpo_errf(err, GRPO_ENOMEM, "out of memory for the teacher's top-%d of %zu tokens", k, n);
+    }
+    tg->cap = rows_need;
+    tg->cap_ids = rows_need * k;
+    return GRPO_OK;
+}
+
+/* The teacher's rows of one chunk (targets c->tgt ..) from its logits. */
+static void teacher_chunk_rows(const gkd_chunk *c, const float *logits, const size_t *rows, const float *mask,
+                               int V, smp_token *work, gkd_targets *tg) {
+    const int k = tg->k;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < c->n_tgt; r++) {
+        const size_t g = c->tgt + r;
+        int *ids = tg->ids + g * k;
+        float *p = tg->p + g * k;
+        if (mask && mask[g] == 0) {
+            memset(ids, 0, k * sizeof *ids);
+            memset(p, 0, k * sizeof *p);
+            tg->tail[g] = 0;
+            continue;
+        }
+        gkd_teacher_row(logits + rows[r] * V, V, k, work + (size_t)omp_get_thread_num() * V, ids, p, &tg->tail[g]);
+    }
+}
+
+int gkd_teacher_targets(policy_model *teacher, const policy_batch *b, const float *mask, int k, size_t chunk_floats,
+                        gkd_targets *tg, grpo_err *err) {
     const int V = teacher->cfg.vocab_size, nthr = omp_get_max_threads();
     if (k < 1) return grpo_errf(err, GRPO_EINVAL, "distill_top_k must be at least 1, got %d", k);
     k = k < V ? k : V;
-    const size_t N = policy_batch_tokens(b), nt = policy_batch_targets(b);
-    const size_t rows_need = nt ? nt : 1;
-    if (!tg->ids || rows_need > tg->cap || rows_need * k > tg->cap_ids) {
-        gkd_targets_free(tg);
-        tg->ids = malloc(rows_need * k * sizeof *tg->ids);
-        tg->p = malloc(rows_need * k * sizeof *tg->p);
-        tg->tail = malloc(rows_need * sizeof *tg->tail);
-        if (!tg->ids || !tg->p || !tg->tail) {
-            gkd_targets_free(tg);
-            return grpo_errf(err, GRPO_ENOMEM, "out of memory for the teacher's top-%d of %zu tokens", k, nt);
-        }
-        tg->cap = rows_need;
-        tg->cap_ids = rows_need * k;
-    }
+    if (!chunk_floats) chunk_floats = GKD_CHUNK_FLOATS;
+    const size_t nt = policy_batch_targets(b), most = max_chunk_tokens(b, chunk_floats, V);
+    int rc = targets_reserve(tg, nt, k, err);
+    if (rc) return rc;
     tg->k = k;
     tg->n = nt;
-    float *logits = malloc(N * V * sizeof *logits);
-    size_t *rows = malloc((nt ? nt : 1) * sizeof *rows);
+    float *logits = malloc(most * V * sizeof *logits);
+    size_t *rows = malloc(most * sizeof *rows);
     smp_token *work = malloc((size_t)nthr * V * sizeof *work);
-    int rc = GRPO_OK;
     if (!logits || !rows || !work)
-        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for the teacher's logits (%zu x %d)", N, V);
-    if (!rc) rc = policy_forward(teacher, b, 1.0f, NULL, logits, 0, err);
-    if (!rc) {
-        target_rows(b, rows);
-#pragma omp parallel for schedule(static)
-        for (size_t r = 0; r < nt; r++) {
-            int *ids = tg->ids + r * k;
-            float *p = tg->p + r * k;
-            if (mask && mask[r] == 0) {
-                memset(ids, 0, k * sizeof *ids);
-                memset(p, 0, k * sizeof *p);
-                tg->tail[r] = 0;
-                continue;
-            }
-            gkd_teacher_row(logits + rows[r] * V, V, k, work + (size_t)omp_get_thread_num() * V, ids, p, &tg->tail[r]);
+        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for the teacher's logits (%zu x %d)", most, V);
+    size_t tok = 0, tgt = 0;
+    for (int s = 0; s < b->n_seq && !rc;) {
+        const gkd_chunk c = chunk_at(b, s, tok, tgt, chunk_floats, V);
+        if (!(rc = policy_forward(teacher, &c.sub, 1.0f, NULL, logits, 0, err))) {
+            target_rows(&c.sub, rows);
+            teacher_chunk_rows(&c, logits, rows, mask, V, work, tg);
         }
+        s += c.sub.n_seq, tok += c.n_tok, tgt += c.n_tgt;
     }
     free(logits);
     free(rows);
@@ -124,42 +175,60 @@ int gkd_teacher_targets(policy_model *teacher, const policy_batch *b, const floa
     return rc;
 }
 
-int gkd_step(policy_model *student, const policy_batch *b, const float *mask, const gkd_targets *tg, int backward,
-             double *kl, grpo_err *err) {
+/* One chunk of the student's step: forward, each row's KL into klr[c->tgt ..] and w * its gradient in
+ * place of its logits, then (backward) the backward over them, accumulating. */
+static int student_chunk(policy_model *student, const gkd_chunk *c, const float *mask, const gkd_targets *tg,
+                         int backward, float w, float *logits, float *scratch, size_t *rows, double *klr, grpo_err *err) {
+    const int V = student->cfg.vocab_size, k = tg->k;
+    int rc = policy_forward(student, &c->sub, 1.0f, NULL, logits, backward, err);
+    if (rc) return rc;
+    target_rows(&c->sub, rows);
+    /* rows are independent: each thread's dz goes through its scratch back into its own logits row */
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < c->n_tgt; r++) {
+        const size_t g = c->tgt + r;
+        float *z = logits + rows[r] * V, *dz = scratch + (size_t)omp_get_thread_num() * V;
+        if (mask && mask[g] == 0) {
+            klr[g] = 0;
+            memset(z, 0, V * sizeof *z);
+            continue;
+        }
+        klr[g] = gkd_row(z, V, tg->ids + g * k, tg->p + g * k, tg->tail[g], k, w, dz);
+        memcpy(z, dz, V * sizeof *z);
+    }
+    return backward ? policy_backward_logits(student, &c->sub, logits, err) : GRPO_OK;
+}
+
+int gkd_step(policy_model *student, const policy_batch *b, const float *mask, const gkd_targets *tg,
+             size_t chunk_floats, int backward, double *kl, grpo_err *err) {
     const int V = student->cfg.vocab_size, nthr = omp_get_max_threads(), k = tg->k;
-    const size_t N = policy_batch_tokens(b), nt = policy_batch_targets(b);
+    const size_t nt = policy_batch_targets(b);
     if (tg->n != nt || k < 1 || k > V)
         return grpo_errf(err, GRPO_EINVAL, "the teacher's targets (%zu rows of %d ids) do not fit this batch (%zu targets, vocabulary %d)",
                          tg->n, k, nt, V);
+    if (!chunk_floats) chunk_floats = GKD_CHUNK_FLOATS;
     double count = 0;
     for (size_t r = 0; r < nt; r++) count += mask ? mask[r] != 0 : 1;
     *kl = 0;
-    float *logits = malloc(N * V * sizeof *logits), *scratch = malloc((size_t)nthr * V * sizeof *scratch);
-    size_t *rows = malloc((nt ? nt : 1) * sizeof *rows);
+    if (count == 0) return GRPO_OK;
+    const size_t most = max_chunk_tokens(b, chunk_floats, V);
+    float *logits = malloc(most * V * sizeof *logits), *scratch = malloc((size_t)nthr * V * sizeof *scratch);
+    size_t *rows = malloc(most * sizeof *rows);
     double *klr = malloc((nt ? nt : 1) * sizeof *klr);
     int rc = GRPO_OK;
     if (!logits || !scratch || !rows || !klr)
-        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for the student's logits (%zu x %d)", N, V);
-    if (!rc) rc = policy_forward(student, b, 1.0f, NULL, logits, backward, err);
-    if (!rc && count > 0) {
-        target_rows(b, rows);
-        const float w = (float)(1.0 / count);
-        /* rows are independent: each thread's dz goes through its scratch back into its own logits row */
-#pragma omp parallel for schedule(static)
-        for (size_t r = 0; r < nt; r++) {
-            float *z = logits + rows[r] * V, *dz = scratch + (size_t)omp_get_thread_num() * V;
-            if (mask && mask[r] == 0) {
-                klr[r] = 0;
-                memset(z, 0, V * sizeof *z);
-                continue;
-            }
-            klr[r] = gkd_row(z, V, tg->ids + r * k, tg->p + r * k, tg->tail[r], k, w, dz);
-            memcpy(z, dz, V * sizeof *z);
-        }
+        rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for the student's logits (%zu x %d)", most, V);
+    const float w = (float)(1.0 / count);
+    size_t tok = 0, tgt = 0;
+    for (int s = 0; s < b->n_seq && !rc;) {
+        const gkd_chunk c = chunk_at(b, s, tok, tgt, chunk_floats, V);
+        rc = student_chunk(student, &c, mask, tg, backward, w, logits, scratch, rows, klr, err);
+        s += c.sub.n_seq, tok += c.n_tok, tgt += c.n_tgt;
+    }
+    if (!rc) {
         double sum = 0;
         for (size_t r = 0; r < nt; r++) sum += klr[r]; /* in order: the same sum at any thread count */
         *kl = sum / count;
-        if (backward) rc = policy_backward_logits(student, b, logits, err);
     }
     free(logits);
     free(scratch);

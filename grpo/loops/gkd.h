@@ -38,14 +38,19 @@ void gkd_teacher_row(const float *z, int V, int k, smp_token *work, int *ids, fl
  * tail; dz (V floats, also the scratch, not z) gets w * dKL/dz. */
 double gkd_row(const float *z, int V, const int *ids, const float *p, float tail, int k, float w, float *dz);
 
-/* The teacher's targets for every target of b where mask != 0 (NULL: all; other rows zero), from one
- * forward of teacher; tg grows as needed (zero it before the first call). */
-int gkd_teacher_targets(policy_model *teacher, const policy_batch *b, const float *mask, int k, gkd_targets *tg,
-                        grpo_err *err);
+/* The logits one chunk may hold (64 Mi floats, 256 MiB): a batch's forward runs in runs of whole
+ * sequences that fit, so at a 152k vocabulary ~440 tokens' logits are live at a time, not the batch's. */
+#define GKD_CHUNK_FLOATS ((size_t)1 << 26)
 
-/* The mean KL over the targets where mask != 0 (NULL: all) into *kl, from a forward of student; when
- * backward != 0 its gradient accumulates through policy_backward_logits. */
-int gkd_step(policy_model *student, const policy_batch *b, const float *mask, const gkd_targets *tg, int backward,
-             double *kl, grpo_err *err);
+/* The teacher's targets for every target of b where mask != 0 (NULL: all; other rows zero), from forwards
+ * of teacher over chunks of at most chunk_floats logits (0: GKD_CHUNK_FLOATS; a longer sequence is a
+ * chunk of its own); tg grows as needed (zero it before the first call). */
+int gkd_teacher_targets(policy_model *teacher, const policy_batch *b, const float *mask, int k, size_t chunk_floats,
+                        gkd_targets *tg, grpo_err *err);
+
+/* The mean KL over the targets where mask != 0 (NULL: all) into *kl, from forwards of student over chunks
+ * as above; when backward != 0 each chunk's gradient accumulates through policy_backward_logits. */
+int gkd_step(policy_model *student, const policy_batch *b, const float *mask, const gkd_targets *tg,
+             size_t chunk_floats, int backward, double *kl, grpo_err *err);
 
 #endif

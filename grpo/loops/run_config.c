@@ -101,6 +101,8 @@ static const key_def KEYS[] = {
     {"max_steps", K_INT, F(max_steps), 0, "100", "Optimizer", "GRPO steps"},
     {"sft_steps", K_INT, F(sft_steps), 0, "0", "SFT cold start", "supervised steps on worked solutions before GRPO"},
     {"sft_learning_rate", K_FLOAT, F(sft_learning_rate), 0, "1e-3", "SFT cold start", "SFT learning rate"},
+    {"sft_lr_scheduler_type", K_STR, F(sft_lr_scheduler_type), 0, "\"constant\"", "SFT cold start",
+     "the cold start's schedule: constant, or cosine from sft_learning_rate to 0 over sft_steps (no warmup)"},
     {"sft_batch_size", K_INT, F(sft_batch_size), 0, "32", "SFT cold start", "SFT sequences per step"},
     {"sft_size", K_INT, F(sft_size), 0, "0", "SFT cold start",
      "items split off the training data as the cold start's worked solutions; GRPO trains on the rest from their "
@@ -273,6 +275,9 @@ int rc_validate(const run_config *c, grpo_err *err) {
                          c->importance_sampling_level);
     if (strcmp(c->lr_scheduler_type, "constant") && strcmp(c->lr_scheduler_type, "cosine"))
         return grpo_errf(err, GRPO_EINVAL, "lr_scheduler_type \"%s\" is not constant or cosine", c->lr_scheduler_type);
+    if (strcmp(c->sft_lr_scheduler_type, "constant") && strcmp(c->sft_lr_scheduler_type, "cosine"))
+        return grpo_errf(err, GRPO_EINVAL, "sft_lr_scheduler_type \"%s\" is not constant or cosine",
+                         c->sft_lr_scheduler_type);
     if (c->n_reward_funcs < 1) return grpo_errf(err, GRPO_EINVAL, "reward_funcs is empty");
     if (c->n_reward_weights && c->n_reward_weights != c->n_reward_funcs)
         return grpo_errf(err, GRPO_EINVAL, "reward_weights has %d entries for %d reward_funcs", c->n_reward_weights,

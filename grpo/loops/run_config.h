@@ -61,6 +61,7 @@ typedef struct {
     /* SFT cold start */
     int sft_steps;
     double sft_learning_rate;
+    char sft_lr_scheduler_type[16];
     int sft_batch_size;
     int sft_eval_steps;          /* held-out accuracy logged every this many SFT steps (0: off) */
     int sft_size;                /* items split off as the cold start's worked solutions (0: shared with GRPO) */

@@ -445,6 +445,7 @@ static int sft(trainer *t, grpo_err *err) {
                       .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
     double t0 = now_s(), ema = -1;
     for (int s = 0; s < c->sft_steps && !rc; s++) {
+        h.lr = (float)lr_schedule(c->sft_lr_scheduler_type, c->sft_learning_rate, 0, c->sft_steps, s);
         if ((rc = tasks_cursor_next(&cur, ds, B, idx, err))) break;
         int total = 0, nb = 0;
         for (int k = 0; k < B; k++)
@@ -534,13 +535,17 @@ static void inspection_of(const trainer *t, const tasks_item *it, const sample *
     }
 }
 
-double lr_at(const run_config *c, int64_t step) {
-    if (c->warmup_steps > 0 && step < c->warmup_steps) return c->learning_rate * (step + 1) / c->warmup_steps;
-    if (!strcmp(c->lr_scheduler_type, "cosine") && c->max_steps > c->warmup_steps) {
-        double p = (double)(step - c->warmup_steps) / (c->max_steps - c->warmup_steps);
-        return c->learning_rate * 0.5 * (1.0 + cos(M_PI * fmin(1.0, p)));
+double lr_schedule(const char *type, double peak, int64_t warmup, int64_t total, int64_t step) {
+    if (warmup > 0 && step < warmup) return peak * (step + 1) / warmup;
+    if (!strcmp(type, "cosine") && total > warmup) {
+        double p = (double)(step - warmup) / (total - warmup);
+        return peak * 0.5 * (1.0 + cos(M_PI * fmin(1.0, p)));
     }
-    return c->learning_rate;
+    return peak;
+}
+
+double lr_at(const run_config *c, int64_t step) {
+    return lr_schedule(c->lr_scheduler_type, c->learning_rate, c->warmup_steps, c->max_steps, step);
 }
 
 /* Draws B prompts from the cursor (every rank draws the same B), then samples and scores G completions

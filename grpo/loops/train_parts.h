@@ -83,7 +83,10 @@ int evaluate(trainer *t, int64_t step, double *acc, grpo_err *err);
 int setup_text(trainer *t, grpo_err *err);
 /* Frees everything the trainer holds. */
 void trainer_free(trainer *t);
-/* The learning rate at step (warmup, then constant or cosine to max_steps). */
+/* The learning rate at step (0-based): a linear warmup to peak over warmup steps, then constant, or
+ * ("cosine") a half cosine from peak to 0 at step total. */
+double lr_schedule(const char *type, double peak, int64_t warmup, int64_t total, int64_t step);
+/* lr_schedule with the GRPO keys: learning_rate, warmup_steps, lr_scheduler_type over max_steps. */
 double lr_at(const run_config *c, int64_t step);
 /* Checkpoints t->model with t->cursor at step under t->run_dir (rank 0). */
 int save_checkpoint(trainer *t, int64_t step, grpo_err *err);

@@ -167,6 +167,10 @@ static void train_config_errors_name_the_key_before_any_work(void) {
     fclose(f);
     expect(args, 1, "generation_batch_size (60) must be a positive multiple of num_generations (8)");
     f = fopen(path, "w");
+    fputs("{\"sft_lr_scheduler_type\": \"linear\"}", f);
+    fclose(f);
+    expect(args, 1, "sft_lr_scheduler_type \"linear\" is not constant or cosine");
+    f = fopen(path, "w");
     fputs("{\"num_generations\": 8,", f);
     fclose(f);
     expect(args, 1, "bad.json:1:");

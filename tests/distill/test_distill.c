@@ -419,6 +419,61 @@ static void small_model(policy_model *m, int V, uint64_t seed, float scale) {
     m->backend = &policy_backend_cpu;
 }
 
+/* Chunked forwards (a chunk of one or two sequences) give the targets, the KL and the gradient of one
+ * forward over the whole batch, and a chunk smaller than one sequence still takes that sequence whole. */
+static void gkd_in_chunks_equals_one_forward(void) {
+    enum { V = 13, S = 5, L = 9 };
+    policy_model student = {0}, teacher = {0};
+    grpo_err e = {0};
+    small_model(&student, V, 5, 4.0f);
+    small_model(&teacher, V, 9, 6.0f);
+    CU_ASSERT_EQUAL_FATAL(policy_enable_training(&student, &e), GRPO_OK);
+    int toks[S * L], lens[S] = {L, 3, L - 2, 2, L};
+    for (int i = 0; i < S * L; i++) toks[i] = (i * 5 + 3) % V;
+    policy_batch b = {.n_seq = S, .seq_len = lens, .tokens = toks};
+    const size_t nt = policy_batch_targets(&b);
+    float mask[S * L];
+    for (size_t r = 0; r < nt; r++) mask[r] = r % 3 != 0;
+    gkd_targets one = {0}, parts = {0};
+    double kl1, kl2;
+    float *g1 = malloc(student.n_params * sizeof *g1);
+    CU_ASSERT_FATAL(g1 != NULL);
+    CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 4, 0, &one, &e), GRPO_OK);
+    policy_zero_grad(&student);
+    CU_ASSERT_EQUAL_FATAL(gkd_step(&student, &b, mask, &one, 0, 1, &kl1, &e), GRPO_OK);
+    memcpy(g1, student.grad_mem, student.n_params * sizeof *g1);
+    const size_t chunks[2] = {(size_t)V * L, (size_t)V}; /* 1-2 sequences a chunk; less than any sequence */
+    for (int c = 0; c < 2; c++) {
+        CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 4, chunks[c], &parts, &e), GRPO_OK);
+        CU_ASSERT_EQUAL(parts.n, one.n);
+        double dt = 0, dg = 0, gmax = 0;
+        int same_ids = 1;
+        for (size_t r = 0; r < nt; r++) {
+            dt = fmax(dt, fabs(parts.tail[r] - one.tail[r]));
+            for (int j = 0; j < 4; j++) {
+                same_ids &= parts.ids[r * 4 + j] == one.ids[r * 4 + j];
+                dt = fmax(dt, fabs(parts.p[r * 4 + j] - one.p[r * 4 + j]));
+            }
+        }
+        CU_ASSERT(same_ids);
+        CU_ASSERT(dt < 1e-6);
+        policy_zero_grad(&student);
+        CU_ASSERT_EQUAL_FATAL(gkd_step(&student, &b, mask, &one, chunks[c], 1, &kl2, &e), GRPO_OK);
+        CU_ASSERT_DOUBLE_EQUAL(kl2, kl1, 1e-6 * fabs(kl1));
+        for (size_t i = 0; i < student.n_params; i++) {
+            dg = fmax(dg, fabs(student.grad_mem[i] - g1[i]));
+            gmax = fmax(gmax, fabs(g1[i]));
+        }
+        CU_ASSERT(gmax > 1e-3);
+        CU_ASSERT(dg < 1e-5 * gmax);
+    }
+    free(g1);
+    gkd_targets_free(&one);
+    gkd_targets_free(&parts);
+    policy_free(&student);
+    policy_free(&teacher);
+}
+
 /* The backward over the logits against central differences of the mean KL, on 40 parameters spread
  * over every tensor; the teacher's side is fixed by hand (k = 3 ids at 0.5, 0.2, 0.1, tail 0.2). */
 static void gkd_gradient_matches_finite_differences(void) {
@@ -444,7 +499,7 @@ static void gkd_gradient_matches_finite_differences(void) {
     }
     double kl;
     policy_zero_grad(&m);
-    CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 1, &kl, &e), GRPO_OK);
+    CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 0, 1, &kl, &e), GRPO_OK);
     CU_ASSERT(kl > 0.1);
     float *g = malloc(m.n_params * sizeof *g);
     CU_ASSERT_FATAL(g != NULL);
@@ -456,9 +511,9 @@ static void gkd_gradient_matches_finite_differences(void) {
         const float keep = m.param_mem[idx];
         double lp, lm;
         m.param_mem[idx] = keep + h;
-        CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 0, &lp, &e), GRPO_OK);
+        CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 0, 0, &lp, &e), GRPO_OK);
         m.param_mem[idx] = keep - h;
-        CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 0, &lm, &e), GRPO_OK);
+        CU_ASSERT_EQUAL_FATAL(gkd_step(&m, &b, mask, &tg, 0, 0, &lm, &e), GRPO_OK);
         m.param_mem[idx] = keep;
         const double fd = (lp - lm) / (2.0 * h), d = fabs(fd - g[idx]) / (1e-3 + fabs(fd));
         if (d > worst) worst = d;
@@ -473,7 +528,7 @@ static void gkd_gradient_matches_finite_differences(void) {
     nolog.name = "cuda";
     nolog.backward_logits = NULL;
     m.backend = &nolog;
-    CU_ASSERT_EQUAL(gkd_step(&m, &b, mask, &tg, 1, &kl, &e), GRPO_EUNSUPPORTED);
+    CU_ASSERT_EQUAL(gkd_step(&m, &b, mask, &tg, 0, 1, &kl, &e), GRPO_EUNSUPPORTED);
     CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "backend cuda has no backward over the logits"));
     m.backend = &policy_backend_cpu;
     free(g);
@@ -525,9 +580,9 @@ static void gkd_training_lowers_the_kl_on_held_out_traces(void) {
                 mo += slen[n] - 1;
             }
         policy_batch b = {.n_seq = n, .seq_len = slen, .tokens = toks};
-        CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 20, &tg, &e), GRPO_OK);
+        CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 20, 0, &tg, &e), GRPO_OK);
         policy_zero_grad(&student);
-        CU_ASSERT_EQUAL_FATAL(gkd_step(&student, &b, mask, &tg, !held, &kl, &e), GRPO_OK);
+        CU_ASSERT_EQUAL_FATAL(gkd_step(&student, &b, mask, &tg, 0, !held, &kl, &e), GRPO_OK);
         if (phase == 0) before = kl;
         else if (phase == 61) after = kl;
         else {
@@ -536,7 +591,7 @@ static void gkd_training_lowers_the_kl_on_held_out_traces(void) {
             CU_ASSERT_EQUAL_FATAL(policy_adamw_step(&student, &h, &e), GRPO_OK);
         }
         if (phase == 61) { /* k above the vocabulary: every id, no tail */
-            CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 100000, &tg, &e), GRPO_OK);
+            CU_ASSERT_EQUAL_FATAL(gkd_teacher_targets(&teacher, &b, mask, 100000, 0, &tg, &e), GRPO_OK);
             CU_ASSERT_EQUAL(tg.k, V);
             CU_ASSERT_EQUAL(tg.tail[PL], 0.0f);
         }
@@ -632,6 +687,7 @@ int main(void) {
     CU_add_test(s, "gkd_row_equals_a_hand_computed_kl_on_five_tokens", gkd_row_equals_a_hand_computed_kl_on_five_tokens);
     CU_add_test(s, "gkd_with_k_at_least_the_vocabulary_is_the_full_kl", gkd_with_k_at_least_the_vocabulary_is_the_full_kl);
     CU_add_test(s, "gkd_gradient_matches_finite_differences", gkd_gradient_matches_finite_differences);
+    CU_add_test(s, "gkd_in_chunks_equals_one_forward", gkd_in_chunks_equals_one_forward);
     CU_add_test(s, "gkd_training_lowers_the_kl_on_held_out_traces", gkd_training_lowers_the_kl_on_held_out_traces);
     CU_add_test(s, "sft_with_distill_gkd_learns_the_teacher_and_checks_its_inputs",
                 sft_with_distill_gkd_learns_the_teacher_and_checks_its_inputs);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "grpo/loops/eval_metrics.h"
+#include "grpo/loops/train_parts.h"
 #include "grpo/learner/learner.h"
 #include "../../policy/model.h"
 #include "../../policy/safetensors.h"
@@ -280,6 +281,26 @@ static void batch_scaled_dr_grpo_with_kl_matches_torch(void) { run_case(9); }
  *  C: answers 2 4 2 4, correct 0 1 0 1 -> pass1 2/4, pass@4 1, tie 2:2 goes to 2 (seen first, wrong) 0
  *  D: no answers, none correct          -> 0, 0, 0
  * pass@1 = (0.75 + 0.25 + 0.5 + 0) / 4 = 0.375, pass@4 = 3/4, maj@4 = 1/4. */
+/* lr_schedule: linear warmup to the peak, then constant, or a half cosine reaching 0 at step total
+ * (and staying there); the SFT cold start calls it with no warmup over sft_steps. */
+static void lr_schedule_warms_up_then_follows_constant_or_cosine(void) {
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("constant", 1e-3, 4, 100, 0), 2.5e-4, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("constant", 1e-3, 4, 100, 3), 1e-3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("constant", 1e-3, 4, 100, 99), 1e-3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("cosine", 3e-3, 0, 1500, 0), 3e-3, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("cosine", 3e-3, 0, 1500, 750), 1.5e-3, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("cosine", 3e-3, 0, 1500, 1125), 3e-3 * 0.5 * (1 - sqrt(0.5)), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("cosine", 3e-3, 0, 1500, 1500), 0.0, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("cosine", 3e-3, 0, 1500, 2000), 0.0, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(lr_schedule("cosine", 1.0, 10, 110, 60), 0.5, 1e-12); /* halfway after warmup */
+    double prev = 1.0;
+    for (int s = 1; s <= 1500; s++) {
+        double lr = lr_schedule("cosine", 1.0, 0, 1500, s);
+        CU_ASSERT(lr <= prev);
+        prev = lr;
+    }
+}
+
 static void eval_tally_matches_hand_counts(void) {
     const char *a[4] = {"5", "5", "7", "5"}, *b[4] = {"3", "9", "9", ""}, *c[4] = {"2", "4", "2", "4"},
                *d[4] = {NULL, "", NULL, ""};
@@ -314,6 +335,8 @@ int main(void) {
     CU_add_test(s, "surrogate_gradient_vanishes_only_where_the_clip_binds", surrogate_gradient_vanishes_only_where_the_clip_binds);
     CU_add_test(s, "log_ratio_is_clamped_to_20_before_exp", log_ratio_is_clamped_to_20_before_exp);
     CU_add_test(s, "eval_tally_matches_hand_counts", eval_tally_matches_hand_counts);
+    CU_add_test(s, "lr_schedule_warms_up_then_follows_constant_or_cosine",
+                lr_schedule_warms_up_then_follows_constant_or_cosine);
     CU_add_test(s, "k3_kl_term_adds_beta_kl_and_its_gradient", k3_kl_term_adds_beta_kl_and_its_gradient);
     CU_add_test(s, "beta_zero_needs_no_reference_and_adds_no_kl", beta_zero_needs_no_reference_and_adds_no_kl);
     CU_add_test(s, "grpo_loss_matches_torch", grpo_loss_matches_torch);
