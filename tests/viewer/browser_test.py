@@ -211,12 +211,13 @@ def main():
     PROFILE = os.path.join(work, "chromium-profile")
     db = os.path.join(work, "runs", "demo", "rollouts.db")
     if not os.path.exists(db):
-        # the demo, short: 20 SFT steps, 3 GRPO steps of 8 prompts x 8 completions, an eval every step
-        # (--small: 5 SFT steps, 2 steps of 2 prompts x 8)
+        # the demo, short: 40 SFT steps, 3 GRPO steps of 8 prompts x 8 completions, an eval every step
+        # (--small: 5 SFT steps, 2 steps of 2 prompts x 8); a constant cold-start lr without weight decay
+        # (not the demo's cosine), so 40 steps teach the answer tags the search checks look for
         small = "--small" in args
-        sizes = ["5", "2", "16", "16"] if small else ["20", "3", "50", "64"]
+        sizes = ["5", "2", "16", "16"] if small else ["40", "3", "50", "64"]
         r = subprocess.run([grpo, "demo", "--sft_steps", sizes[0], "--max_steps", sizes[1], "--eval_steps", "1",
-                            "--eval_size", sizes[2], "--generation_batch_size", sizes[3], "--per_device_train_batch_size",
+                            "--sft_lr_scheduler_type", "constant", "--weight_decay", "0", "--eval_size", sizes[2], "--generation_batch_size", sizes[3], "--per_device_train_batch_size",
                             sizes[3], "--output_dir", os.path.join(work, "runs")], capture_output=True, text=True, cwd=work)
         check(r.returncode == 0, "a short demo run writes a database (%s)" % r.stderr[-300:])
         if r.returncode:
