@@ -75,37 +75,35 @@ static size_t target_rows(const policy_batch *b, size_t *rows) {
     return r;
 }
 
-/* A run of whole sequences of b from s0 whose logits fit chunk_floats (at least one sequence, however
- * long), so a batch never holds more than one chunk's logits: cut from the tokens at *tok and targets at
- * *tgt, which advance past it. Returns the sub-batch. */
+/* A run of whole sequences of b whose logits fit chunk_floats (at least one sequence, however long), so
+ * a batch never holds more than one chunk's logits. */
 typedef struct {
     policy_batch sub;
-    size_t tok, tgt;          /* where the sub-batch starts in b's tokens and targets */
+    int s0;                   /* its first sequence in b */
+    size_t tok, tgt;          /* where it starts in b's tokens and targets */
     size_t n_tok, n_tgt;      /* its tokens and targets */
 } gkd_chunk;
 
-static gkd_chunk chunk_at(const policy_batch *b, int s0, size_t tok, size_t tgt, size_t chunk_floats, int V) {
-    gkd_chunk c = {.tok = tok, .tgt = tgt};
+/* Moves *c to the chunk after it (a zeroed *c: the first); 0 past the last sequence. */
+static int chunk_next(const policy_batch *b, size_t chunk_floats, int V, gkd_chunk *c) {
     const size_t cap = chunk_floats / (size_t)V;
-    int s = s0;
+    int s = c->s0 + c->sub.n_seq;
+    if (s >= b->n_seq) return 0;
+    *c = (gkd_chunk){.s0 = s, .tok = c->tok + c->n_tok, .tgt = c->tgt + c->n_tgt};
     do {
-        c.n_tok += (size_t)b->seq_len[s];
-        c.n_tgt += (size_t)b->seq_len[s] - 1;
+        c->n_tok += (size_t)b->seq_len[s];
+        c->n_tgt += (size_t)b->seq_len[s] - 1;
         s++;
-    } while (s < b->n_seq && c.n_tok + (size_t)b->seq_len[s] <= cap);
-    c.sub = (policy_batch){.n_seq = s - s0, .seq_len = b->seq_len + s0, .tokens = b->tokens + tok};
-    return c;
+    } while (s < b->n_seq && c->n_tok + (size_t)b->seq_len[s] <= cap);
+    c->sub = (policy_batch){.n_seq = s - c->s0, .seq_len = b->seq_len + c->s0, .tokens = b->tokens + c->tok};
+    return 1;
 }
 
 /* The longest chunk's tokens, to size one logits buffer for all of them. */
 static size_t max_chunk_tokens(const policy_batch *b, size_t chunk_floats, int V) {
-    size_t most = 0, tok = 0, tgt = 0;
-    for (int s = 0; s < b->n_seq;) {
-        gkd_chunk c = chunk_at(b, s, tok, tgt, chunk_floats, V);
-        most = c.n_tok > most ? c.n_tok : most;
-        s += c.sub.n_seq, tok += c.n_tok, tgt += c.n_tgt;
-    }
-    return most ? most : 1;
+    size_t most = 1;
+    for (gkd_chunk c = {0}; chunk_next(b, chunk_floats, V, &c);) most = c.n_tok > most ? c.n_tok : most;
+    return most;
 }
 
 /* tg holds at least n rows of k ids; 0, or GRPO_ENOMEM (tg freed). */
@@ -160,15 +158,11 @@ int gkd_teacher_targets(policy_model *teacher, const policy_batch *b, const floa
     smp_token *work = malloc((size_t)nthr * V * sizeof *work);
     if (!logits || !rows || !work)
         rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for the teacher's logits (%zu x %d)", most, V);
-    size_t tok = 0, tgt = 0;
-    for (int s = 0; s < b->n_seq && !rc;) {
-        const gkd_chunk c = chunk_at(b, s, tok, tgt, chunk_floats, V);
+    for (gkd_chunk c = {0}; !rc && chunk_next(b, chunk_floats, V, &c);)
         if (!(rc = policy_forward(teacher, &c.sub, 1.0f, NULL, logits, 0, err))) {
             target_rows(&c.sub, rows);
             teacher_chunk_rows(&c, logits, rows, mask, V, work, tg);
         }
-        s += c.sub.n_seq, tok += c.n_tok, tgt += c.n_tgt;
-    }
     free(logits);
     free(rows);
     free(work);
@@ -219,12 +213,8 @@ int gkd_step(policy_model *student, const policy_batch *b, const float *mask, co
     if (!logits || !scratch || !rows || !klr)
         rc = grpo_errf(err, GRPO_ENOMEM, "out of memory for the student's logits (%zu x %d)", most, V);
     const float w = (float)(1.0 / count);
-    size_t tok = 0, tgt = 0;
-    for (int s = 0; s < b->n_seq && !rc;) {
-        const gkd_chunk c = chunk_at(b, s, tok, tgt, chunk_floats, V);
+    for (gkd_chunk c = {0}; !rc && chunk_next(b, chunk_floats, V, &c);)
         rc = student_chunk(student, &c, mask, tg, backward, w, logits, scratch, rows, klr, err);
-        s += c.sub.n_seq, tok += c.n_tok, tgt += c.n_tgt;
-    }
     if (!rc) {
         double sum = 0;
         for (size_t r = 0; r < nt; r++) sum += klr[r]; /* in order: the same sum at any thread count */
