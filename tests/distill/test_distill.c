@@ -456,7 +456,9 @@ static void gkd_in_chunks_equals_one_forward(void) {
             }
         }
         CU_ASSERT(same_ids);
-        CU_ASSERT(dt < 1e-6);
+        /* fp32 forwards over differently shaped batches: 1.2e-6 apart in the Debug build, under 1e-6 in
+         * Release; a row taken from the wrong place would be ~0.1 off */
+        CU_ASSERT(dt < 1e-5);
         policy_zero_grad(&student);
         CU_ASSERT_EQUAL_FATAL(gkd_step(&student, &b, mask, &one, chunks[c], 1, &kl2, &e), GRPO_OK);
         CU_ASSERT_DOUBLE_EQUAL(kl2, kl1, 1e-6 * fabs(kl1));
