@@ -32,7 +32,9 @@ RANDOM=20261128
 count() { sqlite3 "$WORK/killed/rollouts.db" "SELECT count(*) FROM steps" 2>/dev/null || echo 0; }
 prev=0
 kills=0
-while [ "$kills" -lt "$KILLS" ] && [ "$prev" -lt $((STEPS - 1)) ]; do
+# A round starts only while at least three steps remain: its poll waits for one new step and the kill
+# lands within about one more, so a round begun two steps from the end could see the run finish first.
+while [ "$kills" -lt "$KILLS" ] && [ "$prev" -lt $((STEPS - 2)) ]; do
   "$GRPO" train "$WORK/train.json" --run_name killed --resume >/dev/null 2>&1 &
   pid=$!
   for _ in $(seq 1 3000); do   # up to 60 s for the first new step
