@@ -7,8 +7,10 @@
 #   control   seed 1 with the reward replaced by a random one (`--reward_funcs random`), on the first
 #             build: must not improve.
 # Builds: `native` (build-learn-native, -march=native: AVX-512 kernels where the CPU has them) and
-# `portable` (build-learn-portable, GRPO_NATIVE=OFF: no FMA/AVX-512, so every kernel rounds differently,
-# standing in for another CPU). It prints one markdown table, writes bench/demo_learning.json (every
+# `portable` (build-learn-portable, GRPO_NATIVE=OFF: SSE2 only, no FMA, so the decode kernels and every
+# vectorized loop round differently; run with OPENBLAS_CORETYPE=Sandybridge, so the training GEMMs take
+# OpenBLAS's AVX kernels (no FMA), not the AVX2/AVX-512 ones it picks on current CPUs: together a
+# stand-in for another CPU). It prints one markdown table, writes bench/demo_learning.json (every
 # number and held-out curve) and bench/demo_learning.svg (held-out accuracy against wall time).
 #
 # Usage: bench/demo_learning.sh [--builds "native portable"] [--seeds "1 2 3"] [--jobs N] [--out DIR]
@@ -45,11 +47,12 @@ build() { # build NAME -> path of its grpo
 # A run that finished before (NAME.wall exists) is kept: the script resumes where it stopped.
 run() {
   local name=$1 grpo=$2; shift 2
-  local t0 t1
+  local t0 t1 blas=
   [ -f "$OUT/$name.wall" ] && return 0
+  case $name in portable-*) blas=Sandybridge ;; esac
   rm -rf "$OUT/runs/$name"
   t0=$(date +%s.%N)
-  "$grpo" demo --num_threads "$THREADS" --output_dir "$OUT/runs" --run_name "$name" "$@" >"$OUT/$name.log" 2>&1
+  env ${blas:+OPENBLAS_CORETYPE=$blas} "$grpo" demo --num_threads "$THREADS" --output_dir "$OUT/runs" --run_name "$name" "$@" >"$OUT/$name.log" 2>&1
   t1=$(date +%s.%N)
   python3 -c "print(f'{$t1 - $t0:.1f}')" >"$OUT/$name.wall"
 }

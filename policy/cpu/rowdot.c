@@ -1,17 +1,16 @@
 /* policy/cpu/rowdot.c: y = x @ W^T for the cached forward, with results independent of the row count.
  *
  * The rows of x are repacked k-major in panels of 32 ([panel][k][32 rows], zero-padded), so one
- * vector holds the same k of 16 (or 8) rows. The microkernel broadcasts W[j, k] and adds
+ * vector holds the same k of 16, 8 or 4 rows. The microkernel broadcasts W[j, k] and adds
  * x[:, k] * W[j, k] into one accumulator lane per output element, k = 0, 1, ..., K-1, with a
- * fused multiply-add. Every output element is therefore the same chain of FMAs whatever M is,
- * which panel or lane its row lands in, how the columns are split into blocks and threads,
+ * fused multiply-add (a multiply and an add where the target has none). Every output element is
+ * therefore the same chain whatever M is, which panel or lane its row lands in, how the columns are split into blocks and threads,
  * and which kernel width runs it: there is no horizontal reduction to depend on the tile. Padding
  * rows compute zeros that are never stored. W stays in its HF layout ([N, K], row-major); each
  * block of columns is read once per panel, from L1/L2 after the first panel. */
 #include "rowdot.h"
 
 #include <stddef.h>
-#include <string.h>
 
 #define PANEL 32 /* rows per packed panel */
 #ifndef ROWDOT_SCHED
@@ -37,31 +36,18 @@ typedef __m256 vec;
 #define VBCAST(s) _mm256_set1_ps(s)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #else
-#include <math.h>
-#define VL 8
-typedef struct {
-    float f[8];
-} vec;
-static inline vec v_zero(void) { return (vec){{0}}; }
-static inline vec v_load(const float *p) {
-    vec r;
-    memcpy(&r, p, sizeof r);
-    return r;
-}
-static inline vec v_bcast(float s) {
-    vec r;
-    for (int i = 0; i < 8; i++) r.f[i] = s;
-    return r;
-}
-static inline vec v_fma(vec a, vec b, vec c) {
-    for (int i = 0; i < 8; i++) c.f[i] = fmaf(a.f[i], b.f[i], c.f[i]);
-    return c;
-}
-#define VZERO() v_zero()
-#define VLOAD(p) v_load(p)
-#define VSTORE(p, v) memcpy(p, &(v), sizeof(vec))
-#define VBCAST(s) v_bcast(s)
-#define VFMA(a, b, c) v_fma(a, b, c)
+/* No fused multiply-add in the target (the portable build): a multiply, then an add, in GCC's
+ * generic vectors (SSE2 on x86-64). fmaf here was a libm call per element, which made the whole
+ * portable build ~11x slower; 4-wide vectors and narrow blocks keep the accumulators in SSE's 16
+ * registers. Rounding differs from the FMA paths, as on a CPU without FMA; every output element
+ * is still one fixed chain in k order, so rows stay independent of each other. */
+#define VL 4
+typedef float vec __attribute__((vector_size(16)));
+#define VZERO() ((vec){0})
+#define VLOAD(p) (*(const vec *)(p))
+#define VSTORE(p, v) (*(vec *)(p) = (v))
+#define VBCAST(s) ((vec){(s), (s), (s), (s)})
+#define VFMA(a, b, c) ((a) * (b) + (c))
 #endif
 
 #define NVF (PANEL / VL) /* vectors in a full panel */
@@ -91,11 +77,15 @@ static inline vec v_fma(vec a, vec b, vec c) {
 /* full panel: 2 x 12 zmm accumulators; half panel: 1 x 24 */
 #define JBF 12
 #define JBH 24
+#elif VL == 4
+/* full panel: 8 x 1 xmm accumulators; half panel: 4 x 2 */
+#define JBF 1
+#define JBH 2
 #else
 #define JBF 3
 #define JBH 6
 #endif
-#define JBMAX JBH
+#define JBMAX (JBH > 4 ? JBH : 4) /* the widest kernel below */
 KERNEL(kern_full, NVF, JBF)
 KERNEL(kern_full4, NVF, 4)
 KERNEL(kern_full1, NVF, 1)
