@@ -101,6 +101,8 @@ static const key_def KEYS[] = {
     {"max_steps", K_INT, F(max_steps), 0, "100", "Optimizer", "GRPO steps"},
     {"sft_steps", K_INT, F(sft_steps), 0, "0", "SFT cold start", "supervised steps on worked solutions before GRPO"},
     {"sft_learning_rate", K_FLOAT, F(sft_learning_rate), 0, "1e-3", "SFT cold start", "SFT learning rate"},
+    {"sft_weight_decay", K_FLOAT, F(sft_weight_decay), 0, "-1", "SFT cold start",
+     "the cold start's decoupled weight decay (negative: the same as weight_decay)"},
     {"sft_lr_scheduler_type", K_STR, F(sft_lr_scheduler_type), 0, "\"constant\"", "SFT cold start",
      "the cold start's schedule: constant, or cosine from sft_learning_rate to 0 over sft_steps (no warmup)"},
     {"sft_batch_size", K_INT, F(sft_batch_size), 0, "32", "SFT cold start", "SFT sequences per step"},

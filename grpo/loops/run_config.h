@@ -61,6 +61,7 @@ typedef struct {
     /* SFT cold start */
     int sft_steps;
     double sft_learning_rate;
+    double sft_weight_decay;     /* the cold start's weight decay (< 0: weight_decay's) */
     char sft_lr_scheduler_type[16];
     int sft_batch_size;
     int sft_eval_steps;          /* held-out accuracy logged every this many SFT steps (0: off) */

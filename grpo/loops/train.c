@@ -442,7 +442,8 @@ static int sft(trainer *t, grpo_err *err) {
     float *mask = NULL;
     if (!idx || !lens) rc = grpo_errf(err, GRPO_ENOMEM, "sft: out of memory");
     policy_adamw h = {.lr = (float)c->sft_learning_rate, .beta1 = (float)c->adam_beta1, .beta2 = (float)c->adam_beta2,
-                      .eps = (float)c->adam_epsilon, .weight_decay = (float)c->weight_decay};
+                      .eps = (float)c->adam_epsilon,
+                      .weight_decay = (float)(c->sft_weight_decay < 0 ? c->weight_decay : c->sft_weight_decay)};
     double t0 = now_s(), ema = -1;
     for (int s = 0; s < c->sft_steps && !rc; s++) {
         h.lr = (float)lr_schedule(c->sft_lr_scheduler_type, c->sft_learning_rate, 0, c->sft_steps, s);

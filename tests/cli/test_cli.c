@@ -291,6 +291,29 @@ static void resumed_run_equals_an_uninterrupted_one_bit_for_bit(void) {
     CU_ASSERT_EQUAL(count_steps("parts"), 5);
 }
 
+/* The cold start's weight decay is sft_weight_decay, or weight_decay's when that is negative (the
+ * default). With learning_rate 0 the one GRPO step changes nothing (AdamW's decay is scaled by the
+ * learning rate), so the step-1 weights are the cold start's. */
+static void sft_weight_decay_is_the_cold_starts_own(void) {
+    write_train_config();
+    const char *common = "--learning_rate 0 --sft_steps 3 --sft_learning_rate 1e-2 --sft_batch_size 2";
+    char extra[512];
+    snprintf(extra, sizeof extra, "%s --weight_decay 0.5", common);
+    CU_ASSERT_EQUAL_FATAL(train_fixture("wd_shared", 1, extra), 0);
+    snprintf(extra, sizeof extra, "%s --weight_decay 0 --sft_weight_decay 0.5", common);
+    CU_ASSERT_EQUAL_FATAL(train_fixture("wd_own", 1, extra), 0);
+    snprintf(extra, sizeof extra, "%s --weight_decay 0.5 --sft_weight_decay 0", common);
+    CU_ASSERT_EQUAL_FATAL(train_fixture("wd_none", 1, extra), 0);
+    char cmd[9000], *out = NULL;
+    const char *w = "checkpoints/step-00000001/model.safetensors";
+    snprintf(cmd, sizeof cmd, "cmp %s/wd_shared/%s %s/wd_own/%s", tmp, w, tmp, w);
+    CU_ASSERT_EQUAL(tu_run(cmd, &out, 1), 0); /* the same decay, from either key */
+    free(out);
+    snprintf(cmd, sizeof cmd, "cmp -s %s/wd_shared/%s %s/wd_none/%s", tmp, w, tmp, w);
+    CU_ASSERT_NOT_EQUAL(tu_run(cmd, &out, 1), 0); /* sft_weight_decay 0 overrides weight_decay */
+    free(out);
+}
+
 /* The ids `grpo tokenize` gives text with the demo tokenizer; returns how many (at most cap), -1 on error. */
 static int demo_ids(const char *text, int *ids, int cap) {
     char args[4096], *out = NULL, *tok = tu_src("data/demo-tokenizer");
@@ -407,6 +430,7 @@ int main(void) {
                 train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward);
     CU_add_test(s, "an_external_reward_command_adds_its_component", an_external_reward_command_adds_its_component);
     CU_add_test(s, "resumed_run_equals_an_uninterrupted_one_bit_for_bit", resumed_run_equals_an_uninterrupted_one_bit_for_bit);
+    CU_add_test(s, "sft_weight_decay_is_the_cold_starts_own", sft_weight_decay_is_the_cold_starts_own);
     CU_add_test(s, "eval_prints_pass1_passk_and_majk", eval_prints_pass1_passk_and_majk);
     CU_add_test(s, "selfcheck_passes", selfcheck_passes);
     int rc = tu_run_registry();
