@@ -12,12 +12,14 @@ Checks, each against what the database holds (read with Python's sqlite3):
     no script of theirs runs (they would mark <body>), no element or link of theirs exists;
   - the same in the one-file report, which says when --max-rollouts capped it;
   - steps committed (by a writer with no busy timeout, which never fails) while the overview is open
-    are drawn by its polling, without a reload;
+    are drawn by its polling, without a reload (a proxy between the browser and the viewer has a
+    step committed before each poll, so the check cannot race Chromium's virtual time);
   - the database file is byte for byte unchanged after the browser sessions.
 Exit 77 (skip) when chromium is not installed. Standard library only.
 """
 import hashlib
 import html.parser
+import http.server
 import os
 import re
 import shutil
@@ -25,7 +27,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 PLANTED = "zqx-planted-4471"
 MARK = "document.body.setAttribute('data-pwned'"
@@ -76,6 +82,81 @@ PROFILE = None  # a user-data dir of the test's own, so no profile lock is share
 
 def flags():
     return ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=" + PROFILE]
+
+
+class LiveWriter:
+    """Commits steps to a live database with no busy timeout (a lock the viewer held would fail
+    it): one step every 10 ms from a thread while started, and one on demand (commit_now)."""
+
+    def __init__(self, path, last):
+        self.con = sqlite3.connect(path, timeout=0, check_same_thread=False)
+        self.step, self.commits, self.errors = last, 0, []
+        self.lock, self.done = threading.Lock(), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def commit_now(self):
+        with self.lock:
+            self.step += 1
+            try:
+                self.con.execute("INSERT INTO steps(run_id, step, created_at, reward_mean) VALUES(1, ?, 'now', 0.5)",
+                                 (self.step,))
+                self.con.commit()
+                self.commits += 1
+            except sqlite3.OperationalError as e:
+                self.errors.append(str(e))
+
+    def _run(self):
+        while not self.done.wait(0.01):
+            self.commit_now()
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        self.con.close()
+
+
+class PollProxy:
+    """Forwards the browser's requests to `grpo view`; before it forwards a poll for new steps
+    (steps?after=N, N a stored step: not the first load's after=-2) it has the writer commit one,
+    so every poll has a step to find however fast virtual time runs (it did run ahead of a writer
+    on a timer: the page polled 20 times before the first commit on a fast machine)."""
+
+    def __init__(self, upstream, writer):
+        outer = self
+        self.polls = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                q = urllib.parse.urlsplit(self.path)
+                after = urllib.parse.parse_qs(q.query).get("after", [""])[0]
+                if q.path == "/api/steps" and after not in ("", "-2"):
+                    outer.polls += 1
+                    writer.commit_now()
+                try:
+                    with urllib.request.urlopen(upstream + self.path, timeout=30) as r:
+                        code, ctype, body = r.status, r.headers.get("Content-Type", ""), r.read()
+                except urllib.error.HTTPError as e:
+                    code, ctype, body = e.code, e.headers.get("Content-Type", ""), e.read()
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def dump(chrome, url, budget_ms=6000):
@@ -302,30 +383,22 @@ def main():
                             stderr=subprocess.PIPE, text=True)
     try:
         m = re.search(r"http://127\.0\.0\.1:(\d+)/", view.stdout.readline())
-        base = "http://127.0.0.1:%s/" % m.group(1)
-        page = subprocess.Popen([chrome] + flags() + ["--virtual-time-budget=20000", "--dump-dom", base],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        # a writer with no busy wait (a lock held by the viewer would fail it) commits a step every
-        # 0.1 s while the page is open; the page says how many steps its first draw had
-        w = sqlite3.connect(live, timeout=0)
-        step, errors = last, []
-        while page.poll() is None and step < last + 1000:
-            time.sleep(0.1)
-            step += 1
-            try:
-                w.execute("INSERT INTO steps(run_id, step, created_at, reward_mean) VALUES(1, ?, 'now', 0.5)", (step,))
-                w.commit()
-            except sqlite3.OperationalError as e:
-                errors.append(str(e))
-        w.close()
-        out, _ = page.communicate(timeout=120)
+        writer = LiveWriter(live, last)
+        proxy = PollProxy("http://127.0.0.1:%s" % m.group(1), writer)
+        writer.start()
+        page = subprocess.run([chrome] + flags() + ["--virtual-time-budget=20000", "--dump-dom", proxy.url],
+                              capture_output=True, text=True, timeout=120)
+        writer.stop()
+        proxy.close()
         d = Dom()
-        d.feed(out)
+        d.feed(page.stdout)
         body = [a for t, a in d.elements if t == "body"]
         loaded = int(body[0].get("data-steps-loaded", -1)) if body else -1
         shown = int(body[0].get("data-steps-shown", -1)) if body else -1
         pts = [int(a.get("data-points", -1)) for t, a in d.elements if t == "polyline" and a.get("data-metric") == "reward_mean"]
-        check(not errors, "viewer: the writer never got SQLITE_BUSY while the page polled (%s)" % errors[:1])
+        check(writer.commits > 0 and not writer.errors, "viewer: the writer never got SQLITE_BUSY while the page "
+              "polled (%d commits; %s)" % (writer.commits, writer.errors[:1]))
+        check(proxy.polls > 0, "viewer: the open overview polled for new steps (%d polls)" % proxy.polls)
         check(0 < loaded < shown and pts == [shown], "viewer: steps committed while the overview is open are drawn "
               "without a reload (first draw %d steps, then %d; %s points)" % (loaded, shown, pts))
     finally:
