@@ -157,10 +157,10 @@ static int train_main(int argc, char **argv) {
     return run_and_report("train", &c, resume, 0);
 }
 
-/* The demo: the R1 recipe at tiny scale, from nothing on 2 CPU cores in minutes. A cold start of 400
+/* The demo: the R1 recipe at tiny scale, from nothing on 2 CPU cores in minutes. A cold start of 300
  * worked solutions (its own split) teaches the format; GRPO then learns from 2,000 problems that carry
  * answers only, which SFT cannot use. 3 one-digit operands (+, -) leave ~2,700 distinct problems: the
- * cold start sees 15% of them. Dynamic sampling keeps the learner on groups with a reward spread, which
+ * cold start sees 11% of them. Dynamic sampling keeps the learner on groups with a reward spread, which
  * the cold start's confident policy (entropy ~0.02) makes scarce. bench/demo_learning.sh measures it
  * against SFT alone for the same wall time (bench/RESULTS.md). */
 static void demo_config(run_config *c) {
