@@ -15,7 +15,14 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DGRPO_CUDA=ON -DGRPO_NATIVE=
   -DGRPO_CUDA_EMU_TEST=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DGRPO_NCCL=OFF >/dev/null
 BINS="test_cuda test_cuda_gen test_policy bench_cuda bench_cuda_gen grpo"
 # shellcheck disable=SC2086
-cmake --build build-gpu -j"$(nproc)" --target $BINS 2>&1 | grep -E "warning|error" || true
+log=$(mktemp)
+if ! cmake --build build-gpu -j"$(nproc)" --target $BINS >"$log" 2>&1; then
+  grep -E "error" "$log" | head -40 || tail -40 "$log"
+  echo "gpu-prepare: the CUDA build failed (the whole log: $log)"
+  exit 1
+fi
+grep -E "warning" "$log" || true
+rm -f "$log"
 mkdir -p build-gpu/deps-lib
 for bin in $BINS; do
   ldd "build-gpu/$bin" | awk '/=>/ {print $3}' |
