@@ -350,7 +350,10 @@ def main():
               "viewer: a search finds the planted string, once (got %d)" % len(results))
         check_safe(d, "viewer search", expect_text=False)
 
-        check_search_pages(chrome, base, con, "answer", "viewer")
+        if "--small" in args:
+            print("skip viewer: search paging (--small's database has too few completions for two pages)")
+        else:
+            check_search_pages(chrome, base, con, "answer", "viewer")
 
         d = dump(chrome, base + "#/search?q=%3Cscript%3E")
         check(len([a for t, a in d.elements if t == "div" and "result" in a.get("class", "").split()]) == 1,
