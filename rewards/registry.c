@@ -164,11 +164,11 @@ static void answer_reason(const rw_item *it, const char *pred, int found, double
 /* Writes the tags present exactly once and those missing or repeated. */
 static void tag_reason(const char *text, char *out) {
     static const char *const tags[4] = {"<think>", "</think>", "<answer>", "</answer>"};
-    char once[64] = "", other[64] = "";
+    char once[40] = "", other[40] = ""; /* all four tags, space-separated: 35 bytes and the NUL */
     for (int i = 0; i < 4; i++) {
         char *dst = count_of(text, tags[i]) == 1 ? once : other;
         size_t n = strlen(dst);
-        snprintf(dst + n, 64 - n, "%s%s", n ? " " : "", tags[i]);
+        snprintf(dst + n, sizeof once - n, "%s%s", n ? " " : "", tags[i]);
     }
     snprintf(out, RW_REASON_MAX, "once: %s; missing or repeated: %s", *once ? once : "none", *other ? other : "none");
 }

@@ -37,7 +37,7 @@ const char *rw_registry_name(const rw_registry *r, int i);
 double rw_registry_score(const rw_registry *r, const rw_item *it, const char *completion, double *components);
 
 /* Bytes of one component's reason, NUL included. */
-#define RW_REASON_MAX 96
+#define RW_REASON_MAX 128
 
 /* Says why each component got the value rw_registry_score gave it (components[i], as scored): a short
  * text per component into reasons[i] ("extracted 12, gold 13", "no answer found", "does not match the
