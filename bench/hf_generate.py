@@ -20,6 +20,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--top-p", type=float, default=1.0)
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -29,7 +31,7 @@ def main():
     ids = torch.tensor([[3 + (i * 7919 + t * 104729) % (V - 3) for t in range(a.prompt_len)] for i in range(a.prompts)])
     mask = torch.ones_like(ids)
     torch.manual_seed(1)
-    kw = dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0, num_return_sequences=a.n,
+    kw = dict(do_sample=True, temperature=a.temperature, top_k=0, top_p=a.top_p, num_return_sequences=a.n,
               max_new_tokens=a.max_new_tokens, min_new_tokens=a.max_new_tokens, use_cache=True,
               pad_token_id=0)
     with torch.inference_mode():
@@ -42,7 +44,7 @@ def main():
             dt = d if dt is None else min(dt, d)
     gen = (out.shape[1] - a.prompt_len) * out.shape[0]
     print(json.dumps({"impl": "transformers", "attn": a.attn, "prompts": a.prompts, "prompt_len": a.prompt_len,
-                      "n": a.n, "max_new_tokens": a.max_new_tokens, "threads": torch.get_num_threads(), "repeat": max(1, a.repeat),
+                      "n": a.n, "max_new_tokens": a.max_new_tokens, "temperature": a.temperature, "top_p": a.top_p, "threads": torch.get_num_threads(), "repeat": max(1, a.repeat),
                       "seconds": round(dt, 3), "generated_tokens": gen, "tok_s": round(gen / dt, 1),
                       "torch": torch.__version__}))
 
