@@ -18,19 +18,28 @@ cat >"$WORK/traces.json" <<JSON
 JSON
 RANDOM=20261203
 # kills at random moments, then one resume to the end
+# Kills come at random fractions of the uninterrupted run's wall time (WHOLE_MS, timed just before), so
+# they land mid-run on a fast machine as on a slow one. A kill that came after the run had finished proves nothing: LANDED counts those that ended a live run
+# (exit status 137), and the check fails unless at least one of them did.
 kill_and_resume() { # CMD... : runs CMD with --resume KILLS times, killing each with SIGKILL
+  LANDED=0
   for i in $(seq 1 "$KILLS"); do
     "$@" --resume >/dev/null 2>&1 &
     pid=$!
-    ms=$((RANDOM % 1500 + 300))
+    ms=$((WHOLE_MS * (RANDOM % 50 + 10) / 100)) # 10-59% of an uninterrupted run's wall time
     sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    st=0
+    wait "$pid" 2>/dev/null || st=$?
+    [ "$st" = 137 ] && LANDED=$((LANDED + 1))
   done
+  [ "$LANDED" -ge 1 ] || { echo "FAIL: none of the $KILLS kills of $2 came before the run finished"; exit 1; }
   "$@" --resume >/dev/null
 }
 
-"$GRPO" traces "$WORK/traces.json" --run_name whole >/dev/null
+# whole_run CMD...: runs CMD uninterrupted, its wall time in WHOLE_MS
+whole_run() { local t0; t0=$(date +%s%N); "$@" >/dev/null; WHOLE_MS=$((($(date +%s%N) - t0) / 1000000)); }
+whole_run "$GRPO" traces "$WORK/traces.json" --run_name whole
 kill_and_resume "$GRPO" traces "$WORK/traces.json" --run_name killed
 tokens() { sqlite3 "$1" "SELECT prompt_id, sample_index, token_ids FROM rollouts ORDER BY prompt_id, sample_index"; }
 read -r n distinct kind <<<"$(sqlite3 -separator ' ' "$WORK/killed/rollouts.db" \
@@ -40,7 +49,7 @@ read -r n distinct kind <<<"$(sqlite3 -separator ' ' "$WORK/killed/rollouts.db" 
 cmp <(tokens "$WORK/whole/rollouts.db") <(tokens "$WORK/killed/rollouts.db") ||
   { echo "FAIL: resumed traces differ from the uninterrupted run's"; exit 1; }
 [ "$(sqlite3 "$WORK/killed/rollouts.db" 'PRAGMA integrity_check')" = ok ] || { echo "FAIL: integrity_check"; exit 1; }
-echo "traces: $KILLS kills; $n (prompt, sample) pairs stored once each, tokens equal to an uninterrupted run"
+echo "traces: $LANDED of $KILLS kills mid-run; $n (prompt, sample) pairs stored once each, tokens equal to an uninterrupted run"
 
 # SFT on the traces' prompts with worked answers, killed and resumed
 python3 - "$WORK/rows.jsonl" <<'PY'
@@ -58,12 +67,13 @@ cat >"$WORK/sft.json" <<JSON
  "sft_learning_rate": 3e-3, "lr_scheduler_type": "cosine", "warmup_steps": 5, "save_steps": 3, "save_total_limit": 2,
  "num_threads": 1, "output_dir": "$WORK", "seed": 4}
 JSON
-"$GRPO" sft "$WORK/sft.json" --run_name sft_whole >/dev/null
+whole_run "$GRPO" sft "$WORK/sft.json" --run_name sft_whole
 kill_and_resume "$GRPO" sft "$WORK/sft.json" --run_name sft_killed
+SFT_LANDED=$LANDED
 A="$WORK/sft_whole/checkpoints/step-$(printf '%08d' $STEPS)"
 B="$WORK/sft_killed/checkpoints/step-$(printf '%08d' $STEPS)"
 cmp "$A/model.safetensors" "$B/model.safetensors" || { echo "FAIL: SFT weights differ from the uninterrupted run"; exit 1; }
 cmp "$A/optimizer.safetensors" "$B/optimizer.safetensors" || { echo "FAIL: SFT optimizer state differs"; exit 1; }
 read -r n distinct <<<"$(sqlite3 -separator ' ' "$WORK/sft_killed/rollouts.db" "SELECT count(*), count(DISTINCT step) FROM steps")"
 [ "$n" = "$STEPS" ] && [ "$distinct" = "$STEPS" ] || { echo "FAIL: SFT database holds $n steps ($distinct distinct)"; exit 1; }
-echo "PASS: traces and sft killed $KILLS times each; traces stored once, SFT weights and optimizer bit-identical"
+echo "PASS: traces and sft killed $KILLS times each (sft: $SFT_LANDED mid-run); traces stored once, SFT weights and optimizer bit-identical"
