@@ -14,7 +14,16 @@ check=0
 grpo=${1:?usage: run_hash.sh [--check] PATH/TO/grpo [WORKDIR]}
 work=${2:-$(mktemp -d)}
 mkdir -p "$work" || exit 1
+# The key is the CPU's model name and its widest vector ISA: a virtual machine's model name alone
+# ("AMD EPYC") covers CPUs with and without AVX-512, whose kernels (ours and OpenBLAS's) round apart.
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+flags=$(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+case " $flags " in
+    *" avx512f "*) isa=avx512 ;;
+    *" avx2 "*) isa=avx2 ;;
+    *) isa=other ;;
+esac
+cpu="$cpu [$isa]"
 
 rm -rf "$work/runs"
 OMP_NUM_THREADS=2 "$grpo" demo --sft_size 0 --dynamic_sampling false --weight_decay 0 --sft_lr_scheduler_type constant --sft_steps 30 --max_steps 3 --eval_size 16 --eval_steps 2 --save_steps 3 \
