@@ -5,7 +5,7 @@
 # checkpoint's weights and optimizer state), so two builds that print the same line computed the
 # same run bit for bit (the random reward, a hash of the completion, gives every group spread, so the
 # updates are not zero). Restructuring the train loop must not change it (tests/fixtures/grpo/run_hash.txt).
-#   usage: run_hash.sh PATH/TO/grpo [WORKDIR]        prints: sha256  cpu-model
+#   usage: run_hash.sh PATH/TO/grpo [WORKDIR]        prints: sha256  cpu-model [isa]
 #          run_hash.sh --check PATH/TO/grpo           compares with the recorded hash (exit 77 on another CPU)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
