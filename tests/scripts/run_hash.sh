@@ -26,7 +26,7 @@ esac
 cpu="$cpu [$isa]"
 
 rm -rf "$work/runs"
-OMP_NUM_THREADS=2 "$grpo" demo --sft_size 0 --dynamic_sampling false --weight_decay 0 --sft_lr_scheduler_type constant --sft_steps 30 --max_steps 3 --eval_size 16 --eval_steps 2 --save_steps 3 \
+OMP_NUM_THREADS=2 "$grpo" demo --sft_size 0 --dynamic_sampling false --weight_decay 0 --sft_weight_decay 0 --sft_lr_scheduler_type constant --sft_steps 30 --max_steps 3 --eval_size 16 --eval_steps 2 --save_steps 3 \
     --generation_batch_size 64 --per_device_train_batch_size 64 --beta 0.04 --num_iterations 2 --reward_funcs accuracy,format,random --reward_weights [1,0.5,1] \
     --num_threads 2 --output_dir "$work/runs" --run_name hash >"$work/hash.log" 2>&1 ||
     { cat "$work/hash.log" >&2; echo "run_hash: the run failed" >&2; exit 1; }
