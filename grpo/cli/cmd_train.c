@@ -204,9 +204,9 @@ static int demo_main(int argc, char **argv) {
                    "The main job's embedded default, the R1 recipe at tiny scale: a tiny Qwen2-shaped policy\n"
                    "initialized from nothing, an SFT cold start on 300 worked arithmetic solutions (a split of\n"
                    "their own, sft_size; cosine schedule, weight decay 1.0), then 250 GRPO steps with the accuracy\n"
-                   "and format rewards and dynamic sampling on 2,000 problems that carry answers only. It prints\n"
-                   "held-out accuracy before and after GRPO and where the database is, and ends with one JSON\n"
-                   "line {\"accuracy_before\", \"accuracy_after\", \"db\"}. Any train key can be\n"
+                   "and format rewards, dynamic sampling and no weight decay on 2,000 problems that carry answers\n"
+                   "only. It prints held-out accuracy before and after GRPO and where the database is, and ends\n"
+                   "with one JSON line {\"accuracy_before\", \"accuracy_after\", \"db\"}. Any train key can be\n"
                    "overridden (grpo demo --print-config shows them; docs/config.md explains them).\n\n"
                    "grpo demo distill: the distillation demo (teacher, traces, student SFT, on-policy\n"
                    "distillation; grpo demo distill --help).\n");
