@@ -150,7 +150,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     snprintf(c->distill, sizeof c->distill, "on_policy");
     c->sft_steps = 0;
     c->max_steps = (int)dsteps;
-    c->weight_decay = 1.0; /* as measured for on-policy distillation (the demo's GRPO phase now uses 0) */
+    c->weight_decay = c->sft_weight_decay; /* as measured: the cold start's, not the demo GRPO phase's 0 */
     c->eval_steps = 0;
     c->dynamic_sampling = 0; /* the per-token teacher signal needs no reward spread: keep every group */
     printf("[4/4] on-policy distillation: %lld steps\n", dsteps);
