@@ -18,6 +18,10 @@
 #define GRPO_SOURCE_DIR "."
 #endif
 
+/* The student SFT and on-policy stages' decoupled weight decay: 1.0, what bench/RESULTS.md
+ * (Distillation) measured them with; the teacher's own cold start now uses 2.0 and its GRPO phase 0. */
+static const double distill_weight_decay = 1.0;
+
 static const cli_opt OPTS[] = {
     {"--teacher", "DIR", NULL, "use this teacher (an HF directory with the demo tokenizer's vocabulary) instead of training one"},
     {"--output_dir", "DIR", "runs", "every stage's run goes under DIR (distill-teacher, -traces, -student, -onpolicy)"},
@@ -135,7 +139,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     set_path(c->sft_dataset, sizeof c->sft_dataset, rows);
     c->sft_steps = (int)sft_steps;
     c->save_steps = 0;
-    c->weight_decay = c->sft_weight_decay; /* grpo sft's decay: the cold start's (bench/RESULTS.md, Distillation) */
+    c->weight_decay = distill_weight_decay;
     printf("[3/4] student SFT: %lld steps on the kept traces\n", sft_steps);
     fflush(stdout);
     sft_result sr;
@@ -150,7 +154,7 @@ static int run(const cli_cmd *cmd, const char **v) {
     snprintf(c->distill, sizeof c->distill, "on_policy");
     c->sft_steps = 0;
     c->max_steps = (int)dsteps;
-    c->weight_decay = c->sft_weight_decay; /* as measured: the cold start's, not the demo GRPO phase's 0 */
+    c->weight_decay = distill_weight_decay;
     c->eval_steps = 0;
     c->dynamic_sampling = 0; /* the per-token teacher signal needs no reward spread: keep every group */
     printf("[4/4] on-policy distillation: %lld steps\n", dsteps);
