@@ -697,7 +697,7 @@ typedef struct step_ws {
     float *flp, *fdl;            /* [max_btok] per target of one micro-batch */
     int *coff, *toks, *slen, *clen;
     /* the step's state */
-    int rounds, zero_std0, filtered, skipped, loss_n, ctot;
+    int rounds, drawn, zero_std0, filtered, skipped, loss_n, ctot;
     double t0, t_sample, t_score, t_train, train_tokens, gn_last, loss_sum, active, reverse_kl;
     gen_stats gs;
     learner_stats st;            /* of the last pass */
@@ -754,7 +754,7 @@ static void step_ws_reset(step_ws *w) {
     gen_completions_free(w->gc, w->N);
     memset(w->gc, 0, (size_t)w->N * sizeof *w->gc);
     memset(w->S, 0, (size_t)w->N * sizeof *w->S);
-    w->rounds = w->zero_std0 = w->filtered = w->skipped = w->loss_n = w->ctot = 0;
+    w->rounds = w->drawn = w->zero_std0 = w->filtered = w->skipped = w->loss_n = w->ctot = 0;
     w->t_sample = w->t_score = w->t_train = w->train_tokens = w->gn_last = w->loss_sum = w->active = 0;
     w->reverse_kl = NAN;
     memset(&w->gs, 0, sizeof w->gs);
@@ -762,21 +762,33 @@ static void step_ws_reset(step_ws *w) {
     w->t0 = now_s();
 }
 
+int train_resample_round_size(int B, int missing, int drawn, int spread) {
+    if (spread <= 0) return B;
+    const double want = 1.25 * missing * drawn / spread;
+    const int n = want >= B ? B : (int)ceil(want);
+    return n < missing ? missing : n;
+}
+
 /* 1-2. Samples and scores B groups. With dynamic sampling (DAPO), groups whose rewards are all equal
- * carry no signal: they are dropped and more prompts sampled, up to 1 + max_resample_rounds rounds;
- * the last round's groups fill what is still missing, spread or not (one rank only: train_run refuses
- * dynamic sampling with several). */
+ * carry no signal: they are dropped and more prompts sampled, up to 1 + max_resample_rounds rounds,
+ * each round drawing only what the missing groups need (train_resample_round_size); the last round's groups
+ * fill what is still missing, spread or not (one rank only: train_run refuses dynamic sampling with
+ * several). */
 static int collect_groups(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
     const int G = w->G, B = w->B, N = w->N;
     const int max_rounds = t->cfg->dynamic_sampling ? 1 + t->cfg->max_resample_rounds : 1;
-    int kept = 0, rc = GRPO_OK;
+    int kept = 0, spread_seen = 0, rc = GRPO_OK;
     while (kept < B && !rc) {
         const int last = w->rounds + 1 >= max_rounds;
+        const int Br = w->rounds == 0 || w->P > 1 ? B : train_resample_round_size(B, B - kept, w->drawn, spread_seen);
+        const int g1 = w->rounds == 0 || w->P > 1 ? w->g1 : Br;
         memset(w->rgc, 0, N * sizeof *w->rgc);
         memset(w->RS, 0, N * sizeof *w->RS);
-        rc = sample_and_score(t, step, w->rounds, B, w->g0, w->g1, w->rgc, w->RS, &w->gs, &w->t_sample, &w->t_score, err);
-        for (int g = 0; g < B && !rc; g++) {
+        rc = sample_and_score(t, step, w->rounds, Br, w->g0, g1, w->rgc, w->RS, &w->gs, &w->t_sample, &w->t_score, err);
+        w->drawn += Br;
+        for (int g = 0; g < Br && !rc; g++) {
             const int spread = group_has_spread(w->RS + g * G, G);
+            spread_seen += spread;
             if (w->rounds == 0) w->zero_std0 += !spread;
             if (kept < B && (spread || last)) {
                 for (int j = 0; j < G; j++) {
@@ -797,8 +809,8 @@ static int collect_groups(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
         w->rounds++;
     }
     if (!rc && (w->rounds > 1 || w->filtered))
-        logf_(t, "step %lld: dynamic sampling dropped %d zero-spread group(s) in %d generation round(s)",
-              (long long)step + 1, w->filtered, w->rounds);
+        logf_(t, "step %lld: dynamic sampling dropped %d zero-spread group(s) in %d generation round(s) of %d prompts",
+              (long long)step + 1, w->filtered, w->rounds, w->drawn);
     return rc;
 }
 
@@ -1002,7 +1014,8 @@ static void step_metrics_json(const trainer *t, const step_ws *w, char *mj, size
     size_t mn = 0;
     sb_catf(mj, cap, &mn, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", w->h.lr, w->gn_last, w->skipped);
     if (t->cfg->dynamic_sampling)
-        sb_catf(mj, cap, &mn, ",\"generation_rounds\":%d,\"groups_dropped\":%d", w->rounds, w->filtered);
+        sb_catf(mj, cap, &mn, ",\"generation_rounds\":%d,\"prompts_drawn\":%d,\"groups_dropped\":%d", w->rounds, w->drawn,
+               w->filtered);
     if (w->P > 1) sb_catf(mj, cap, &mn, ",\"ranks\":%d", w->P);
     if (t->have_teacher) sb_catf(mj, cap, &mn, ",\"distill/reverse_kl\":%.6g", w->reverse_kl);
     for (int r = 0; r < nr; r++) {

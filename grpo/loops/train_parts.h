@@ -52,6 +52,11 @@ typedef struct {
     struct step_ws *ws;     /* the GRPO step's buffers, allocated once per run (grpo/loops/train.c) */
 } trainer;
 
+/* Dynamic sampling: how many prompts a resampling round draws. Enough to fill the `missing` groups at
+ * the share of groups with spread seen so far in the step (`drawn` prompts, `spread` of them with
+ * spread), plus a quarter; all B when no group had spread yet. Never fewer than missing, never more
+ * than B. */
+int train_resample_round_size(int B, int missing, int drawn, int spread);
 /* Monotonic seconds. */
 double now_s(void);
 /* One finished log line / one transient status line through t->log (rank 0 only). */

@@ -7,6 +7,7 @@
 
 #include "../../checkpoints/model_dir.h"
 #include "../../common/fsutil.h"
+#include "../../grpo/loops/train_parts.h"
 #include "../../policy/model.h"
 #include "../test_util.h"
 
@@ -252,7 +253,8 @@ static void an_external_reward_command_adds_its_component(void) {
 
 /* A random 0/1 reward with G = 2 leaves about half the groups with no spread. Dynamic sampling must drop
  * them and resample until the batch (4 groups) is full: no stored group has equal rewards, each step
- * still stores 8 rollouts, and the rounds are recorded. The steps also carry the policy's entropy. */
+ * still stores 8 rollouts, and the rounds and prompts drawn are recorded. The steps also carry the
+ * policy's entropy. */
 static void dynamic_sampling_keeps_only_groups_with_reward_spread(void) {
     write_config("{\"dataset_format\": \"gsm8k\", \"eval_size\": 1, \"num_generations\": 2,\n"
                  " \"generation_batch_size\": 8, \"per_device_train_batch_size\": 8, \"max_completion_length\": 8,\n"
@@ -266,15 +268,29 @@ static void dynamic_sampling_keeps_only_groups_with_reward_spread(void) {
     out = query("dyn", "SELECT group_concat(n) FROM (SELECT count(*) n FROM rollouts GROUP BY step ORDER BY step)");
     CU_ASSERT_STRING_EQUAL(out, "8,8,8,8\n");
     free(out);
-    /* some groups were dropped (round 0 had zero-spread groups) and replaced by later rounds */
+    /* some groups were dropped (round 0 had zero-spread groups) and replaced by later rounds; every
+     * step drew at least its 4 groups' prompts and at most 4 a round */
     out = query("dyn", "SELECT sum(json_extract(metrics_json, '$.groups_dropped')) > 0, "
-                       "max(json_extract(metrics_json, '$.generation_rounds')) > 1, max(zero_std_frac) > 0 FROM steps");
-    CU_ASSERT_STRING_EQUAL(out, "1|1|1\n");
+                       "max(json_extract(metrics_json, '$.generation_rounds')) > 1, max(zero_std_frac) > 0, "
+                       "min(json_extract(metrics_json, '$.prompts_drawn')) >= 4, sum(json_extract(metrics_json, "
+                       "'$.prompts_drawn') > 4 * json_extract(metrics_json, '$.generation_rounds')) FROM steps");
+    CU_ASSERT_STRING_EQUAL(out, "1|1|1|1|0\n");
     free(out);
     /* mean per-token entropy of a 1024-id policy: in (0, ln 1024] */
     out = query("dyn", "SELECT count(*) FROM steps WHERE entropy > 0 AND entropy <= 6.9315");
     CU_ASSERT_STRING_EQUAL(out, "4\n");
     free(out);
+}
+
+/* A resampling round draws what the missing groups need at the step's share of groups with spread,
+ * plus a quarter, within [missing, B]; all B when no group has had spread. */
+static void a_resampling_round_draws_what_the_missing_groups_need(void) {
+    CU_ASSERT_EQUAL(train_resample_round_size(32, 2, 32, 30), 3);   /* 1.25 * 2 * 32 / 30 = 2.7 */
+    CU_ASSERT_EQUAL(train_resample_round_size(32, 6, 64, 26), 19);  /* 18.5 */
+    CU_ASSERT_EQUAL(train_resample_round_size(32, 19, 32, 13), 32); /* 58: capped at B */
+    CU_ASSERT_EQUAL(train_resample_round_size(32, 5, 32, 0), 32);   /* no spread seen: a whole batch */
+    CU_ASSERT_EQUAL(train_resample_round_size(32, 10, 10, 10), 13); /* 12.5 */
+    CU_ASSERT_EQUAL(train_resample_round_size(32, 8, 40, 100), 8);  /* never fewer than missing */
 }
 
 static void resumed_run_equals_an_uninterrupted_one_bit_for_bit(void) {
@@ -429,6 +445,8 @@ int main(void) {
     CU_add_test(s, "train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward",
                 train_runs_three_steps_on_an_hf_qwen2_with_gsm8k_and_the_math_reward);
     CU_add_test(s, "an_external_reward_command_adds_its_component", an_external_reward_command_adds_its_component);
+    CU_add_test(s, "a_resampling_round_draws_what_the_missing_groups_need",
+                a_resampling_round_draws_what_the_missing_groups_need);
     CU_add_test(s, "resumed_run_equals_an_uninterrupted_one_bit_for_bit", resumed_run_equals_an_uninterrupted_one_bit_for_bit);
     CU_add_test(s, "sft_weight_decay_is_the_cold_starts_own", sft_weight_decay_is_the_cold_starts_own);
     CU_add_test(s, "eval_prints_pass1_passk_and_majk", eval_prints_pass1_passk_and_majk);
