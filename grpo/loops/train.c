@@ -771,7 +771,7 @@ int train_resample_round_size(int B, int missing, int drawn, int spread) {
 
 /* 1-2. Samples and scores B groups. With dynamic sampling (DAPO), groups whose rewards are all equal
  * carry no signal: they are dropped and more prompts sampled, up to 1 + max_resample_rounds rounds,
- * each round drawing only what the missing groups need (train_resample_round_size); the last round's groups
+ * each drawing only what the missing groups need (train_resample_round_size); the last round's groups
  * fill what is still missing, spread or not (one rank only: train_run refuses dynamic sampling with
  * several). */
 static int collect_groups(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
@@ -1014,8 +1014,8 @@ static void step_metrics_json(const trainer *t, const step_ws *w, char *mj, size
     size_t mn = 0;
     sb_catf(mj, cap, &mn, "{\"lr\":%.6g,\"grad_norm\":%.6g,\"skipped_updates\":%d", w->h.lr, w->gn_last, w->skipped);
     if (t->cfg->dynamic_sampling)
-        sb_catf(mj, cap, &mn, ",\"generation_rounds\":%d,\"prompts_drawn\":%d,\"groups_dropped\":%d", w->rounds, w->drawn,
-               w->filtered);
+        sb_catf(mj, cap, &mn, ",\"generation_rounds\":%d,\"prompts_drawn\":%d,\"groups_dropped\":%d", w->rounds,
+                w->drawn, w->filtered);
     if (w->P > 1) sb_catf(mj, cap, &mn, ",\"ranks\":%d", w->P);
     if (t->have_teacher) sb_catf(mj, cap, &mn, ",\"distill/reverse_kl\":%.6g", w->reverse_kl);
     for (int r = 0; r < nr; r++) {
