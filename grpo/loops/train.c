@@ -777,18 +777,19 @@ int train_resample_round_size(int B, int missing, int drawn, int spread) {
 static int collect_groups(trainer *t, step_ws *w, int64_t step, grpo_err *err) {
     const int G = w->G, B = w->B, N = w->N;
     const int max_rounds = t->cfg->dynamic_sampling ? 1 + t->cfg->max_resample_rounds : 1;
-    int kept = 0, spread_seen = 0, rc = GRPO_OK;
+    int kept = 0, rc = GRPO_OK;
     while (kept < B && !rc) {
         const int last = w->rounds + 1 >= max_rounds;
-        const int Br = w->rounds == 0 || w->P > 1 ? B : train_resample_round_size(B, B - kept, w->drawn, spread_seen);
-        const int g1 = w->rounds == 0 || w->P > 1 ? w->g1 : Br;
+        /* before the last round every kept group had spread and every group with spread was kept, so
+         * kept is the step's count of groups with spread so far */
+        const int Br = w->rounds == 0 ? B : train_resample_round_size(B, B - kept, w->drawn, kept);
+        const int g1 = w->rounds == 0 ? w->g1 : Br;
         memset(w->rgc, 0, N * sizeof *w->rgc);
         memset(w->RS, 0, N * sizeof *w->RS);
         rc = sample_and_score(t, step, w->rounds, Br, w->g0, g1, w->rgc, w->RS, &w->gs, &w->t_sample, &w->t_score, err);
         w->drawn += Br;
         for (int g = 0; g < Br && !rc; g++) {
             const int spread = group_has_spread(w->RS + g * G, G);
-            spread_seen += spread;
             if (w->rounds == 0) w->zero_std0 += !spread;
             if (kept < B && (spread || last)) {
                 for (int j = 0; j < G; j++) {
