@@ -14,8 +14,9 @@
 # number and held-out curve) and bench/demo_learning.svg (held-out accuracy against wall time).
 #
 # Usage: bench/demo_learning.sh [--builds "native portable"] [--seeds "1 2 3"] [--jobs N] [--out DIR]
-#   --jobs N runs N runs at a time, one thread each (default 1: one run at a time on every core). Every
-#   SFT-only baseline starts after its demo, with steps for 1.1x the demo's wall time at its SFT rate.
+#   --jobs N runs N chains at a time, one thread each (default 1: one run at a time on every core). A
+#   chain is one seed's demo and then its SFT-only baseline, with steps for 1.1x the demo's wall time
+#   at the demo's SFT rate; the control is one more job.
 # Finished runs are kept: the same command with the same --out resumes where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,23 +71,22 @@ EOF
 
 echo "demo_learning: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(nproc) cores; builds: $BUILDS; seeds: $SEEDS; jobs: $JOBS; logs in $OUT" >&2
 
-# A queue of runs, --jobs at a time. Phase 1: every demo and the control; phase 2: the SFT-only
-# baselines, each sized from its own demo's wall time and SFT rate.
+# A queue of runs, --jobs at a time: per build and seed a chain of the demo and then its SFT-only
+# baseline (sized from that demo's wall time and SFT rate), and the control.
 slot() { while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done; }
+chain() { # chain BUILD SEED
+  local b=$1 s=$2 n
+  run "$b-demo-s$s" "${GRPO_OF[$b]}" --seed "$s"
+  n=$(sft_steps_for "$OUT/$b-demo-s$s.log" "$(cat "$OUT/$b-demo-s$s.wall")")
+  run "$b-sft-s$s" "${GRPO_OF[$b]}" --seed "$s" --max_steps 0 --sft_steps "$n" --sft_eval_steps $(( (n + 9) / 10 ))
+}
 declare -A GRPO_OF
 for b in $BUILDS; do GRPO_OF[$b]=$(build "$b"); done
-for b in $BUILDS; do
-  for s in $SEEDS; do slot; run "$b-demo-s$s" "${GRPO_OF[$b]}" --seed "$s" & done
-done
 CONTROL=${BUILDS%% *}   # the control runs on the first build only
-slot; run "$CONTROL-control-s1" "${GRPO_OF[$CONTROL]}" --seed 1 --reward_funcs random &
-wait
 for b in $BUILDS; do
-  for s in $SEEDS; do
-    n=$(sft_steps_for "$OUT/$b-demo-s$s.log" "$(cat "$OUT/$b-demo-s$s.wall")")
-    slot; run "$b-sft-s$s" "${GRPO_OF[$b]}" --seed "$s" --max_steps 0 --sft_steps "$n" --sft_eval_steps $(( (n + 9) / 10 )) &
-  done
+  for s in $SEEDS; do slot; chain "$b" "$s" & done
 done
+slot; run "$CONTROL-control-s1" "${GRPO_OF[$CONTROL]}" --seed 1 --reward_funcs random &
 wait
 python3 bench/demo_learning_report.py --out "$OUT" --builds "$BUILDS" --seeds "$SEEDS" \
   --json bench/demo_learning.json --svg bench/demo_learning.svg
