@@ -45,13 +45,9 @@ static void set_path(char *dst, size_t cap, const char *src) {
     dst[n] = '\0';
 }
 
-/* The main demo's task and the settings every stage shares. The teacher's cold start keeps 300 worked
- * solutions, where the main demo now has 200: 300 give the stronger teacher after its few GRPO steps
- * that distillation wants (with 200, seed 1 is at 0.47 after 50 GRPO steps), and the same splits as
- * this demo was measured on. */
+/* The main demo's task and the settings every stage shares. */
 static void base_config(run_config *c, const char *out, long long seed) {
     cli_demo_config(c);
-    c->sft_size = 300;
     set_path(c->output_dir, sizeof c->output_dir, out);
     c->seed = seed;
     c->save_total_limit = 1;
