@@ -157,13 +157,13 @@ static int train_main(int argc, char **argv) {
     return run_and_report("train", &c, resume, 0);
 }
 
-/* The demo: the R1 recipe at tiny scale, from nothing on 2 CPU cores in minutes. A cold start of 200
+/* The demo: the R1 recipe at tiny scale, from nothing on 2 CPU cores in minutes. A cold start of 300
  * worked solutions (its own split) teaches the format; GRPO then learns from 2,000 problems that carry
  * answers only, which SFT cannot use. 3 one-digit operands (+, -) leave ~2,700 distinct problems: the
- * cold start sees 7% of them, too few for SFT alone to generalize as far as GRPO takes it (with 300,
- * SFT alone given the time came within 0.05-0.10 of the demo; bench/RESULTS.md). Dynamic sampling
- * keeps the learner on groups with a reward spread, which the cold start's confident policy makes
- * scarce. bench/demo_learning.sh measures it against SFT alone for the same wall time. */
+ * cold start sees 11% of them. Dynamic sampling keeps the learner on groups with a reward spread, which
+ * the cold start's confident policy (entropy ~0.02) makes scarce. bench/demo_learning.sh measures it
+ * against SFT alone for the same wall time (bench/RESULTS.md: with 200 solutions SFT alone falls
+ * further behind, but GRPO from the weaker cold start dips early, and on one seed of three collapsed). */
 static void demo_config(run_config *c) {
     rc_defaults(c);
     snprintf(c->model, sizeof c->model, "init:qwen2:tiny");
@@ -174,7 +174,7 @@ static void demo_config(run_config *c) {
     c->builtin_digits = 1;
     c->train_size = 2000;
     c->eval_size = 200;
-    c->sft_size = 200;
+    c->sft_size = 300;
     c->num_generations = 8;
     c->generation_batch_size = 256;
     c->per_device_train_batch_size = 256;
@@ -188,7 +188,7 @@ static void demo_config(run_config *c) {
     c->sft_steps = 1500;
     c->sft_learning_rate = 3e-3;
     snprintf(c->sft_lr_scheduler_type, sizeof c->sft_lr_scheduler_type, "cosine");
-    c->sft_weight_decay = 2.0; /* what let the cold start generalize from 300 solutions on every build (1.0: one seed stuck at 0.3) */
+    c->sft_weight_decay = 2.0; /* what lets the cold start generalize from 300 solutions on every build (1.0: one seed stuck at 0.3) */
     c->weight_decay = 0.0;     /* GRPO's: 1.0 shrinks the cold start by lr x 1.0 a step and costs it held-out accuracy */
     c->sft_batch_size = 32;
     c->save_steps = 50;
@@ -203,7 +203,7 @@ static int demo_main(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grpo demo [--key value ...] [--resume] [--print-config]\n\n"
                    "The main job's embedded default, the R1 recipe at tiny scale: a tiny Qwen2-shaped policy\n"
-                   "initialized from nothing, an SFT cold start on 200 worked arithmetic solutions (a split of\n"
+                   "initialized from nothing, an SFT cold start on 300 worked arithmetic solutions (a split of\n"
                    "their own, sft_size; cosine schedule, weight decay 2.0), then 250 GRPO steps with the accuracy\n"
                    "and format rewards, dynamic sampling and no weight decay on 2,000 problems that carry answers\n"
                    "only. It prints held-out accuracy before and after GRPO and where the database is, and ends\n"
